@@ -1,0 +1,139 @@
+"""ChatApp: owns settings, the store, the saver and the API clients; the screen does the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from chat_tui import __version__
+from chat_tui.client import ChatClient
+from chat_tui.config import Settings
+from chat_tui.models import Conversation
+from chat_tui.saver import Saver
+from chat_tui.store import ConversationStore, StoreError
+
+Clock = Callable[[], datetime]
+
+
+class ChatApp(App[None]):
+    """The chat-tui application."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "chat-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            id="app.quit",
+            tooltip="Save everything and quit (also while a reply streams).",
+            priority=True,
+        ),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConversationStore,
+        *,
+        clock: Clock | None = None,
+        open_conversation: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        """Resolved configuration (replaced when the person changes it in the app)."""
+        self.store = store
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        """Source of "now" for relative times; fixed in snapshot tests."""
+        self.open_conversation = open_conversation
+        """Conversation id to open at start instead of a new one."""
+        self.saver = Saver(
+            store,
+            on_error=self._save_failed,
+            on_saved=self._saved,
+            on_merged=self._merged,
+            live_message=self._live_message,
+        )
+        self._clients: dict[str, ChatClient] = {}
+        self.theme = settings.theme
+
+    def get_default_screen(self) -> Screen:
+        from chat_tui.screens.chat import ChatScreen
+
+        return ChatScreen()
+
+    def on_mount(self) -> None:
+        for warning in self.settings.warnings:
+            self.notify(warning, title="Configuration", severity="warning", markup=False)
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    def client_for(self, provider_name: str | None) -> ChatClient:
+        """One client per provider, created on first use."""
+        provider = self.settings.provider_named(provider_name)
+        client = self._clients.get(provider.name)
+        if client is None:
+            client = ChatClient(
+                provider, timeout=self.settings.timeout, max_retries=self.settings.max_retries
+            )
+            self._clients[provider.name] = client
+        return client
+
+    async def replace_settings(self, settings: Settings) -> None:
+        """Adopt new settings (after setup); clients are rebuilt on next use."""
+        clients, self._clients = self._clients, {}
+        self.settings = settings
+        for client in clients.values():
+            await client.close()
+
+    # -- saving hooks (the chat screen reacts) ---------------------------------------------
+
+    def _chat_screen(self):
+        from chat_tui.screens.chat import ChatScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                return screen
+        return None
+
+    def _save_failed(self, conversation: Conversation, error: StoreError) -> None:
+        screen = self._chat_screen()
+        if screen is not None:
+            screen.save_failed(conversation, error)
+
+    def _saved(self, conversation: Conversation) -> None:
+        screen = self._chat_screen()
+        if screen is not None:
+            screen.saved(conversation)
+
+    def _merged(self, conversation: Conversation) -> None:
+        screen = self._chat_screen()
+        if screen is not None:
+            screen.merged(conversation)
+
+    def _live_message(self, conversation: Conversation):
+        screen = self._chat_screen()
+        return screen.live_message(conversation) if screen is not None else None
+
+    # -- quitting --------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Stop any streaming reply, save what arrived, then exit."""
+        screen = self._chat_screen()
+        if screen is not None:
+            await screen.stop_all_replies()
+        await self.saver.flush()
+        for client in self._clients.values():
+            await client.close()
+        await asyncio.to_thread(self.store.close)
+        self.exit()

@@ -1,0 +1,415 @@
+"""The only module that knows the `openai` SDK exists.
+
+`ChatClient.stream_reply` turns a Chat Completions stream into plain events, and every way a
+request can fail into one `ChatError` whose message says what happened and what to do. The SDK
+is imported lazily (it costs about a second) and, from async code, in a thread so the event
+loop never stalls on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import re
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+from chat_tui.config import DEFAULT_PROVIDER, Provider
+
+CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """Thinking text (`reasoning_content` / `reasoning`) streamed by some servers."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: str | None
+    """The server's `finish_reason` ("stop", "length", ...), if it sent one."""
+
+
+StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished
+
+
+class ChatError(Exception):
+    """A request failed. `str()` is one line for a person; `hint` says what to do next."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        kind: str = "error",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+def load_sdk() -> ModuleType:
+    """Import `openai` (about a second the first time, free afterwards)."""
+    return importlib.import_module("openai")
+
+
+async def warm_up() -> None:
+    """Import the SDK in a thread so the first request does not stall the event loop."""
+    await asyncio.to_thread(load_sdk)
+
+
+class ChatClient:
+    """Talks to one OpenAI-compatible server."""
+
+    def __init__(self, provider: Provider, *, timeout: float, max_retries: int) -> None:
+        self.provider = provider
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._sdk_client: Any = None
+        self._send_stream_options = True
+        """Cleared when a server rejects `stream_options` (it then gets plain requests)."""
+
+    async def _client(self) -> Any:
+        if self._sdk_client is None:
+            openai = await asyncio.to_thread(load_sdk)
+            self._sdk_client = openai.AsyncOpenAI(
+                api_key=self.provider.request_key,
+                base_url=self.provider.base_url,
+                max_retries=self.max_retries,
+                timeout=openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+            )
+        return self._sdk_client
+
+    async def close(self) -> None:
+        if self._sdk_client is not None:
+            await self._sdk_client.close()
+            self._sdk_client = None
+
+    @property
+    def server_label(self) -> str:
+        """How messages name the server: the provider's name, else its host (never the key)."""
+        if self.provider.name != DEFAULT_PROVIDER:
+            return self.provider.name
+        return urlsplit(self.provider.base_url).netloc if self.provider.base_url else "OpenAI"
+
+    async def stream_reply(
+        self, messages: list[dict[str, str]], model: str
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream one reply. Raises `ChatError`; cancellation closes the connection."""
+        client = await self._client()
+        stream = await self._open_stream(client, messages, model)
+        reason: str | None = None
+        try:
+            async for chunk in stream:
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    yield UsageReport(
+                        getattr(usage, "prompt_tokens", None),
+                        getattr(usage, "completion_tokens", None),
+                    )
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                delta = choice.delta
+                if delta is not None:
+                    thinking = _reasoning_text(delta)
+                    if thinking:
+                        yield ReasoningDelta(thinking)
+                    if delta.content:
+                        yield TextDelta(delta.content)
+                if choice.finish_reason:
+                    reason = choice.finish_reason
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise self._explain(error, model, mid_stream=True) from error
+        finally:
+            await _close_quietly(stream)
+        yield Finished(reason)
+
+    async def _open_stream(self, client: Any, messages: list[dict[str, str]], model: str) -> Any:
+        extra: dict[str, Any] = {}
+        if self._send_stream_options:
+            extra["stream_options"] = {"include_usage": True}
+        try:
+            return await client.chat.completions.create(
+                model=model, messages=messages, stream=True, **extra
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if extra and _rejects_stream_options(error):
+                self._send_stream_options = False
+                return await self._open_stream(client, messages, model)
+            raise self._explain(error, model, mid_stream=False) from error
+
+    async def list_models(self) -> list[str]:
+        """Model ids the server reports at /models, sorted."""
+        client = await self._client()
+        try:
+            page = await client.models.list()
+            ids = [model.id async for model in page]
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise self._explain(error, "", mid_stream=False) from error
+        return sorted({str(i) for i in ids if i})
+
+    # -- failures --------------------------------------------------------------------------
+
+    def _explain(self, error: BaseException, model: str, *, mid_stream: bool) -> ChatError:
+        explained = _explain(error, model, self.server_label, self.provider, self.timeout)
+        explained.message = redact(explained.message, self.provider.api_key)
+        explained.hint = redact(explained.hint, self.provider.api_key)
+        if mid_stream and explained.kind in ("connection", "timeout"):
+            explained.message = (
+                f"The connection broke in the middle of the reply: {explained.message}"
+            )
+        return explained
+
+
+def _explain(
+    error: BaseException, model: str, server: str, provider: Provider, timeout: float
+) -> ChatError:
+    openai = load_sdk()
+    detail = _server_message(error)
+    status = getattr(error, "status_code", None)
+    key_source = (
+        f"${provider.api_key_env} or api_key in config.toml"
+        if provider.api_key_env
+        else "api_key in config.toml"
+    )
+    retry = "Press ctrl+r to retry."
+    if isinstance(error, openai.AuthenticationError):
+        return ChatError(
+            f"{server} rejected the API key (401){_colon(detail)}",
+            hint=f"Set a valid key in {key_source}.",
+            kind="auth",
+            status=401,
+        )
+    if isinstance(error, openai.PermissionDeniedError):
+        return ChatError(
+            f"{server} refused access (403){_colon(detail)}",
+            hint="The key is not allowed to use this model or endpoint; check its permissions.",
+            kind="permission",
+            status=403,
+        )
+    if isinstance(error, openai.NotFoundError):
+        if "model" in detail.lower() or (model and model in detail):
+            return ChatError(
+                f"{server} has no model {model!r} (404){_colon(detail)}",
+                hint="Pick another model with ctrl+o.",
+                kind="model",
+                status=404,
+            )
+        return ChatError(
+            f"{server} answered 404 Not Found{_colon(detail)}",
+            hint="Check base_url: OpenAI-compatible servers usually end in /v1.",
+            kind="not_found",
+            status=404,
+        )
+    if isinstance(error, openai.RateLimitError):
+        wait = _retry_after(error)
+        if "quota" in detail.lower():
+            return ChatError(
+                f"{server} says the account is out of quota (429){_colon(detail)}",
+                hint="Check the plan and billing of this API key.",
+                kind="quota",
+                status=429,
+            )
+        when = f"wait {wait:g} s, then " if wait else "wait a moment, then "
+        return ChatError(
+            f"{server} is rate limiting requests (429){_colon(detail)}",
+            hint=f"{when}press ctrl+r to retry.",
+            kind="rate_limit",
+            status=429,
+            retry_after=wait,
+        )
+    if isinstance(error, openai.BadRequestError):
+        lowered = detail.lower()
+        if "context" in lowered or "too long" in lowered or "maximum" in lowered:
+            return ChatError(
+                f"The conversation is too long for {model!r} (400){_colon(detail)}",
+                hint="Start a new conversation (ctrl+n) or switch to a model with a larger "
+                "context window (ctrl+o).",
+                kind="context_length",
+                status=400,
+            )
+        return ChatError(
+            f"{server} rejected the request (400){_colon(detail)}",
+            hint="Check the model name and settings.",
+            kind="bad_request",
+            status=400,
+        )
+    if isinstance(error, openai.APIStatusError):
+        code = status or 0
+        if code >= 500:
+            return ChatError(
+                f"{server} failed with a server error ({code}){_colon(detail)}",
+                hint=f"This is usually temporary. {retry}",
+                kind="server",
+                status=code,
+            )
+        return ChatError(
+            f"{server} answered {code}{_colon(detail)}",
+            hint=retry,
+            kind="status",
+            status=code,
+        )
+    if isinstance(error, openai.APITimeoutError):
+        return ChatError(
+            f"{server} sent nothing for {timeout:g} s (timed out)",
+            hint=f"Check that the server is up, or raise `timeout` in config.toml. {retry}",
+            kind="timeout",
+        )
+    if isinstance(error, openai.APIConnectionError):
+        return ChatError(
+            f"Cannot reach {server}: {_root_cause(error)}",
+            hint=f"Is the server running and is base_url right? {retry}",
+            kind="connection",
+        )
+    if isinstance(error, openai.APIError):
+        return ChatError(
+            f"{server} reported an error during the reply{_colon(detail or str(error))}",
+            hint=retry,
+            kind="stream_error",
+        )
+    if isinstance(error, json.JSONDecodeError | ValueError | TypeError | KeyError):
+        return ChatError(
+            f"{server} sent a response chat-tui cannot read ({type(error).__name__})",
+            hint=f"The server may not speak the OpenAI protocol. {retry}",
+            kind="protocol",
+        )
+    return ChatError(
+        f"The request failed: {_root_cause(error)}",
+        hint=retry,
+        kind="connection",
+    )
+
+
+def _colon(detail: str) -> str:
+    return f": {detail}" if detail else ""
+
+
+def _server_message(error: BaseException) -> str:
+    """The human part of an OpenAI-shaped error body, shortened to one line."""
+    body = getattr(error, "body", None)
+    message: Any = None
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+    if not message:
+        message = getattr(error, "message", "") if hasattr(error, "body") else ""
+    text = " ".join(str(message or "").split())
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def _retry_after(error: BaseException) -> float | None:
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name in ("retry-after-ms", "retry-after"):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        return seconds / 1000 if name.endswith("-ms") else seconds
+    return None
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost cause, phrased for a person ("connection refused", "name not known")."""
+    chain: list[BaseException] = [error]
+    while len(chain) < 10 and (chain[-1].__cause__ or chain[-1].__context__) is not None:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "the host name could not be resolved"
+    text = " ".join(str(e) for e in chain).lower()
+    if "refused" in text or "connect call failed" in text:
+        return "connection refused"
+    if "name or service not known" in text or "name resolution" in text:
+        return "the host name could not be resolved"
+    if "incomplete" in text or "peer closed" in text or "reset" in text:
+        return "the server closed the connection"
+    innermost = chain[-1]
+    return " ".join((str(innermost) or type(innermost).__name__).split())[:200]
+
+
+def _rejects_stream_options(error: BaseException) -> bool:
+    return getattr(error, "status_code", None) in (400, 422) and "stream_options" in str(
+        getattr(error, "body", "") or error
+    )
+
+
+def _reasoning_text(delta: Any) -> str:
+    extra = getattr(delta, "model_extra", None) or {}
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None) or extra.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+async def _close_quietly(stream: Any) -> None:
+    # Closing a broken stream must not mask the error that broke it.
+    with contextlib.suppress(Exception):
+        await asyncio.shield(stream.close())
+
+
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
+
+
+def redact(text: str, api_key: str | None) -> str:
+    """Remove anything that looks like an API key (servers sometimes echo it back)."""
+    if api_key:
+        text = text.replace(api_key, "[key hidden]")
+    return _KEY_PATTERN.sub("[key hidden]", text)
+
+
+class Stopwatch:
+    """Time to first token and total duration of one reply."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.first_token: float | None = None
+
+    def token_arrived(self) -> None:
+        if self.first_token is None:
+            self.first_token = time.monotonic() - self.started
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started

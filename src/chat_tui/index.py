@@ -1,0 +1,417 @@
+"""A derived SQLite index of the conversation files: summaries for the sidebar and full text.
+
+The JSON files are the truth; this index only makes them fast to list and search. Each row
+remembers the (mtime, size) of the file it was built from, so `sync` re-reads exactly the files
+that changed, appeared or vanished behind our back, and a damaged index is simply rebuilt.
+Message text goes into an FTS5 table with the trigram tokenizer, which matches substrings in
+any script (Chinese has no spaces to split words on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from chat_tui.models import Conversation, Message, NewerSchemaError, SchemaError
+
+INDEX_FORMAT = "3"
+"""Bump to force a rebuild when the index layout or its derivation changes."""
+TRIGRAM = 3
+SNIPPET_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """What the sidebar shows for one conversation, without reading its messages."""
+
+    id: str
+    title: str
+    created_at: str
+    updated_at: str
+    model: str
+    message_count: int
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    summary: ConversationSummary
+    snippet: str
+    """Text around the first match, empty when only the title matched."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A conversation file that could not be read; it is left untouched on disk."""
+
+    path: Path
+    reason: str
+
+
+FileStamp = tuple[int, int]
+"""(mtime_ns, size): changes whenever a file is replaced."""
+
+
+def stamp_of(stat: os.stat_result) -> FileStamp:
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+class ConversationIndex:
+    """Summaries and full text of every conversation file in one directory."""
+
+    def __init__(self, database: Path, conversations_dir: Path) -> None:
+        self._database = database
+        self._conversations_dir = conversations_dir
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+
+    # -- connection ------------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError:
+            self._discard_database()
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._database, check_same_thread=False, timeout=10)
+        db.create_function("casefold", 1, _casefold, deterministic=True)
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        version = self._format_of(db)
+        if version != INDEX_FORMAT:
+            db.executescript(
+                """
+                DROP TABLE IF EXISTS conversations;
+                DROP TABLE IF EXISTS message_text;
+                DROP TABLE IF EXISTS meta;
+                """
+            )
+        db.executescript(
+            f"""
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+            CREATE TABLE IF NOT EXISTS conversations(
+                rowid INTEGER PRIMARY KEY,
+                id TEXT UNIQUE NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                problem TEXT,
+                title TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL DEFAULT '',
+                updated_at TEXT NOT NULL DEFAULT '',
+                model TEXT NOT NULL DEFAULT '',
+                message_count INTEGER NOT NULL DEFAULT 0,
+                read_only INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX IF NOT EXISTS by_updated ON conversations(updated_at);
+            CREATE VIRTUAL TABLE IF NOT EXISTS message_text
+                USING fts5(text, tokenize='trigram');
+            INSERT OR REPLACE INTO meta VALUES ('format', '{INDEX_FORMAT}');
+            """
+        )
+        db.commit()
+        return db
+
+    @staticmethod
+    def _format_of(db: sqlite3.Connection) -> str | None:
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def _discard_database(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self._database}{suffix}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                with self.db as db:
+                    yield db
+            except sqlite3.DatabaseError as error:
+                if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                    raise
+                # A damaged index is only a cache: throw it away and let sync rebuild it.
+                self.close()
+                self._discard_database()
+                raise
+
+    # -- keeping in step with the files -----------------------------------------------------
+
+    def sync(self, progress: Callable[[int, int], None] | None = None) -> list[Problem]:
+        """Bring the index in line with the directory; return the files that cannot be read."""
+        on_disk = self._scan()
+        with self._lock:
+            try:
+                indexed = self._indexed_stamps()
+            except sqlite3.DatabaseError:
+                self.close()
+                self._discard_database()
+                indexed = self._indexed_stamps()
+        stale = [cid for cid, stamp in on_disk.items() if indexed.get(cid) != stamp]
+        gone = [cid for cid in indexed if cid not in on_disk]
+        if gone:
+            with self._transaction() as db:
+                for cid in gone:
+                    self._delete_row(db, cid)
+        for done, cid in enumerate(stale, 1):
+            self._index_file(cid, on_disk[cid])
+            if progress is not None:
+                progress(done, len(stale))
+        return self.problems()
+
+    def _scan(self) -> dict[str, FileStamp]:
+        stamps: dict[str, FileStamp] = {}
+        try:
+            entries = os.scandir(self._conversations_dir)
+        except FileNotFoundError:
+            return stamps
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    with contextlib.suppress(FileNotFoundError):
+                        stamps[name[:-5]] = stamp_of(entry.stat())
+        return stamps
+
+    def _indexed_stamps(self) -> dict[str, FileStamp]:
+        rows = self.db.execute("SELECT id, mtime_ns, size FROM conversations")
+        return {cid: (mtime, size) for cid, mtime, size in rows}
+
+    def _index_file(self, conversation_id: str, stamp: FileStamp) -> None:
+        path = self._conversations_dir / f"{conversation_id}.json"
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            with self._transaction() as db:
+                self._delete_row(db, conversation_id)
+            return
+        except OSError as error:
+            self._record_problem(conversation_id, stamp, f"cannot be read: {error.strerror}")
+            return
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            self._record_problem(conversation_id, stamp, f"is not valid JSON ({error})")
+            return
+        try:
+            conversation = Conversation.from_dict(data)
+        except NewerSchemaError:
+            try:
+                conversation = Conversation.from_dict_read_only(data)
+            except SchemaError as error:
+                self._record_problem(conversation_id, stamp, f"is not a conversation: {error}")
+                return
+        except SchemaError as error:
+            self._record_problem(conversation_id, stamp, f"is not a conversation: {error}")
+            return
+        if conversation.id != conversation_id:
+            conversation.id = conversation_id
+        self.put(conversation, stamp)
+
+    def put(self, conversation: Conversation, stamp: FileStamp) -> None:
+        """Record a conversation as written to disk with `stamp`."""
+        with self._transaction() as db:
+            rowid = self._upsert(
+                db,
+                conversation.id,
+                stamp,
+                problem=None,
+                title=conversation.title,
+                created_at=conversation.created_at,
+                updated_at=conversation.updated_at,
+                model=conversation.model,
+                message_count=len(conversation.messages),
+                read_only=conversation.read_only,
+            )
+            db.execute("DELETE FROM message_text WHERE rowid = ?", (rowid,))
+            db.execute(
+                "INSERT INTO message_text(rowid, text) VALUES (?, ?)",
+                (rowid, searchable_text(conversation)),
+            )
+
+    def touch(self, conversation_id: str, stamp: FileStamp, conversation: Conversation) -> None:
+        """Update the summary only (a checkpoint mid-stream); text is indexed on `put`."""
+        with self._transaction() as db:
+            self._upsert(
+                db,
+                conversation_id,
+                stamp,
+                problem=None,
+                title=conversation.title,
+                created_at=conversation.created_at,
+                updated_at=conversation.updated_at,
+                model=conversation.model,
+                message_count=len(conversation.messages),
+                read_only=conversation.read_only,
+            )
+
+    def remove(self, conversation_id: str) -> None:
+        with self._transaction() as db:
+            self._delete_row(db, conversation_id)
+
+    def _record_problem(self, conversation_id: str, stamp: FileStamp, reason: str) -> None:
+        with self._transaction() as db:
+            rowid = self._upsert(db, conversation_id, stamp, problem=reason)
+            db.execute("DELETE FROM message_text WHERE rowid = ?", (rowid,))
+
+    @staticmethod
+    def _upsert(
+        db: sqlite3.Connection,
+        conversation_id: str,
+        stamp: FileStamp,
+        *,
+        problem: str | None,
+        title: str = "",
+        created_at: str = "",
+        updated_at: str = "",
+        model: str = "",
+        message_count: int = 0,
+        read_only: bool = False,
+    ) -> int:
+        row = db.execute(
+            """
+            INSERT INTO conversations(id, mtime_ns, size, problem, title, created_at,
+                                      updated_at, model, message_count, read_only)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET
+                mtime_ns = excluded.mtime_ns, size = excluded.size, problem = excluded.problem,
+                title = excluded.title, created_at = excluded.created_at,
+                updated_at = excluded.updated_at, model = excluded.model,
+                message_count = excluded.message_count, read_only = excluded.read_only
+            RETURNING rowid
+            """,
+            (
+                conversation_id,
+                stamp[0],
+                stamp[1],
+                problem,
+                _indexable(title),
+                created_at,
+                updated_at,
+                model,
+                message_count,
+                int(read_only),
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _delete_row(db: sqlite3.Connection, conversation_id: str) -> None:
+        row = db.execute(
+            "DELETE FROM conversations WHERE id = ? RETURNING rowid", (conversation_id,)
+        ).fetchone()
+        if row is not None:
+            db.execute("DELETE FROM message_text WHERE rowid = ?", (row[0],))
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def summaries(self) -> list[ConversationSummary]:
+        """Every readable conversation, most recently active first."""
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE problem IS NULL "
+                "ORDER BY updated_at DESC, id DESC"
+            ).fetchall()
+        return [_summary(row) for row in rows]
+
+    def problems(self) -> list[Problem]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, problem FROM conversations WHERE problem IS NOT NULL ORDER BY id"
+            ).fetchall()
+        return [Problem(self._conversations_dir / f"{cid}.json", reason) for cid, reason in rows]
+
+    def search(self, query: str, limit: int = 500) -> list[SearchHit]:
+        """Conversations whose title or text holds every word of `query` (any case).
+
+        Words of three or more characters are matched anywhere in the text through the
+        trigram index; shorter queries only match titles, since a trigram index cannot
+        narrow them and scanning every message per keystroke would not stay instant.
+        """
+        words = [_indexable(w) for w in query.split()]
+        if not words:
+            return []
+        with self._lock:
+            if all(len(w) >= TRIGRAM for w in words):
+                rows = self.db.execute(
+                    f"""
+                    SELECT {_SUMMARY_COLUMNS_C}, snippet(message_text, 0, '', '', '…', ?)
+                    FROM message_text JOIN conversations c ON c.rowid = message_text.rowid
+                    WHERE message_text MATCH ? AND c.problem IS NULL
+                    ORDER BY c.updated_at DESC LIMIT ?
+                    """,
+                    (SNIPPET_TOKENS, " AND ".join(_fts_phrase(w) for w in words), limit),
+                ).fetchall()
+                return [SearchHit(_summary(row[:-1]), _one_line(row[-1])) for row in rows]
+            title_clause = " AND ".join("instr(casefold(c.title), ?) > 0" for _ in words)
+            rows = self.db.execute(
+                f"SELECT {_SUMMARY_COLUMNS_C} FROM conversations c "
+                f"WHERE c.problem IS NULL AND {title_clause} "
+                "ORDER BY c.updated_at DESC LIMIT ?",
+                (*(w.casefold() for w in words), limit),
+            ).fetchall()
+        return [SearchHit(_summary(row), "") for row in rows]
+
+
+_SUMMARY_COLUMNS = "id, title, created_at, updated_at, model, message_count, read_only"
+_SUMMARY_COLUMNS_C = ", ".join(f"c.{name.strip()}" for name in _SUMMARY_COLUMNS.split(","))
+
+
+def _summary(row: tuple) -> ConversationSummary:
+    cid, title, created_at, updated_at, model, count, read_only = row
+    return ConversationSummary(cid, title, created_at, updated_at, model, count, bool(read_only))
+
+
+def _fts_phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _casefold(text: str | None) -> str:
+    return (text or "").casefold()
+
+
+def _indexable(text: str) -> str:
+    """SQLite functions stop at NUL; nothing else needs changing."""
+    return text.replace("\x00", " ")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def searchable_text(conversation: Conversation) -> str:
+    """Title plus every message, alternatives included: all of it is the person's history."""
+    parts = [conversation.title]
+
+    def walk(messages: list[Message]) -> None:
+        for message in messages:
+            parts.append(message.content)
+            for branch in message.alternatives:
+                walk(branch)
+
+    walk(conversation.messages)
+    return _indexable("\n".join(parts))

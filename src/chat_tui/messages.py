@@ -1,0 +1,43 @@
+"""Every Textual message chat-tui's widgets post upward, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+
+@dataclass
+class PromptSubmitted(Message):
+    """The person sent `text` from the input box (already checked to be non-blank)."""
+
+    text: str
+
+
+@dataclass
+class ConversationChosen(Message):
+    """A conversation was picked in the sidebar."""
+
+    conversation_id: str
+
+
+@dataclass
+class SearchChanged(Message):
+    """The sidebar filter changed; the screen answers by setting the sidebar's results."""
+
+    query: str
+
+
+@dataclass
+class VariantStep(Message):
+    """Show the previous (-1) or next (+1) version of the message at `index`."""
+
+    index: int
+    step: int
+
+
+@dataclass
+class LinkActivated(Message):
+    """The person clicked a link in a reply (links are never followed on their own)."""
+
+    href: str

@@ -1,0 +1,485 @@
+"""The main screen: sidebar, message log, input; owns the open conversation and its replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
+
+from chat_tui import client as chat_client
+from chat_tui.client import ChatError, Finished, ReasoningDelta, TextDelta, UsageReport
+from chat_tui.index import ConversationSummary, SearchHit
+from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged
+from chat_tui.models import Conversation, Message, Usage
+from chat_tui.safetext import one_line
+from chat_tui.store import StoreError
+from chat_tui.widgets.conversation_list import Row
+from chat_tui.widgets.message_log import MessageLog
+from chat_tui.widgets.message_view import MessageView, ReplyStream
+from chat_tui.widgets.prompt_input import PromptInput
+from chat_tui.widgets.sidebar import Sidebar
+from chat_tui.widgets.status_bar import StatusBar, usage_line
+
+if TYPE_CHECKING:
+    from chat_tui.app import ChatApp
+
+CHECKPOINT_SECONDS = 1.0
+"""A streaming reply is saved at least this often, so a crash loses at most a second."""
+WATCH_SECONDS = 2.0
+"""How often the conversations directory is checked for changes made by other processes."""
+QUIT_COMMANDS = ("/quit", "/exit")
+
+SETUP_HINT = """\
+No server is configured yet.
+
+Talk to OpenAI: set OPENAI_API_KEY in your environment, or put api_key = "sk-..." in
+{config}.
+
+Talk to a local server (llama.cpp, vLLM, Ollama, LM Studio): start chat-tui with
+--base-url http://localhost:8080/v1, or set OPENAI_BASE_URL, or put base_url = "..."
+in that file. No key is needed for local servers.
+"""
+
+
+@dataclass
+class ReplyState:
+    """A reply being streamed; the view parts are set only while it is on screen."""
+
+    conversation: Conversation
+    message: Message
+    index: int
+    worker: Worker[None] | None = None
+    view: MessageView | None = None
+    stream: ReplyStream | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class ChatScreen(Screen[None]):
+    """Sidebar, log and input for one open conversation at a time."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+n",
+            "new_conversation",
+            "New",
+            id="conversation.new",
+            tooltip="Start a new conversation.",
+        ),
+        Binding(
+            "escape",
+            "stop_reply",
+            "Stop",
+            id="reply.stop",
+            tooltip="Stop the reply that is streaming; the text so far is kept.",
+        ),
+        Binding(
+            "ctrl+f,slash",
+            "focus_search",
+            "Search",
+            id="sidebar.search",
+            tooltip="Search conversations by title and text.",
+            show=False,
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conversation = Conversation()
+        """The conversation shown in the log (not on disk until its first message)."""
+        self._replies: dict[str, ReplyState] = {}
+        self._loaded: dict[str, Conversation] = {}
+        """Conversations with a reply in flight, kept so switching back shows live text."""
+        self._summaries: list[ConversationSummary] = []
+        self._directory_stamp: int | None = None
+        self._reported: set[str] = set()
+        """Unreadable files already reported, so each is mentioned once."""
+
+    @property
+    def chat_app(self) -> ChatApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield Sidebar(id="sidebar")
+            with Vertical(id="main"):
+                with Horizontal(id="top-bar"):
+                    yield Static(id="title", markup=False)
+                    yield Static(id="model", markup=False)
+                yield MessageLog(id="log")
+                yield StatusBar(id="status")
+                yield PromptInput(id="prompt")
+        yield Footer()
+
+    @property
+    def log_view(self) -> MessageLog:
+        return self.query_one(MessageLog)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    async def on_mount(self) -> None:
+        self.sidebar.conversation_list.now = self.chat_app.clock
+        self.prompt.focus()
+        opened = False
+        if self.chat_app.open_conversation:
+            opened = await self.open_conversation(self.chat_app.open_conversation)
+        if not opened:
+            await self.start_new_conversation()
+        self.refresh_sidebar()
+        self.set_interval(WATCH_SECONDS, self._watch_directory)
+        if self._configured:
+            self.run_worker(chat_client.warm_up(), group="warm-up", exit_on_error=False)
+
+    @property
+    def _configured(self) -> bool:
+        provider = self.chat_app.settings.provider_named(self.conversation.provider)
+        return provider.is_configured
+
+    # -- showing a conversation ------------------------------------------------------------
+
+    def _placeholder(self) -> str:
+        if not self._configured:
+            config = self.chat_app.settings.config_path
+            return SETUP_HINT.format(config=config)
+        return "Ask anything. Enter sends, ctrl+j adds a line, Esc stops a reply."
+
+    async def _show(self, conversation: Conversation) -> None:
+        previous = self._replies.get(self.conversation.id)
+        if previous is not None:
+            await self._detach_reply(previous)
+        self.conversation = conversation
+        await self.log_view.show(conversation.messages, placeholder=self._placeholder())
+        state = self._replies.get(conversation.id)
+        if state is not None:
+            self._attach_reply(state)
+        self._update_top_bar()
+        self.sidebar.conversation_list.mark(current_id=conversation.id)
+        self._show_idle_status()
+
+    def _update_top_bar(self) -> None:
+        conversation = self.conversation
+        title = conversation.title or "New conversation"
+        if conversation.read_only:
+            title += "  (read-only: written by a newer chat-tui)"
+        self.query_one("#title", Static).update(Content(one_line(title)))
+        provider = self.chat_app.settings.provider_named(conversation.provider)
+        model = conversation.model
+        label = model if provider.name == "default" else f"{model} · {provider.name}"
+        self.query_one("#model", Static).update(Content(one_line(label)))
+
+    def _show_idle_status(self) -> None:
+        if self.conversation.id in self._replies:
+            return
+        last = next(
+            (m for m in reversed(self.conversation.messages) if m.role == "assistant"), None
+        )
+        if last is not None and last.error:
+            self.status.show(last.error, "error")
+        elif last is not None and last.usage is not None:
+            self.status.show(usage_line(last.usage))
+        else:
+            self.status.show("")
+
+    async def start_new_conversation(self) -> None:
+        settings = self.chat_app.settings
+        conversation = Conversation(
+            model=settings.model_for(settings.provider),
+            provider=settings.provider if settings.provider != "default" else None,
+            system_prompt=settings.system_prompt,
+        )
+        await self._show(conversation)
+
+    async def open_conversation(self, conversation_id: str) -> bool:
+        """Show a saved conversation (loaded in a thread); False if it cannot be read."""
+        if conversation_id == self.conversation.id:
+            return True
+        conversation = self._loaded.get(conversation_id)
+        if conversation is None:
+            try:
+                conversation = await asyncio.to_thread(self.chat_app.store.load, conversation_id)
+            except StoreError as error:
+                self.notify(str(error), title="Cannot open", severity="error", markup=False)
+                return False
+        await self._show(conversation)
+        return True
+
+    # -- the sidebar -----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
+    def refresh_sidebar(self) -> None:
+        """Re-index changed files and list conversations, off the event loop."""
+        store = self.chat_app.store
+        problems = store.refresh()
+        summaries = store.summaries()
+        query = self.sidebar.query_text
+        hits = store.search(query) if query else None
+        self.app.call_from_thread(self._sidebar_loaded, summaries, hits, problems)
+
+    def _sidebar_loaded(self, summaries, hits, problems) -> None:
+        self._summaries = summaries
+        if hits is not None:
+            self._show_hits(hits)
+        else:
+            self.sidebar.set_rows([_row(s) for s in summaries])
+        self._report_problems(problems)
+
+    def _show_hits(self, hits: list[SearchHit]) -> None:
+        self.sidebar.set_rows([_row(hit.summary, hit.snippet) for hit in hits])
+
+    def _report_problems(self, problems) -> None:
+        fresh = [p for p in problems if str(p.path) not in self._reported]
+        if not fresh:
+            return
+        self._reported.update(str(p.path) for p in fresh)
+        lines = [f"{p.path.name} {p.reason}" for p in fresh[:5]]
+        if len(fresh) > 5:
+            lines.append(f"…and {len(fresh) - 5} more")
+        self.notify(
+            "\n".join(lines) + "\nThese files were left untouched.",
+            title="Some conversations could not be read",
+            severity="warning",
+            timeout=15,
+            markup=False,
+        )
+
+    @on(SearchChanged)
+    def _search_changed(self, event: SearchChanged) -> None:
+        if not event.query:
+            self.sidebar.set_rows([_row(s) for s in self._summaries])
+            return
+        self._search(event.query)
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def _search(self, query: str) -> None:
+        hits = self.chat_app.store.search(query)
+        self.app.call_from_thread(self._search_done, query, hits)
+
+    def _search_done(self, query: str, hits: list[SearchHit]) -> None:
+        if query == self.sidebar.query_text:
+            self._show_hits(hits)
+
+    def _watch_directory(self) -> None:
+        """Pick up conversations other chat-tui windows saved."""
+        try:
+            stamp = self.chat_app.store.conversations_dir.stat().st_mtime_ns
+        except OSError:
+            return
+        if stamp != self._directory_stamp:
+            self._directory_stamp = stamp
+            self.refresh_sidebar()
+
+    @on(ConversationChosen)
+    async def _conversation_chosen(self, event: ConversationChosen) -> None:
+        await self.open_conversation(event.conversation_id)
+        self.prompt.focus()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    @on(PromptSubmitted)
+    async def _prompt_submitted(self, event: PromptSubmitted) -> None:
+        text = event.text
+        if text.strip().lower() in QUIT_COMMANDS:
+            await self.chat_app.action_quit()
+            return
+        conversation = self.conversation
+        if conversation.read_only:
+            self.status.show(
+                "This conversation is read-only; start a new one with ctrl+n.", "error"
+            )
+            return
+        if conversation.id in self._replies:
+            self.status.show("A reply is still streaming: press Esc to stop it first.", "error")
+            return
+        if not self._configured:
+            self.status.show("No server configured yet: see the instructions above.", "error")
+            return
+        self.prompt.accept(text)
+        message = conversation.add_user_message(text)
+        self.chat_app.saver.request(conversation)
+        await self.log_view.append(message, len(conversation.messages) - 1)
+        self._update_top_bar()
+        await self._start_reply(conversation)
+
+    async def _start_reply(self, conversation: Conversation) -> None:
+        reply = conversation.add_reply(conversation.model)
+        index = len(conversation.messages) - 1
+        state = ReplyState(conversation, reply, index)
+        self._replies[conversation.id] = state
+        self._loaded[conversation.id] = conversation
+        if conversation is self.conversation:
+            view = await self.log_view.append(reply, index)
+            state.view = view
+            state.stream = view.start_stream()
+            self.status.show("Waiting for the first token…", "busy")
+        self._mark_streaming()
+        state.worker = self._stream_reply(state)
+
+    @work(group="reply", exit_on_error=False)
+    async def _stream_reply(self, state: ReplyState) -> None:
+        conversation, message = state.conversation, state.message
+        client = self.chat_app.client_for(conversation.provider)
+        watch = chat_client.Stopwatch()
+        usage = Usage()
+        last_checkpoint = time.monotonic()
+        ticker = self.set_interval(0.1, lambda: self._tick(state, watch))
+        finish_reason: str | None = None
+        try:
+            request = conversation.api_messages(upto=state.index)
+            async for event in client.stream_reply(request, message.model or conversation.model):
+                if isinstance(event, TextDelta):
+                    watch.token_arrived()
+                    message.content += event.text
+                    if state.stream is not None:
+                        state.stream.write(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    watch.token_arrived()
+                    message.reasoning = (message.reasoning or "") + event.text
+                    if state.view is not None:
+                        state.view.show_reasoning(message.reasoning)
+                elif isinstance(event, UsageReport):
+                    usage.prompt_tokens = event.prompt_tokens
+                    usage.completion_tokens = event.completion_tokens
+                elif isinstance(event, Finished):
+                    finish_reason = event.reason
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    last_checkpoint = time.monotonic()
+                    self.chat_app.saver.request(conversation, checkpoint=True)
+            if message.content or message.reasoning:
+                message.status = "complete"
+                if finish_reason == "length":
+                    message.error = "The reply was cut off: the model reached its length limit."
+                elif finish_reason == "content_filter":
+                    message.error = "The server's content filter cut the reply short."
+            else:
+                message.status = "failed"
+                message.error = (
+                    "The server finished without sending any text. Press ctrl+r to retry."
+                )
+        except ChatError as error:
+            message.status = "failed"
+            message.error = error.full_text
+        except asyncio.CancelledError:
+            message.status = "stopped"
+            raise
+        except Exception as error:
+            message.status = "failed"
+            message.error = f"Unexpected error: {one_line(str(error)) or type(error).__name__}"
+        finally:
+            ticker.stop()
+            usage.first_token_seconds = watch.first_token
+            usage.duration_seconds = watch.elapsed
+            message.usage = usage
+            await self._finish_reply(state)
+
+    def _tick(self, state: ReplyState, watch: chat_client.Stopwatch) -> None:
+        """Elapsed time while waiting, live token count while streaming."""
+        if state.conversation is not self.conversation:
+            return
+        if watch.first_token is None:
+            self.status.show(f"Thinking… {watch.elapsed:.1f} s  (Esc to stop)", "busy")
+        else:
+            words = len(state.message.content.split())
+            self.status.show(
+                f"Streaming… {watch.elapsed:.1f} s · {words:,} words  (Esc to stop)", "busy"
+            )
+
+    async def _finish_reply(self, state: ReplyState) -> None:
+        conversation = state.conversation
+        self._replies.pop(conversation.id, None)
+        self._loaded.pop(conversation.id, None)
+        conversation.touch()
+        self.chat_app.saver.request(conversation)
+        if state.stream is not None:
+            await state.stream.finish(state.message.content)
+            state.stream = None
+        if state.view is not None and state.view.is_attached:
+            state.view.refresh_meta()
+        self._mark_streaming()
+        if conversation is self.conversation:
+            self._show_idle_status()
+            self._update_top_bar()
+
+    def _attach_reply(self, state: ReplyState) -> None:
+        view = self.log_view.view_for(state.index)
+        if view is not None:
+            state.view = view
+            state.stream = view.start_stream()
+
+    async def _detach_reply(self, state: ReplyState) -> None:
+        if state.stream is not None:
+            await state.stream.stop()
+        state.stream = None
+        state.view = None
+
+    def _mark_streaming(self) -> None:
+        self.sidebar.conversation_list.mark(streaming=set(self._replies))
+
+    def live_message(self, conversation: Conversation) -> Message | None:
+        state = self._replies.get(conversation.id)
+        return state.message if state is not None else None
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def action_stop_reply(self) -> None:
+        state = self._replies.get(self.conversation.id)
+        if state is not None and state.worker is not None:
+            state.worker.cancel()
+
+    async def stop_all_replies(self) -> None:
+        """Cancel every streaming reply and wait until each has been marked and saved."""
+        workers = [s.worker for s in self._replies.values() if s.worker is not None]
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await worker.wait()
+
+    # -- saving feedback -------------------------------------------------------------------
+
+    def save_failed(self, conversation: Conversation, error: StoreError) -> None:
+        self.status.show(f"Not saved: {error}. Retrying…", "error")
+
+    def saved(self, conversation: Conversation) -> None:
+        if conversation.id not in {s.id for s in self._summaries}:
+            self.refresh_sidebar()
+
+    def merged(self, conversation: Conversation) -> None:
+        """Another window changed this conversation; show the union if it is open and idle."""
+        if conversation is self.conversation and conversation.id not in self._replies:
+            self.run_worker(self.log_view.show(conversation.messages), group="rerender")
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def action_new_conversation(self) -> None:
+        if not self.conversation.messages:
+            self.prompt.focus()
+            return
+        await self.start_new_conversation()
+        self.prompt.focus()
+
+    def action_focus_search(self) -> None:
+        self.sidebar.search_box.focus()
+
+
+def _row(summary: ConversationSummary, snippet: str = "") -> Row:
+    return Row(summary.id, summary.title, summary.updated_at, snippet)

@@ -1,0 +1,291 @@
+"""One JSON file per conversation, written atomically, listed and searched through an index.
+
+Layout under the data directory::
+
+    conversations/<id>.json   the conversations (the only source of truth)
+    trash/<id>.json           deleted conversations, restorable
+    index.sqlite3             derived summaries and full text (rebuilt when missing or stale)
+    .lock                     serialises writers across chat-tui processes
+
+Every method is synchronous and thread-safe; the UI calls them from worker threads. Saves take
+a snapshot (`Conversation.to_dict()`) so the thread never reads objects the UI is changing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chat_tui.atomic import write_bytes_atomic
+from chat_tui.index import (
+    ConversationIndex,
+    ConversationSummary,
+    FileStamp,
+    Problem,
+    SearchHit,
+    stamp_of,
+)
+from chat_tui.merge import merge_conversations
+from chat_tui.models import Conversation, NewerSchemaError, SchemaError
+from chat_tui.paths import ensure_private_dir
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock; one process per data dir there
+    fcntl = None  # type: ignore[assignment]
+
+
+class StoreError(Exception):
+    """A conversation could not be read or written; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    revision: int
+    merged: Conversation | None = None
+    """Set when another process had changed the file: the union both sides now share."""
+
+
+class ConversationStore:
+    """Reads and writes conversation files under `root` (the user data directory)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.conversations_dir = root / "conversations"
+        self.trash_dir = root / "trash"
+        self._index = ConversationIndex(root / "index.sqlite3", self.conversations_dir)
+        self._known: dict[str, FileStamp] = {}
+        """Stamp of each file as we last read or wrote it: a different one means a race."""
+        self._thread_lock = threading.RLock()
+        self._prepared = False
+
+    def _prepare(self) -> None:
+        if not self._prepared:
+            for directory in (self.root, self.conversations_dir, self.trash_dir):
+                ensure_private_dir(directory)
+            self._prepared = True
+
+    def close(self) -> None:
+        self._index.close()
+
+    # -- listing and searching -------------------------------------------------------------
+
+    def refresh(self, progress: Callable[[int, int], None] | None = None) -> list[Problem]:
+        """Re-index whatever changed on disk; return the files that cannot be read."""
+        if not self.root.exists():
+            return []
+        self._prepare()
+        return self._index.sync(progress)
+
+    def summaries(self) -> list[ConversationSummary]:
+        if not self.root.exists():
+            return []
+        return self._index.summaries()
+
+    def search(self, query: str, limit: int = 500) -> list[SearchHit]:
+        if not self.root.exists():
+            return []
+        return self._index.search(query, limit)
+
+    def problems(self) -> list[Problem]:
+        return self._index.problems() if self.root.exists() else []
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def path_of(self, conversation_id: str) -> Path:
+        if not conversation_id or "/" in conversation_id or conversation_id.startswith("."):
+            raise StoreError(f"invalid conversation id {conversation_id!r}")
+        return self.conversations_dir / f"{conversation_id}.json"
+
+    def exists(self, conversation_id: str) -> bool:
+        return self.path_of(conversation_id).exists()
+
+    def load(self, conversation_id: str) -> Conversation:
+        """Read one conversation. A newer file comes back read-only; a bad one raises."""
+        path = self.path_of(conversation_id)
+        conversation, stamp = self._read(path)
+        conversation.mark_interrupted()
+        with self._thread_lock:
+            self._known[conversation.id] = stamp
+        return conversation
+
+    def _read(self, path: Path) -> tuple[Conversation, FileStamp]:
+        try:
+            with open(path, "rb") as handle:
+                stamp = stamp_of(os.fstat(handle.fileno()))
+                raw = handle.read()
+        except FileNotFoundError:
+            raise StoreError(f"{path.name} no longer exists (deleted elsewhere?)") from None
+        except OSError as error:
+            raise StoreError(f"cannot read {path}: {error.strerror}") from error
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StoreError(f"{path} is not valid JSON ({error}); it was left as it is") from None
+        try:
+            conversation = Conversation.from_dict(data)
+        except NewerSchemaError:
+            conversation = Conversation.from_dict_read_only(data)
+        except SchemaError as error:
+            raise StoreError(
+                f"{path} is not a conversation ({error}); it was left as it is"
+            ) from None
+        conversation.id = path.stem
+        return conversation, stamp
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, conversation: Conversation, *, checkpoint: bool = False) -> Conversation:
+        """Save from the calling thread and return what is now on disk (merged if raced)."""
+        if conversation.read_only:
+            raise StoreError("this conversation was written by a newer chat-tui; not saving")
+        result = self.save_snapshot(conversation.to_dict(), checkpoint=checkpoint)
+        if result.merged is not None:
+            return result.merged
+        conversation.revision = result.revision
+        return conversation
+
+    def save_snapshot(self, data: dict[str, Any], *, checkpoint: bool = False) -> SaveResult:
+        """Write a conversation snapshot atomically.
+
+        If another process replaced the file since we last read or wrote it, its version is
+        merged with ours first, so neither side's messages are lost. `checkpoint` marks a save
+        in the middle of a streamed reply: the summary is indexed, the full text waits for the
+        final save.
+        """
+        ours = Conversation.from_dict(data)
+        self._prepare()
+        path = self.path_of(ours.id)
+        with self._write_lock():
+            merged: Conversation | None = None
+            theirs = self._changed_on_disk(path, ours.id)
+            if theirs is not None and theirs.read_only:
+                raise StoreError(
+                    f"{path.name} was written by a newer chat-tui; it is shown read-only"
+                )
+            if theirs is not None and theirs.revision != ours.revision:
+                merged = merge_conversations(theirs, ours)
+                ours = merged
+            ours.revision = max(ours.revision, theirs.revision if theirs else 0) + 1
+            payload = json.dumps(ours.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+            try:
+                write_bytes_atomic(path, payload)
+                stamp = stamp_of(os.stat(path))
+            except OSError as error:
+                raise StoreError(_describe_write_error(error, path)) from error
+            self._known[ours.id] = stamp
+            with contextlib.suppress(Exception):
+                # The index is a cache: failing to update it must not fail the save.
+                if checkpoint:
+                    self._index.touch(ours.id, stamp, ours)
+                else:
+                    self._index.put(ours, stamp)
+        return SaveResult(ours.revision, merged)
+
+    def _changed_on_disk(self, path: Path, conversation_id: str) -> Conversation | None:
+        """The file's current content if someone else replaced it since we last saw it."""
+        try:
+            stamp = stamp_of(os.stat(path))
+        except FileNotFoundError:
+            return None
+        if stamp == self._known.get(conversation_id):
+            return None
+        try:
+            conversation, _ = self._read(path)
+        except StoreError as error:
+            raise StoreError(f"not overwriting a file that cannot be read: {error}") from None
+        return conversation
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """One writer at a time, across threads and across chat-tui processes."""
+        with self._thread_lock:
+            if fcntl is None:
+                yield
+                return
+            try:
+                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as error:
+                raise StoreError(_describe_write_error(error, self.root)) from error
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    # -- trash -----------------------------------------------------------------------------
+
+    def delete(self, conversation_id: str) -> None:
+        """Move a conversation to the trash, from where `restore` brings it back."""
+        self._prepare()
+        source = self.path_of(conversation_id)
+        target = self.trash_dir / source.name
+        with self._write_lock():
+            try:
+                os.replace(source, target)
+                os.utime(target)  # the trash lists by deletion time
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                raise StoreError(_describe_write_error(error, source)) from error
+            self._known.pop(conversation_id, None)
+            with contextlib.suppress(Exception):
+                self._index.remove(conversation_id)
+
+    def restore(self, conversation_id: str) -> Conversation:
+        """Bring a conversation back from the trash."""
+        self._prepare()
+        source = self.trash_dir / f"{conversation_id}.json"
+        target = self.path_of(conversation_id)
+        with self._write_lock():
+            if target.exists():
+                raise StoreError(f"a conversation {conversation_id} already exists")
+            if not source.exists():
+                raise StoreError(f"no conversation {conversation_id} in the trash")
+            try:
+                os.replace(source, target)
+            except OSError as error:
+                raise StoreError(_describe_write_error(error, target)) from error
+        self.refresh()
+        return self.load(conversation_id)
+
+    def trash(self) -> list[ConversationSummary]:
+        """Deleted conversations, most recently deleted first."""
+        if not self.trash_dir.exists():
+            return []
+        found: list[tuple[int, ConversationSummary]] = []
+        for path in self.trash_dir.glob("*.json"):
+            try:
+                conversation, stamp = self._read(path)
+            except StoreError:
+                continue
+            found.append((stamp[0], _summary_of(conversation)))
+        found.sort(key=lambda pair: pair[0], reverse=True)
+        return [summary for _, summary in found]
+
+
+def _summary_of(conversation: Conversation) -> ConversationSummary:
+    return ConversationSummary(
+        id=conversation.id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        model=conversation.model,
+        message_count=len(conversation.messages),
+        read_only=conversation.read_only,
+    )
+
+
+def _describe_write_error(error: OSError, path: Path) -> str:
+    if error.errno == errno.ENOSPC:
+        return "the disk is full; free some space (your messages are kept until then)"
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{path.parent} cannot be written to ({error.strerror}); check its permissions"
+    return f"could not write {path}: {error.strerror or error}"

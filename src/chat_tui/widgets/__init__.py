@@ -1,0 +1,1 @@
+"""Widgets, grouped by the region of the screen they draw."""

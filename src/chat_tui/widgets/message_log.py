@@ -1,0 +1,100 @@
+"""The scrolling log of the open conversation.
+
+It follows new text only while the reader is at the bottom (Textual's anchor). Long
+conversations mount their newest messages first and the older ones as the reader scrolls up,
+so opening a conversation costs the same whatever its length.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from chat_tui.models import Message
+from chat_tui.widgets.message_view import MessageView
+
+PAGE = 30
+"""Messages mounted at open, and per step when scrolling up."""
+
+
+class MessageLog(VerticalScroll, can_focus=True):
+    """Message views of one conversation, oldest at the top."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._messages: list[Message] = []
+        self._first_mounted = 0
+        """Index of the oldest message that has a view."""
+        self._loading_older = False
+
+    @property
+    def views(self) -> list[MessageView]:
+        return list(self.query_children(MessageView))
+
+    def view_for(self, index: int) -> MessageView | None:
+        for view in self.query_children(MessageView):
+            if view.index == index:
+                return view
+        return None
+
+    async def show(self, messages: list[Message], placeholder: str = "") -> None:
+        """Replace the log with `messages` (only the newest `PAGE` mount now)."""
+        self._messages = messages
+        self._first_mounted = max(0, len(messages) - PAGE)
+        with self.app.batch_update():
+            await self.remove_children()
+            if not messages and placeholder:
+                await self.mount(Static(placeholder, classes="empty-log", markup=False))
+            views = [
+                MessageView(message, index)
+                for index, message in enumerate(messages)
+                if index >= self._first_mounted
+            ]
+            if views:
+                await self.mount_all(views)
+        self.anchor()
+
+    async def append(self, message: Message, index: int) -> MessageView:
+        """Add a view for a message just added to the conversation."""
+        for placeholder in self.query_children(".empty-log"):
+            await placeholder.remove()
+        view = MessageView(message, index)
+        await self.mount(view)
+        if not self.is_anchored:
+            self.anchor()
+        return view
+
+    async def truncate(self, index: int) -> None:
+        """Remove the views of messages at `index` and after (the path is being replaced)."""
+        for view in self.views:
+            if view.index >= index:
+                await view.remove()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new < 2 and self._first_mounted > 0 and not self._loading_older:
+            self._loading_older = True
+            self.call_after_refresh(self._mount_older)
+
+    async def _mount_older(self) -> None:
+        """Mount the previous page above the first view, keeping the reader's place."""
+        try:
+            end = self._first_mounted
+            start = max(0, end - PAGE)
+            views = [MessageView(self._messages[i], i) for i in range(start, end)]
+            first = self.views[0] if self.views else None
+            before_height = self.virtual_size.height
+            await self.mount_all(views, before=first)
+            self._first_mounted = start
+            self.call_after_refresh(self._keep_place, before_height)
+        finally:
+            self._loading_older = False
+
+    def _keep_place(self, before_height: int) -> None:
+        grown = self.virtual_size.height - before_height
+        if grown > 0:
+            self.scroll_to(y=self.scroll_y + grown, animate=False)
+
+    @property
+    def all_mounted(self) -> bool:
+        return self._first_mounted == 0

@@ -1,0 +1,100 @@
+"""The multi-line input box: Enter sends, ctrl+j (or shift+enter) starts a new line."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import TextArea
+
+from chat_tui.messages import PromptSubmitted
+from chat_tui.safetext import display_text
+
+NEWLINE_KEYS = ("ctrl+j", "shift+enter")
+"""ctrl+j works on every terminal; shift+enter only where the terminal reports it."""
+
+
+class PromptInput(TextArea):
+    """Posts `PromptSubmitted` on Enter; blank input is not sent.
+
+    The box is cleared by the screen once it has taken the prompt, so a prompt that cannot be
+    sent yet (a reply still streaming, no server) stays where the person typed it.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            compact=True,
+            placeholder="Message… (Enter to send, ctrl+j for a new line)",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.prompt_history: list[str] = []
+        """Earlier prompts, oldest first; up/down in an empty box steps through them."""
+        self._history_position: int | None = None
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.submit()
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if event.key in ("up", "down") and self._browsing_history():
+            event.stop()
+            event.prevent_default()
+            self._step_history(-1 if event.key == "up" else 1)
+            return
+        self._history_position = None
+        await super()._on_key(event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        # Pasted control characters are made visible, like everywhere else text is shown.
+        event.text = display_text(event.text)
+        await super()._on_paste(event)
+
+    def submit(self) -> None:
+        text = _without_blank_edges(self.text)
+        if not text:
+            return
+        self._history_position = None
+        self.post_message(PromptSubmitted(text))
+
+    def accept(self, text: str) -> None:
+        """The screen took `text`: remember it and clear the box (unless it was edited since)."""
+        self.prompt_history.append(text)
+        if _without_blank_edges(self.text) == text:
+            self.clear()
+
+    def _browsing_history(self) -> bool:
+        """Up/down recall history when the box is empty or already showing a recalled prompt."""
+        if not self.prompt_history:
+            return False
+        return not self.text or (
+            self._history_position is not None
+            and self.text == self.prompt_history[self._history_position]
+        )
+
+    def _step_history(self, step: int) -> None:
+        position = (
+            len(self.prompt_history) if self._history_position is None else self._history_position
+        )
+        position += step
+        if position >= len(self.prompt_history):
+            self._history_position = None
+            self.clear()
+            return
+        self._history_position = max(0, position)
+        self.load_text(self.prompt_history[self._history_position])
+        self.move_cursor(self.document.end)
+
+
+def _without_blank_edges(text: str) -> str:
+    """Drop blank lines before and whitespace after the prompt; keep the first indent."""
+    lines = text.rstrip().split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""The left column: a filter box over the list of saved conversations."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Input
+
+from chat_tui.messages import SearchChanged
+from chat_tui.widgets.conversation_list import ConversationList, Row
+
+
+class SearchBox(Input):
+    """Typing narrows the list; Esc clears the filter, down moves into the list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("down", "to_list", "List", show=False),
+    ]
+
+    def action_clear_filter(self) -> None:
+        if self.value:
+            self.value = ""
+        else:
+            self.screen.focus_next()
+
+    def action_to_list(self) -> None:
+        self.screen.query_one(ConversationList).focus()
+
+
+class Sidebar(Vertical):
+    """Search box and conversation list; the screen feeds it rows."""
+
+    def compose(self) -> ComposeResult:
+        yield SearchBox(placeholder="Search  (/ or ctrl+f)", id="search", compact=True)
+        yield ConversationList(id="conversations")
+
+    @property
+    def search_box(self) -> SearchBox:
+        return self.query_one(SearchBox)
+
+    @property
+    def conversation_list(self) -> ConversationList:
+        return self.query_one(ConversationList)
+
+    @property
+    def query_text(self) -> str:
+        return self.search_box.value.strip()
+
+    def set_rows(self, rows: list[Row]) -> None:
+        listing = self.conversation_list
+        listing.empty_text = "No matches" if self.query_text else "No conversations yet"
+        listing.set_rows(rows)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(SearchChanged(event.value.strip()))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.conversation_list.focus()
+        self.conversation_list.action_choose()

@@ -1,0 +1,86 @@
+"""Shared fixtures: isolated user directories and the loopback OpenAI server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chat_tui.config import Settings, load_settings
+from tests.fake_openai import FakeOpenAI
+
+_ENVIRONMENT = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "CHAT_TUI_MODEL",
+    "CHAT_TUI_PROVIDER",
+    "CHAT_TUI_SYSTEM_PROMPT",
+    "CHAT_TUI_TIMEOUT",
+    "CHAT_TUI_MAX_RETRIES",
+    "CHAT_TUI_THEME",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data and config directories and no API key."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("TZ", "UTC")
+    for name in _ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def data_dir(isolated_dirs: Path) -> Path:
+    return isolated_dirs / "data" / "chat-tui"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(fake: FakeOpenAI) -> Settings:
+    """Settings pointing at the fake server: no key, no retries, short timeouts."""
+    return load_settings(
+        environ={},
+        cli={"base_url": fake.base_url, "model": "gpt-4o-mini", "timeout": 5, "max_retries": 0},
+    )
+
+
+@pytest.fixture
+def store(data_dir: Path):
+    from chat_tui.store import ConversationStore
+
+    conversation_store = ConversationStore(data_dir)
+    yield conversation_store
+    conversation_store.close()
+
+
+FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+"""The clock of every UI test, so relative times and snapshots are stable."""
+
+
+@pytest.fixture
+def make_app(settings: Settings, data_dir: Path):
+    """Build a ChatApp on the isolated data directory talking to the fake server."""
+    from chat_tui.app import ChatApp
+    from chat_tui.store import ConversationStore
+
+    stores: list[ConversationStore] = []
+
+    def build(app_settings: Settings | None = None, **kwargs: object) -> ChatApp:
+        app_store = ConversationStore(data_dir)
+        stores.append(app_store)
+        return ChatApp(app_settings or settings, app_store, clock=lambda: FIXED_NOW, **kwargs)
+
+    yield build
+    for app_store in stores:
+        app_store.close()

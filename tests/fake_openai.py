@@ -1,0 +1,313 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI Chat Completions protocol.
+
+It runs in a thread, so it serves async Pilot tests and synchronous code (snapshot tests,
+subprocesses, benchmarks) alike. Each test scripts what the next requests get: streamed deltas
+with delays, error statuses with OpenAI-shaped bodies, an error frame or malformed frame in the
+middle of a stream, a dropped connection, a server that stops sending. Every request body is
+recorded so tests can assert what the app sent.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+Fault = Literal["drop", "hang", "error_frame", "malformed", "no_done"]
+
+
+@dataclass
+class Reply:
+    """What the server does for one chat completion request."""
+
+    deltas: list[str] = field(default_factory=lambda: ["Hello", " from", " the", " fake", "."])
+    reasoning: list[str] = field(default_factory=list)
+    """Sent as `reasoning_content` before the answer."""
+    delay: float = 0.0
+    """Seconds between chunks."""
+    first_delay: float = 0.0
+    """Seconds before the first chunk (time to first token)."""
+    status: int = 200
+    """Anything but 200 answers with an OpenAI-shaped error body instead of a stream."""
+    error_message: str = "Something went wrong."
+    error_type: str = "server_error"
+    error_code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: Fault | None = None
+    """What goes wrong after `fault_after` chunks."""
+    fault_after: int = 0
+    usage: dict[str, int] | None = None
+    """Sent in a final chunk with empty choices when the request asks for usage."""
+    finish_reason: str = "stop"
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
+
+
+class FakeOpenAI:
+    """Start with `start()`, point the client at `base_url`, script with `add(...)`."""
+
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.default_reply: Reply | None = None
+        """Used when the queue is empty; None means echo the last user message."""
+        self.requests: list[RecordedRequest] = []
+        self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "local-llama"]
+        self.models_status = 200
+        self.release = threading.Event()
+        """Set to let every hanging response finish (done on stop)."""
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.chunks_sent = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        handler = _make_handler(self)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def add(self, reply: Reply | None = None, /, **fields: Any) -> Reply:
+        """Queue the reply for the next request (build it from `fields` if not given)."""
+        reply = reply or Reply(**fields)
+        with self._lock:
+            self.replies.append(reply)
+        return reply
+
+    def add_text(self, text: str, *, chunk: int = 4, **fields: Any) -> Reply:
+        """Queue `text` streamed in chunks of `chunk` characters."""
+        deltas = [text[i : i + chunk] for i in range(0, len(text), chunk)]
+        return self.add(deltas=deltas, **fields)
+
+    def next_reply(self, body: Any) -> Reply:
+        with self._lock:
+            if self.replies:
+                return self.replies.popleft()
+        if self.default_reply is not None:
+            return self.default_reply
+        last_user = ""
+        if isinstance(body, dict):
+            for message in body.get("messages", []):
+                if isinstance(message, dict) and message.get("role") == "user":
+                    last_user = str(message.get("content", ""))
+        return Reply(deltas=["Echo: ", last_user] if last_user else ["Echo."])
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients hanging up mid-response (a stopped reply) is normal here, not an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _record(self, body: Any) -> None:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            with fake._lock:
+                fake.requests.append(RecordedRequest(self.command, self.path, headers, body))
+
+        def do_GET(self) -> None:
+            self._record(None)
+            if self.path.rstrip("/").endswith("/models"):
+                if fake.models_status != 200:
+                    self._send_error(Reply(status=fake.models_status))
+                    return
+                data = [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                    for m in fake.models
+                ]
+                self._send_json(200, {"object": "list", "data": data})
+                return
+            self._send_json(404, {"error": {"message": "Not found", "type": "invalid_request"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except json.JSONDecodeError:
+                body = None
+            self._record(body)
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._send_json(404, {"error": {"message": "Unknown path", "type": "not_found"}})
+                return
+            reply = fake.next_reply(body)
+            if reply.status != 200:
+                self._send_error(reply)
+                return
+            stream = isinstance(body, dict) and body.get("stream")
+            model = body.get("model", "") if isinstance(body, dict) else ""
+            if not stream:
+                self._send_completion(reply, model)
+                return
+            include_usage = bool(
+                isinstance(body, dict)
+                and isinstance(body.get("stream_options"), dict)
+                and body["stream_options"].get("include_usage")
+            )
+            self._stream(reply, model, include_usage)
+
+        # -- responses ---------------------------------------------------------------------
+
+        def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_error(self, reply: Reply) -> None:
+            error: dict[str, Any] = {"message": reply.error_message, "type": reply.error_type}
+            if reply.error_code:
+                error["code"] = reply.error_code
+            self._send_json(reply.status, {"error": error}, reply.headers)
+
+        def _send_completion(self, reply: Reply, model: str) -> None:
+            payload = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(reply.deltas)},
+                        "finish_reason": reply.finish_reason,
+                    }
+                ],
+                "usage": reply.usage,
+            }
+            self._send_json(200, payload)
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def _event(self, payload: Any) -> None:
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            self._chunk(f"data: {text}\n\n".encode())
+            with fake._lock:
+                fake.chunks_sent += 1
+
+        def _stream(self, reply: Reply, model: str, include_usage: bool) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("cache-control", "no-cache")
+            self.send_header("transfer-encoding", "chunked")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.flush()
+
+            def frame(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+                return {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+
+            try:
+                if reply.first_delay:
+                    time.sleep(reply.first_delay)
+                self._event(frame({"role": "assistant", "content": ""}))
+                pieces = [("reasoning_content", r) for r in reply.reasoning]
+                pieces += [("content", d) for d in reply.deltas]
+                for sent, (kind, text) in enumerate(pieces):
+                    if reply.fault and sent == reply.fault_after:
+                        self._fault(reply)
+                        return
+                    if reply.delay and sent:
+                        time.sleep(reply.delay)
+                    self._event(frame({kind: text}))
+                if reply.fault:
+                    self._fault(reply)
+                    return
+                self._event(frame({}, reply.finish_reason))
+                if include_usage and reply.usage is not None:
+                    usage_frame = frame({})
+                    usage_frame["choices"] = []
+                    usage_frame["usage"] = reply.usage
+                    self._event(usage_frame)
+                self._event("[DONE]")
+                self._chunk(b"")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def _fault(self, reply: Reply) -> None:
+            if reply.fault == "drop":
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+            elif reply.fault == "hang":
+                fake.release.wait(timeout=60)
+                self.close_connection = True
+            elif reply.fault == "error_frame":
+                self._event({"error": {"message": reply.error_message, "type": reply.error_type}})
+                self._event("[DONE]")
+                self._chunk(b"")
+            elif reply.fault == "malformed":
+                self._chunk(b"data: {this is not json\n\n")
+                self._event("[DONE]")
+                self._chunk(b"")
+            elif reply.fault == "no_done":
+                self._chunk(b"")
+
+    return Handler

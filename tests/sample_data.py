@@ -1,0 +1,101 @@
+"""Deterministic conversations for snapshots, screenshots and benchmarks."""
+
+from __future__ import annotations
+
+from chat_tui.models import Conversation, Message, Usage
+from chat_tui.store import ConversationStore
+
+PYTHON_REPLY = """\
+Here is a small, dependency-free way to **retry** a flaky call with exponential backoff:
+
+```python
+import random
+import time
+
+
+def retry(call, attempts=5, base=0.5):
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ConnectionError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(base * 2**attempt + random.random() / 10)
+```
+
+| attempt | wait (s) |
+|--------:|---------:|
+| 1 | 0.5 |
+| 2 | 1.0 |
+| 3 | 2.0 |
+
+- Retry only errors that are **temporary** (timeouts, 429, 5xx).
+- Add *jitter* so many clients do not retry in lockstep.
+"""
+
+OTHER_TITLES = [
+    ("Plan a weekend in Kyoto", "2026-11-25T10:58:00.000+00:00"),
+    ("Explain Rust lifetimes simply", "2026-11-24T16:20:00.000+00:00"),
+    ("Sourdough starter schedule", "2026-11-22T09:00:00.000+00:00"),
+    ("SQL window functions cheat sheet", "2026-11-03T18:45:00.000+00:00"),
+    ("周末北京美食推荐", "2026-10-30T12:00:00.000+00:00"),
+]
+
+
+def _conversation(cid: str, title: str, when: str) -> Conversation:
+    conversation = Conversation(id=cid, title=title, created_at=when, model="gpt-4o-mini")
+    conversation.messages = [
+        Message(role="user", content=title, id=f"{cid}-u", created_at=when),
+        Message(
+            role="assistant",
+            content=f"Happy to help with: {title}.",
+            id=f"{cid}-a",
+            created_at=when,
+            model="gpt-4o-mini",
+        ),
+    ]
+    conversation.updated_at = when
+    return conversation
+
+
+def main_conversation() -> Conversation:
+    when = "2026-11-25T11:57:00.000+00:00"
+    conversation = Conversation(
+        id="20261125-115700-retry0",
+        title="Retry a flaky network call in Python",
+        created_at=when,
+        model="gpt-4o-mini",
+    )
+    conversation.messages = [
+        Message(
+            role="user",
+            content="How do I retry a flaky network call in Python, with backoff?",
+            id="retry-u1",
+            created_at=when,
+        ),
+        Message(
+            role="assistant",
+            content=PYTHON_REPLY,
+            id="retry-a1",
+            created_at="2026-11-25T11:57:04.000+00:00",
+            model="gpt-4o-mini",
+            usage=Usage(
+                prompt_tokens=31,
+                completion_tokens=212,
+                first_token_seconds=0.42,
+                duration_seconds=4.8,
+            ),
+        ),
+    ]
+    conversation.updated_at = "2026-11-25T11:57:04.000+00:00"
+    return conversation
+
+
+def seed(store: ConversationStore) -> Conversation:
+    """Save the main conversation and a handful of others; return the main one."""
+    for n, (title, when) in enumerate(OTHER_TITLES):
+        store.save(_conversation(f"sample-{n}", title, when))
+    main = main_conversation()
+    store.save(main)
+    store.refresh()
+    return main

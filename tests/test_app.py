@@ -1,0 +1,335 @@
+"""The real app, driven by keys through Pilot, talking to the loopback server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.widgets import Markdown
+from textual.widgets._markdown import MarkdownFence, MarkdownTable
+
+from chat_tui.app import ChatApp
+from chat_tui.config import load_settings
+from chat_tui.screens.chat import ChatScreen
+from chat_tui.widgets.conversation_list import ConversationList
+from chat_tui.widgets.message_log import MessageLog
+from chat_tui.widgets.message_view import MessageView
+from chat_tui.widgets.prompt_input import PromptInput
+from chat_tui.widgets.status_bar import StatusBar
+from tests.fake_openai import FakeOpenAI, Reply
+
+SIZE = (100, 30)
+
+
+def screen_of(app: ChatApp) -> ChatScreen:
+    assert isinstance(app.screen, ChatScreen)
+    return app.screen
+
+
+async def send(pilot, text: str) -> None:
+    """Type `text` into the input (ctrl+j for newlines) and press Enter."""
+    for line_number, line in enumerate(text.split("\n")):
+        if line_number:
+            await pilot.press("ctrl+j")
+        await pilot.press(*line) if line else None
+    await pilot.press("enter")
+
+
+async def settle(pilot) -> None:
+    """Wait for every worker (replies, saves, sidebar) and the screen to catch up."""
+    app = pilot.app
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await app.saver.flush()
+        await pilot.pause()
+
+
+def saved_files(data_dir: Path) -> list[dict]:
+    folder = data_dir / "conversations"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def visible_text(app: ChatApp) -> str:
+    """Everything the log shows as plain text (message headers and bodies)."""
+    parts: list[str] = []
+    for view in app.screen.query(MessageView):
+        for widget in view.query("Static, MarkdownBlock"):
+            parts.append(str(widget.render()))
+    return "\n".join(parts)
+
+
+async def test_send_streams_a_markdown_reply_and_saves_it(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    reply = (
+        "# Plan\n\nSteps:\n\n1. mix\n2. bake\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        "```python\nprint('done')\n```\n"
+    )
+    fake.add_text(reply, chunk=3)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "How do I bake bread?")
+        await settle(pilot)
+        views = app.screen.query(MessageView)
+        assert [v.message.role for v in views] == ["user", "assistant"]
+        assert views[1].message.content == reply
+        assert views[1].message.status == "complete"
+        assert app.screen.query(MarkdownTable)
+        fence = app.screen.query_one(MarkdownFence)
+        assert "print('done')" in fence.code
+        assert app.query_one(PromptInput).text == ""
+    files = saved_files(data_dir)
+    assert len(files) == 1
+    assert files[0]["title"] == "How do I bake bread?"
+    assert [(m["role"], m["content"], m["status"]) for m in files[0]["messages"]] == [
+        ("user", "How do I bake bread?", "complete"),
+        ("assistant", reply, "complete"),
+    ]
+
+
+async def test_every_request_carries_the_whole_conversation(
+    fake: FakeOpenAI, make_app, settings
+) -> None:
+    app = make_app(
+        load_settings(
+            environ={},
+            cli={"base_url": fake.base_url, "system_prompt": "Be brief.", "max_retries": 0},
+        )
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "one")
+        await settle(pilot)
+        await send(pilot, "two")
+        await settle(pilot)
+    assert fake.chat_requests[1].messages == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "Echo: one"},
+        {"role": "user", "content": "two"},
+    ]
+
+
+async def test_newline_keys_and_blank_input(fake: FakeOpenAI, make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        await pilot.press("a", "ctrl+j", "b")
+        assert prompt.text == "a\nb"
+        prompt.clear()
+        await pilot.press("space", "space", "ctrl+j", "enter")
+        await settle(pilot)
+        assert fake.chat_requests == []
+        assert not app.screen.query(MessageView)
+        await send(pilot, "line one\nline two")
+        await settle(pilot)
+    assert fake.chat_requests[0].messages[-1]["content"] == "line one\nline two"
+
+
+async def test_escape_stops_a_reply_and_keeps_the_partial_text(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    fake.add(deltas=["word "] * 400, delay=0.02)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Write a lot")
+        while fake.chunks_sent < 10:
+            await pilot.pause(0.02)
+        await pilot.press("escape")
+        await settle(pilot)
+        reply_view = app.screen.query(MessageView)[-1]
+        assert reply_view.message.status == "stopped"
+        assert reply_view.message.content.startswith("word word")
+        assert len(reply_view.message.content) < 400 * 5
+        assert "stopped" in str(reply_view.query_one(".message-header").render())
+    saved = saved_files(data_dir)[0]["messages"][-1]
+    assert saved["status"] == "stopped"
+    assert saved["content"] == reply_view.message.content
+
+
+async def test_a_failed_request_explains_and_keeps_everything(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    fake.add(deltas=["partial ", "answer ", "more"], fault="drop", fault_after=2)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Explain")
+        await settle(pilot)
+        reply_view = app.screen.query(MessageView)[-1]
+        assert reply_view.message.status == "failed"
+        assert reply_view.message.content == "partial answer "
+        error_text = str(reply_view.query_one(".message-error").render())
+        assert "connection broke" in error_text
+        status = str(app.query_one(StatusBar).render())
+        assert "connection broke" in status
+        # The app keeps working: the next prompt gets an answer.
+        await send(pilot, "Again")
+        await settle(pilot)
+        assert app.screen.query(MessageView)[-1].message.content == "Echo: Again"
+    messages = saved_files(data_dir)[0]["messages"]
+    assert messages[1]["status"] == "failed"
+    assert messages[1]["content"] == "partial answer "
+    assert "connection broke" in messages[1]["error"]
+
+
+async def test_prompt_typed_while_a_reply_streams_is_kept(fake: FakeOpenAI, make_app) -> None:
+    fake.add(deltas=["slow "] * 1000, delay=0.05)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        await pilot.press(*"next question")
+        await pilot.press("enter")  # refused while streaming: the text stays
+        await pilot.pause()
+        assert app.query_one(PromptInput).text == "next question"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query(MessageView)[-1].message.content == "Echo: next question"
+
+
+async def test_new_conversation_and_switching_keep_full_history(fake: FakeOpenAI, make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first topic")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert not app.screen.query(MessageView)
+        await send(pilot, "second topic")
+        await settle(pilot)
+        listing = app.query_one(ConversationList)
+        assert [row.title for row in listing.rows] == ["second topic", "first topic"]
+        listing.focus()
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert screen_of(app).conversation.title == "first topic"
+        assert [v.message.content for v in app.screen.query(MessageView)] == [
+            "first topic",
+            "Echo: first topic",
+        ]
+        # Mouse: click the other row (row 0 is at the top of the list).
+        await pilot.click(ConversationList, offset=(5, 0))
+        await settle(pilot)
+        assert screen_of(app).conversation.title == "second topic"
+
+
+async def test_everything_is_there_after_a_restart(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    first = make_app()
+    async with first.run_test(size=SIZE) as pilot:
+        await send(pilot, "remember this")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await send(pilot, "and this")
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+    second = make_app()
+    async with second.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        listing = second.query_one(ConversationList)
+        assert [row.title for row in listing.rows] == ["and this", "remember this"]
+        listing.focus()
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert [v.message.content for v in second.screen.query(MessageView)] == [
+            "remember this",
+            "Echo: remember this",
+        ]
+
+
+async def test_quit_while_streaming_saves_what_arrived(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    fake.add(deltas=["chunk "] * 500, delay=0.02)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "long answer please")
+        while fake.chunks_sent < 5:
+            await pilot.pause(0.02)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0
+    saved = saved_files(data_dir)[0]["messages"]
+    assert saved[-1]["status"] == "stopped"
+    assert saved[-1]["content"].startswith("chunk chunk")
+
+
+async def test_slash_quit_and_exit_quit(fake: FakeOpenAI, make_app) -> None:
+    for command in ("/quit", "/exit"):
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await send(pilot, command)
+            await pilot.pause()
+            assert app.return_code == 0, "the app did not start quitting"
+        assert fake.chat_requests == []
+
+
+async def test_without_key_or_server_the_app_explains_setup(make_app) -> None:
+    app = make_app(load_settings(environ={}))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = str(app.query_one(".empty-log").render())
+        assert "OPENAI_API_KEY" in text and "--base-url" in text
+        await send(pilot, "hello?")
+        await pilot.pause()
+        assert "No server configured" in str(app.query_one(StatusBar).render())
+        assert app.query_one(PromptInput).text == "hello?"
+
+
+async def test_log_follows_new_text_only_at_the_bottom(fake: FakeOpenAI, make_app) -> None:
+    fake.add(deltas=["line\n\n"] * 200, delay=0.01)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "many lines")
+        log = app.query_one(MessageLog)
+        while fake.chunks_sent < 60:
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+        assert log.scroll_y == log.max_scroll_y > 0
+        log.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        await settle(pilot)
+        assert log.scroll_y < log.max_scroll_y
+        assert log.scroll_y <= 2
+
+
+async def test_switching_away_while_streaming_keeps_the_reply_going(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "older")
+        await settle(pilot)
+        fake.add(deltas=["live "] * 60, delay=0.02)
+        await pilot.press("ctrl+n")
+        await send(pilot, "streaming one")
+        while fake.chunks_sent < 8:
+            await pilot.pause(0.02)
+        listing = app.query_one(ConversationList)
+        listing.focus()
+        await pilot.press("down", "enter")  # open "older" while the reply streams
+        await pilot.pause()
+        assert screen_of(app).conversation.title == "older"
+        listing.focus()  # opening a conversation puts the focus back in the input
+        await pilot.press("up", "enter")  # and back
+        await settle(pilot)
+        view = app.screen.query(MessageView)[-1]
+        assert view.message.status == "complete"
+        assert view.message.content == "live " * 60
+        markdown = view.query_one(Markdown)
+        assert markdown.source.strip() == ("live " * 60).strip()
+
+
+async def test_reply_markup_and_escapes_are_shown_literally(fake: FakeOpenAI, make_app) -> None:
+    hostile = "[bold]x[/] [@click=app.quit]quit[/] [/INST] \x1b[31mred\x1b]52;c;aGk=\x07"
+    fake.add(Reply(deltas=[hostile]))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "[link=file:///etc/passwd]me[/link]")
+        await settle(pilot)
+        assert app.is_running
+        text = visible_text(app)
+        assert "[link=file:///etc/passwd]me[/link]" in text
+        assert "[bold]x[/]" in text and "[/INST]" in text
+        assert "\x1b" not in text and "␛[31mred" in text

@@ -333,3 +333,30 @@ async def test_reply_markup_and_escapes_are_shown_literally(fake: FakeOpenAI, ma
         assert "[link=file:///etc/passwd]me[/link]" in text
         assert "[bold]x[/]" in text and "[/INST]" in text
         assert "\x1b" not in text and "␛[31mred" in text
+
+
+async def test_retry_after_a_failure_keeps_the_failed_reply_as_an_alternative(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    fake.add(status=503, error_message="overloaded")
+    fake.add(deltas=["second ", "try"])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "question")
+        await settle(pilot)
+        assert app.screen.query(MessageView)[-1].message.status == "failed"
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        views = app.screen.query(MessageView)
+        assert [v.message.content for v in views] == ["question", "second try"]
+        assert "‹ 2/2 ›" in str(views[-1].query_one(".message-header").render())
+        # The retried request carries the conversation without the failed reply.
+        assert fake.chat_requests[-1].messages == [{"role": "user", "content": "question"}]
+        # Step back to the failed version by clicking the left arrow.
+        await views[-1].query_one(".message-header").run_action("step(-1)")
+        await settle(pilot)
+        last = app.screen.query(MessageView)[-1].message
+        assert (last.status, last.variant) == ("failed", 0)
+    saved = saved_files(data_dir)[0]["messages"]
+    assert saved[-1]["status"] == "failed"
+    assert [m["content"] for m in saved[-1]["alternatives"][0]] == ["second try"]

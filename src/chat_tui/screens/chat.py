@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from chat_tui import client as chat_client
 from chat_tui.client import ChatError, Finished, ReasoningDelta, TextDelta, UsageReport
 from chat_tui.index import ConversationSummary, SearchHit
-from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged
+from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.models import Conversation, Message, Usage
 from chat_tui.safetext import one_line
 from chat_tui.store import StoreError
@@ -82,6 +82,13 @@ class ChatScreen(Screen[None]):
             "Stop",
             id="reply.stop",
             tooltip="Stop the reply that is streaming; the text so far is kept.",
+        ),
+        Binding(
+            "ctrl+r",
+            "regenerate",
+            "Retry",
+            id="reply.regenerate",
+            tooltip="Write the last reply again (the old one is kept as an alternative).",
         ),
         Binding(
             "ctrl+f,slash",
@@ -320,8 +327,18 @@ class ChatScreen(Screen[None]):
         self._update_top_bar()
         await self._start_reply(conversation)
 
-    async def _start_reply(self, conversation: Conversation) -> None:
-        reply = conversation.add_reply(conversation.model)
+    async def _start_reply(self, conversation: Conversation, replacing: int | None = None) -> None:
+        """Stream a new reply: appended, or as a new version of the reply at `replacing`."""
+        if replacing is None:
+            reply = conversation.add_reply(conversation.model)
+        else:
+            reply = Message(
+                role="assistant", content="", status="streaming", model=conversation.model
+            )
+            conversation.branch(replacing, [reply])
+            reply = conversation.messages[replacing]  # branching copies the head message
+            if conversation is self.conversation:
+                await self.log_view.truncate(replacing)
         index = len(conversation.messages) - 1
         state = ReplyState(conversation, reply, index)
         self._replies[conversation.id] = state
@@ -476,6 +493,39 @@ class ChatScreen(Screen[None]):
             return
         await self.start_new_conversation()
         self.prompt.focus()
+
+    async def action_regenerate(self) -> None:
+        """Retry a failed reply or ask for another version of the last one."""
+        conversation = self.conversation
+        if conversation.id in self._replies:
+            self.status.show("A reply is still streaming: press Esc to stop it first.", "error")
+            return
+        if conversation.read_only or not conversation.messages:
+            return
+        if not self._configured:
+            self.status.show("No server configured yet: see the instructions above.", "error")
+            return
+        last = len(conversation.messages) - 1
+        if conversation.messages[last].role == "assistant":
+            await self._start_reply(conversation, replacing=last)
+        else:
+            await self._start_reply(conversation)
+
+    @on(VariantStep)
+    async def _variant_step(self, event: VariantStep) -> None:
+        conversation = self.conversation
+        if conversation.id in self._replies or not 0 <= event.index < len(conversation.messages):
+            return
+        message = conversation.messages[event.index]
+        target = message.variant + event.step
+        if not 0 <= target < message.variant_count:
+            return
+        conversation.select_variant(event.index, target)
+        await self.log_view.truncate(event.index)
+        for index in range(event.index, len(conversation.messages)):
+            await self.log_view.append(conversation.messages[index], index)
+        self.chat_app.saver.request(conversation)
+        self._show_idle_status()
 
     def action_focus_search(self) -> None:
         self.sidebar.search_box.focus()

@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.screen import Screen
 
 from chat_tui import __version__
 from chat_tui.client import ChatClient
+from chat_tui.commands import ActionCommands, ConversationCommands
 from chat_tui.config import Settings
-from chat_tui.models import Conversation
+from chat_tui.models import Conversation, Message
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
+
+if TYPE_CHECKING:
+    from chat_tui.screens.chat import ChatScreen
 
 Clock = Callable[[], datetime]
 
@@ -25,6 +30,10 @@ class ChatApp(App[None]):
     """The chat-tui application."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        ActionCommands,
+        ConversationCommands,
+    }
     TITLE = "chat-tui"
     ENABLE_COMMAND_PALETTE = True
 
@@ -98,7 +107,9 @@ class ChatApp(App[None]):
 
     # -- saving hooks (the chat screen reacts) ---------------------------------------------
 
-    def _chat_screen(self):
+    @property
+    def chat_screen(self) -> ChatScreen | None:
+        """The main screen, wherever it is in the stack (modals may be above it)."""
         from chat_tui.screens.chat import ChatScreen
 
         for screen in self.screen_stack:
@@ -107,29 +118,29 @@ class ChatApp(App[None]):
         return None
 
     def _save_failed(self, conversation: Conversation, error: StoreError) -> None:
-        screen = self._chat_screen()
+        screen = self.chat_screen
         if screen is not None:
             screen.save_failed(conversation, error)
 
     def _saved(self, conversation: Conversation) -> None:
-        screen = self._chat_screen()
+        screen = self.chat_screen
         if screen is not None:
             screen.saved(conversation)
 
     def _merged(self, conversation: Conversation) -> None:
-        screen = self._chat_screen()
+        screen = self.chat_screen
         if screen is not None:
             screen.merged(conversation)
 
-    def _live_message(self, conversation: Conversation):
-        screen = self._chat_screen()
+    def _live_message(self, conversation: Conversation) -> Message | None:
+        screen = self.chat_screen
         return screen.live_message(conversation) if screen is not None else None
 
     # -- quitting --------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
         """Stop any streaming reply, save what arrived, then exit."""
-        screen = self._chat_screen()
+        screen = self.chat_screen
         if screen is not None:
             await screen.stop_all_replies()
         await self.saver.flush()

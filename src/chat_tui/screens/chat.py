@@ -232,6 +232,15 @@ class ChatScreen(Screen[None]):
 
     # -- the sidebar -----------------------------------------------------------------------
 
+    @property
+    def summaries(self) -> list[ConversationSummary]:
+        """Every saved conversation, most recent first, as last listed."""
+        return self._summaries
+
+    async def open_from_palette(self, conversation_id: str) -> None:
+        await self.open_conversation(conversation_id)
+        self.prompt.focus()
+
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
     def refresh_sidebar(self) -> None:
         """Re-index changed files and list conversations, off the event loop."""

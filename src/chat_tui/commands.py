@@ -1,0 +1,107 @@
+"""Command palette (ctrl+p): every action as "noun: verb", plus "open <title>" for any chat.
+
+Actions are listed in `PALETTE` as data, so the palette, the help screen and the README can
+never disagree about what exists. Each entry runs an action string through the app, the same
+way a key binding does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+
+from chat_tui.safetext import one_line
+
+if TYPE_CHECKING:
+    from chat_tui.app import ChatApp
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    name: str
+    """"noun: verb", what the person searches for."""
+    help: str
+    action: str
+    """Action string, e.g. "screen.new_conversation" or "app.quit"."""
+
+
+PALETTE: tuple[PaletteCommand, ...] = (
+    PaletteCommand("conversation: new", "Start a new conversation", "screen.new_conversation"),
+    PaletteCommand("conversation: search", "Search titles and messages", "screen.focus_search"),
+    PaletteCommand(
+        "reply: regenerate",
+        "Write the last reply again, keeping the old one as an alternative",
+        "screen.regenerate",
+    ),
+    PaletteCommand("reply: stop", "Stop the reply that is streaming", "screen.stop_reply"),
+    PaletteCommand("theme: change", "Choose a colour theme", "app.change_theme"),
+    PaletteCommand("app: quit", "Save everything and quit", "app.quit"),
+)
+
+
+class ActionCommands(Provider):
+    """Every entry of `PALETTE`."""
+
+    async def discover(self) -> Hits:
+        for command in PALETTE:
+            yield DiscoveryHit(command.name, self._runner(command), help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in PALETTE:
+            score = matcher.match(command.name)
+            if score > 0:
+                yield Hit(
+                    score,
+                    literal_highlight(matcher, command.name),
+                    self._runner(command),
+                    help=command.help,
+                )
+
+    def _runner(self, command: PaletteCommand) -> Callable[[], object]:
+        return partial(self.app.run_action, command.action)
+
+
+class ConversationCommands(Provider):
+    """ "open <title>" for every saved conversation (fuzzy on the title)."""
+
+    async def search(self, query: str) -> Hits:
+        app: ChatApp = self.app  # type: ignore[assignment]
+        matcher = self.matcher(query)
+        screen = app.chat_screen
+        if screen is None:
+            return
+        for summary in screen.summaries:
+            title = one_line(summary.title or "Untitled", 80)
+            text = f"open {title}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(
+                    score,
+                    literal_highlight(matcher, text),
+                    partial(screen.open_from_palette, summary.id),
+                    text=text,
+                    help=Content(one_line(summary.model)),
+                )
+
+
+def literal_highlight(matcher: Matcher, text: str) -> Content:
+    """The matched letters emphasised, with `text` never read as markup.
+
+    Textual's `Matcher.highlight` parses its argument as markup, which a conversation title
+    must never be.
+    """
+    content = Content(text)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    if not score:
+        return content
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

@@ -51,7 +51,7 @@ def settings(fake: FakeOpenAI) -> Settings:
     """Settings pointing at the fake server: no key, no retries, short timeouts."""
     return load_settings(
         environ={},
-        cli={"base_url": fake.base_url, "model": "gpt-4o-mini", "timeout": 5, "max_retries": 0},
+        cli={"base_url": fake.base_url, "model": "gpt-4o-mini", "timeout": 10, "max_retries": 0},
     )
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from chat_tui.app import ChatApp
 from chat_tui.config import Settings
 from chat_tui.store import ConversationStore
-from chat_tui.widgets.prompt_input import PromptInput
 from tests.conftest import FIXED_NOW
 from tests.sample_data import seed
 
@@ -30,7 +29,8 @@ async def settle(pilot) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-    pilot.app.query_one(PromptInput).cursor_blink = False
+    for text_box in pilot.app.screen.query("Input, TextArea"):
+        text_box.cursor_blink = False
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
@@ -42,3 +42,41 @@ def test_main_screen_with_a_conversation(snap_compare, settings: Settings, data_
 def test_new_conversation_screen(snap_compare, settings: Settings, data_dir: Path) -> None:
     app = build_app(settings, data_dir, open_main=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def press_then_settle(*keys: str):
+    """A run_before that presses `keys` and waits for the app to finish reacting."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+def test_sidebar_filtered_by_message_text(snap_compare, settings: Settings, data_dir: Path) -> None:
+    app = build_app(settings, data_dir)
+    assert snap_compare(app, terminal_size=SIZE, run_before=press_then_settle("ctrl+f", *"jitter"))
+
+
+def test_rename_dialog(snap_compare, settings: Settings, data_dir: Path) -> None:
+    app = build_app(settings, data_dir)
+    assert snap_compare(app, terminal_size=SIZE, run_before=press_then_settle("f2"))
+
+
+def test_delete_dialog(snap_compare, settings: Settings, data_dir: Path) -> None:
+    app = build_app(settings, data_dir)
+    keys = ("ctrl+f", "down", "down", "delete")
+    assert snap_compare(app, terminal_size=SIZE, run_before=press_then_settle(*keys))
+
+
+def test_model_picker(snap_compare, fake, settings: Settings, data_dir: Path) -> None:
+    fake.models = ["gpt-4o", "gpt-4o-mini", "o3-mini", "local-llama"]
+    app = build_app(settings, data_dir)
+    assert snap_compare(app, terminal_size=SIZE, run_before=press_then_settle("ctrl+o"))
+
+
+def test_small_terminal(snap_compare, settings: Settings, data_dir: Path) -> None:
+    assert snap_compare(build_app(settings, data_dir), terminal_size=(80, 24), run_before=settle)

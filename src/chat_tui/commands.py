@@ -35,11 +35,42 @@ PALETTE: tuple[PaletteCommand, ...] = (
     PaletteCommand("conversation: new", "Start a new conversation", "screen.new_conversation"),
     PaletteCommand("conversation: search", "Search titles and messages", "screen.focus_search"),
     PaletteCommand(
+        "conversation: rename", "Rename the open conversation", "screen.rename_conversation"
+    ),
+    PaletteCommand(
+        "conversation: delete",
+        "Move the open conversation to the trash",
+        "screen.delete_conversation",
+    ),
+    PaletteCommand(
+        "conversation: undo delete",
+        "Bring back the conversation deleted last",
+        "screen.undo_delete",
+    ),
+    PaletteCommand(
+        "conversation: restore from trash", "Bring back a deleted conversation", "screen.open_trash"
+    ),
+    PaletteCommand(
+        "model: switch",
+        "Choose the server, model and system prompt for the next reply",
+        "screen.choose_model",
+    ),
+    PaletteCommand(
+        "system prompt: edit", "Set this conversation's system prompt", "screen.choose_model"
+    ),
+    PaletteCommand(
+        "message: edit last", "Edit your last message and send it again", "screen.edit_last_prompt"
+    ),
+    PaletteCommand(
+        "sidebar: toggle", "Hide or show the conversation list", "screen.toggle_sidebar"
+    ),
+    PaletteCommand(
         "reply: regenerate",
         "Write the last reply again, keeping the old one as an alternative",
         "screen.regenerate",
     ),
     PaletteCommand("reply: stop", "Stop the reply that is streaming", "screen.stop_reply"),
+    PaletteCommand("provider: switch", "Talk to another configured server", "screen.choose_model"),
     PaletteCommand("theme: change", "Choose a colour theme", "app.change_theme"),
     PaletteCommand("app: quit", "Save everything and quit", "app.quit"),
 )

@@ -41,3 +41,10 @@ class LinkActivated(Message):
     """The person clicked a link in a reply (links are never followed on their own)."""
 
     href: str
+
+
+@dataclass
+class DeleteRequested(Message):
+    """The person pressed Delete on a conversation in the sidebar."""
+
+    conversation_id: str

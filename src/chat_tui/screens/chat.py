@@ -23,6 +23,7 @@ from chat_tui.index import ConversationSummary, SearchHit
 from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.models import Conversation, Message, Usage
 from chat_tui.safetext import one_line
+from chat_tui.screens.conversation_actions import ConversationActions
 from chat_tui.store import StoreError
 from chat_tui.widgets.conversation_list import Row
 from chat_tui.widgets.message_log import MessageLog
@@ -65,8 +66,11 @@ class ReplyState:
     started: float = field(default_factory=time.monotonic)
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ConversationActions, Screen[None]):
     """Sidebar, log and input for one open conversation at a time."""
+
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    """Below 100 columns the sidebar gets narrower, leaving the log room to read."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -91,11 +95,50 @@ class ChatScreen(Screen[None]):
             tooltip="Write the last reply again (the old one is kept as an alternative).",
         ),
         Binding(
+            "ctrl+o",
+            "choose_model",
+            "Model",
+            id="model.choose",
+            tooltip="Choose the server, model and system prompt of this conversation.",
+        ),
+        Binding(
+            "ctrl+up,f4",
+            "edit_last_prompt",
+            "Edit",
+            id="prompt.edit_last",
+            tooltip="Edit your last message and send it again (the old exchange is kept).",
+            show=False,
+        ),
+        Binding(
             "ctrl+f,slash",
             "focus_search",
             "Search",
             id="sidebar.search",
             tooltip="Search conversations by title and text.",
+            show=False,
+        ),
+        Binding(
+            "ctrl+b",
+            "toggle_sidebar",
+            "Sidebar",
+            id="sidebar.toggle",
+            tooltip="Hide or show the list of conversations.",
+            show=False,
+        ),
+        Binding(
+            "f2",
+            "rename_conversation",
+            "Rename",
+            id="conversation.rename",
+            tooltip="Rename the open (or highlighted) conversation.",
+            show=False,
+        ),
+        Binding(
+            "ctrl+z",
+            "undo_delete",
+            "Undo delete",
+            id="conversation.undo_delete",
+            tooltip="Bring back the conversation deleted last.",
             show=False,
         ),
     ]
@@ -111,6 +154,10 @@ class ChatScreen(Screen[None]):
         self._directory_stamp: int | None = None
         self._reported: set[str] = set()
         """Unreadable files already reported, so each is mentioned once."""
+        self._drafts: dict[str, str] = {}
+        """What was typed but not sent, per conversation, kept while switching."""
+        self._editing: int | None = None
+        """Index of the user message being edited (ctrl+up), if any."""
 
     @property
     def chat_app(self) -> ChatApp:
@@ -121,8 +168,8 @@ class ChatScreen(Screen[None]):
             yield Sidebar(id="sidebar")
             with Vertical(id="main"):
                 with Horizontal(id="top-bar"):
-                    yield Static(id="title", markup=False)
-                    yield Static(id="model", markup=False)
+                    yield Static(id="conversation-title", markup=False)
+                    yield Static(id="conversation-model", markup=False)
                 yield MessageLog(id="log")
                 yield StatusBar(id="status")
                 yield PromptInput(id="prompt")
@@ -174,7 +221,11 @@ class ChatScreen(Screen[None]):
         previous = self._replies.get(self.conversation.id)
         if previous is not None:
             await self._detach_reply(previous)
+        self._cancel_edit()
+        self._drafts[self.conversation.id] = self.prompt.text
         self.conversation = conversation
+        self.prompt.load_text(self._drafts.pop(conversation.id, ""))
+        self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self._placeholder())
         state = self._replies.get(conversation.id)
         if state is not None:
@@ -188,11 +239,11 @@ class ChatScreen(Screen[None]):
         title = conversation.title or "New conversation"
         if conversation.read_only:
             title += "  (read-only: written by a newer chat-tui)"
-        self.query_one("#title", Static).update(Content(one_line(title)))
+        self.query_one("#conversation-title", Static).update(Content(one_line(title)))
         provider = self.chat_app.settings.provider_named(conversation.provider)
         model = conversation.model
         label = model if provider.name == "default" else f"{model} · {provider.name}"
-        self.query_one("#model", Static).update(Content(one_line(label)))
+        self.query_one("#conversation-model", Static).update(Content(one_line(label)))
 
     def _show_idle_status(self) -> None:
         if self.conversation.id in self._replies:
@@ -330,7 +381,13 @@ class ChatScreen(Screen[None]):
             self.status.show("No server configured yet: see the instructions above.", "error")
             return
         self.prompt.accept(text)
-        message = conversation.add_user_message(text)
+        if self._editing is not None:
+            index, self._editing = self._editing, None
+            conversation.branch(index, [Message(role="user", content=text)])
+            await self.log_view.truncate(index)
+            message = conversation.messages[index]
+        else:
+            message = conversation.add_user_message(text)
         self.chat_app.saver.request(conversation)
         await self.log_view.append(message, len(conversation.messages) - 1)
         self._update_top_bar()
@@ -467,9 +524,14 @@ class ChatScreen(Screen[None]):
     # -- stopping --------------------------------------------------------------------------
 
     def action_stop_reply(self) -> None:
+        """Esc: stop the streaming reply, or leave editing a message."""
         state = self._replies.get(self.conversation.id)
         if state is not None and state.worker is not None:
             state.worker.cancel()
+        elif self._editing is not None:
+            self._cancel_edit()
+            self.prompt.clear()
+            self.status.show("")
 
     async def stop_all_replies(self) -> None:
         """Cancel every streaming reply and wait until each has been marked and saved."""
@@ -536,7 +598,41 @@ class ChatScreen(Screen[None]):
         self.chat_app.saver.request(conversation)
         self._show_idle_status()
 
+    def action_edit_last_prompt(self) -> None:
+        conversation = self.conversation
+        if conversation.id in self._replies or conversation.read_only:
+            self.status.show("Wait for the reply to finish (or stop it with Esc) first.", "error")
+            return
+        index = next(
+            (
+                i
+                for i in range(len(conversation.messages) - 1, -1, -1)
+                if conversation.messages[i].role == "user"
+            ),
+            None,
+        )
+        if index is None:
+            self.status.show("There is no message of yours to edit yet.", "error")
+            return
+        self._editing = index
+        self.prompt.load_text(conversation.messages[index].content)
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.focus()
+        self.status.show(
+            "Editing your last message: Enter sends it as a new version, Esc cancels.", "busy"
+        )
+
+    def _cancel_edit(self) -> None:
+        self._editing = None
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.sidebar
+        sidebar.toggle_class("-hidden")
+        if sidebar.has_class("-hidden") and sidebar.has_focus_within:
+            self.prompt.focus()
+
     def action_focus_search(self) -> None:
+        self.sidebar.remove_class("-hidden")
         self.sidebar.search_box.focus()
 
 

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from chat_tui.messages import ConversationChosen
+from chat_tui.messages import ConversationChosen, DeleteRequested
 from chat_tui.safetext import one_line
 from chat_tui.timefmt import relative
 
@@ -45,6 +45,13 @@ class ConversationList(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
         Binding("enter", "choose", "Open", show=False),
+        Binding(
+            "delete",
+            "delete",
+            "Delete",
+            id="sidebar.delete",
+            tooltip="Move the highlighted conversation to the trash (asks first).",
+        ),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -170,6 +177,11 @@ class ConversationList(ScrollView, can_focus=True):
         chosen = self.highlighted_id
         if chosen is not None:
             self.post_message(ConversationChosen(chosen))
+
+    def action_delete(self) -> None:
+        chosen = self.highlighted_id
+        if chosen is not None:
+            self.post_message(DeleteRequested(chosen))
 
     async def _on_click(self, event: events.Click) -> None:
         position = event.style.meta.get("row")

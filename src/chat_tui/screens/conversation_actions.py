@@ -1,0 +1,187 @@
+"""Managing conversations from the chat screen: rename, delete and undo, trash, model.
+
+A mixin of `ChatScreen` (which declares the key bindings), kept apart so the screen module
+stays about showing and streaming. The target of rename and delete is the conversation
+highlighted in the sidebar when the sidebar has focus, otherwise the open one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+
+from chat_tui.config import DEFAULT_PROVIDER
+from chat_tui.messages import DeleteRequested
+from chat_tui.models import Conversation
+from chat_tui.safetext import one_line
+from chat_tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
+from chat_tui.screens.model_picker import ModelChoice, ModelPicker
+from chat_tui.store import StoreError
+
+if TYPE_CHECKING:
+    from chat_tui.screens.chat import ChatScreen
+
+    _Base = ChatScreen
+else:
+    _Base = object
+
+
+class ConversationActions(_Base):
+    """Rename, delete/undo/restore and model choice for `ChatScreen`."""
+
+    _last_deleted: str | None = None
+    """Id of the conversation deleted last, for undo."""
+
+    def _target_id(self) -> str | None:
+        listing = self.sidebar.conversation_list
+        if listing.has_focus:
+            return listing.highlighted_id
+        return self.conversation.id if self.conversation.messages else None
+
+    def _title_of(self, conversation_id: str) -> str:
+        if conversation_id == self.conversation.id:
+            return self.conversation.title
+        for summary in self.summaries:
+            if summary.id == conversation_id:
+                return summary.title
+        return ""
+
+    async def _conversation_by_id(self, conversation_id: str) -> Conversation | None:
+        """The object in memory when there is one, else a fresh load (errors are shown)."""
+        if conversation_id == self.conversation.id:
+            return self.conversation
+        live = self._loaded.get(conversation_id)
+        if live is not None:
+            return live
+        try:
+            return await asyncio.to_thread(self.chat_app.store.load, conversation_id)
+        except StoreError as error:
+            self.status.show(str(error), "error")
+            return None
+
+    # -- rename ----------------------------------------------------------------------------
+
+    def action_rename_conversation(self) -> None:
+        target = self._target_id()
+        if target is None:
+            self.status.show("Nothing to rename yet: send a first message.", "error")
+            return
+
+        async def rename(title: object) -> None:
+            if not isinstance(title, str) or not title:
+                return
+            conversation = await self._conversation_by_id(target)
+            if conversation is None or conversation.read_only:
+                return
+            conversation.title = title
+            self.chat_app.saver.request(conversation)
+            await self.chat_app.saver.flush(conversation)
+            self._update_top_bar()
+            self.refresh_sidebar()
+
+        self.app.push_screen(RenameDialog(self._title_of(target)), rename)
+
+    # -- delete, undo, restore ------------------------------------------------------------
+
+    def on_delete_requested(self, event: DeleteRequested) -> None:
+        self._confirm_delete(event.conversation_id)
+
+    def action_delete_conversation(self) -> None:
+        target = self._target_id()
+        if target is None:
+            self.status.show("Nothing to delete: this conversation is not saved yet.", "error")
+            return
+        self._confirm_delete(target)
+
+    def _confirm_delete(self, conversation_id: str) -> None:
+        if conversation_id in self._replies:
+            self.status.show("A reply is still streaming there: stop it first (Esc).", "error")
+            return
+        title = self._title_of(conversation_id) or "Untitled"
+        question = Content.assemble(
+            "Move “",
+            (one_line(title, 60), "bold"),
+            "” to the trash?\nYou can undo this right after, or restore it later.",
+        )
+
+        async def delete(confirmed: object) -> None:
+            if confirmed is True:
+                await self._delete(conversation_id, title)
+
+        self.app.push_screen(ConfirmDialog("Delete conversation", question), delete)
+
+    async def _delete(self, conversation_id: str, title: str) -> None:
+        await self.chat_app.saver.flush()
+        try:
+            await asyncio.to_thread(self.chat_app.store.delete, conversation_id)
+        except StoreError as error:
+            self.status.show(f"Not deleted: {error}", "error")
+            return
+        self._last_deleted = conversation_id
+        if conversation_id == self.conversation.id:
+            await self.start_new_conversation()
+        self.refresh_sidebar()
+        self.sidebar.conversation_list.focus()
+        self.status.show(f"Deleted “{one_line(title, 40)}” · ctrl+z to undo")
+
+    async def action_undo_delete(self) -> None:
+        if self._last_deleted is None:
+            self.status.show("Nothing to undo.")
+            return
+        conversation_id, self._last_deleted = self._last_deleted, None
+        await self._restore(conversation_id)
+
+    async def _restore(self, conversation_id: str) -> None:
+        try:
+            await asyncio.to_thread(self.chat_app.store.restore, conversation_id)
+        except StoreError as error:
+            self.status.show(f"Not restored: {error}", "error")
+            return
+        self.refresh_sidebar()
+        await self.open_conversation(conversation_id)
+        self.status.show(f"Restored “{one_line(self.conversation.title, 40)}”")
+        self.prompt.focus()
+
+    async def action_open_trash(self) -> None:
+        deleted = await asyncio.to_thread(self.chat_app.store.trash)
+
+        async def restore(chosen: object) -> None:
+            if isinstance(chosen, str):
+                await self._restore(chosen)
+
+        self.app.push_screen(TrashDialog(deleted), restore)
+
+    # -- model, provider and system prompt -------------------------------------------------
+
+    def action_choose_model(self) -> None:
+        conversation = self.conversation
+        if conversation.read_only:
+            self.status.show("This conversation is read-only.", "error")
+            return
+        settings = self.chat_app.settings
+        current = ModelChoice(
+            conversation.provider or settings.provider,
+            conversation.model,
+            conversation.system_prompt,
+        )
+
+        async def list_models(provider: str) -> list[str]:
+            return await self.chat_app.client_for(provider).list_models()
+
+        def chosen(choice: object) -> None:
+            if isinstance(choice, ModelChoice):
+                self._apply_model_choice(conversation, choice)
+
+        picker = ModelPicker(sorted(settings.providers), current, list_models)
+        self.app.push_screen(picker, chosen)
+
+    def _apply_model_choice(self, conversation: Conversation, choice: ModelChoice) -> None:
+        conversation.model = choice.model
+        conversation.provider = None if choice.provider == DEFAULT_PROVIDER else choice.provider
+        conversation.system_prompt = choice.system_prompt
+        if conversation.messages:
+            self.chat_app.saver.request(conversation)
+        self._update_top_bar()
+        self.status.show(f"The next reply comes from {one_line(choice.model, 60)}.")

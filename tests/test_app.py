@@ -11,6 +11,7 @@ from textual.widgets._markdown import MarkdownFence, MarkdownTable
 from chat_tui.app import ChatApp
 from chat_tui.config import load_settings
 from chat_tui.screens.chat import ChatScreen
+from chat_tui.screens.setup import SetupDialog
 from chat_tui.widgets.conversation_list import ConversationList
 from chat_tui.widgets.message_log import MessageLog
 from chat_tui.widgets.message_view import MessageView
@@ -274,6 +275,8 @@ async def test_without_key_or_server_the_app_explains_setup(make_app) -> None:
         await send(pilot, "hello?")
         await pilot.pause()
         assert "No server configured" in str(app.query_one(StatusBar).render())
+        assert isinstance(app.screen, SetupDialog)
+        await pilot.press("escape")
         assert app.query_one(PromptInput).text == "hello?"
 
 
@@ -360,3 +363,30 @@ async def test_retry_after_a_failure_keeps_the_failed_reply_as_an_alternative(
     saved = saved_files(data_dir)[0]["messages"]
     assert saved[-1]["status"] == "failed"
     assert [m["content"] for m in saved[-1]["alternatives"][0]] == ["second try"]
+
+
+async def test_setup_in_the_app_saves_a_private_config_and_works(
+    fake: FakeOpenAI, make_app, isolated_dirs: Path
+) -> None:
+    app = make_app(load_settings(environ={}))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello?")
+        await pilot.pause()
+        assert isinstance(app.screen, SetupDialog)
+        app.screen.query_one("#base-url").value = fake.base_url
+        app.screen.query_one("#api-key").value = "sk-local-secret"
+        app.screen.query_one("#default-model").value = "local-llama"
+        await pilot.click("#save")
+        await settle(pilot)
+        await pilot.press("enter")  # the prompt is still there: send it now
+        await settle(pilot)
+        assert app.screen.query(MessageView)[-1].message.content == "Echo: hello?"
+        assert "sk-local-secret" not in app.export_screenshot()
+    config = isolated_dirs / "config" / "chat-tui" / "config.toml"
+    assert (config.stat().st_mode & 0o777) == 0o600
+    saved = load_settings(environ={}, config_path=config)
+    assert saved.active_provider.base_url == fake.base_url
+    assert saved.active_provider.api_key == "sk-local-secret"
+    assert saved.model == "local-llama"
+    assert fake.chat_requests[0].headers["authorization"] == "Bearer sk-local-secret"
+    assert fake.chat_requests[0].body["model"] == "local-llama"

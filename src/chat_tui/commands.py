@@ -71,6 +71,9 @@ PALETTE: tuple[PaletteCommand, ...] = (
     ),
     PaletteCommand("reply: stop", "Stop the reply that is streaming", "screen.stop_reply"),
     PaletteCommand("provider: switch", "Talk to another configured server", "screen.choose_model"),
+    PaletteCommand(
+        "server: set up", "Enter the server address, key and model", "screen.setup_server"
+    ),
     PaletteCommand("theme: change", "Choose a colour theme", "app.change_theme"),
     PaletteCommand("app: quit", "Save everything and quit", "app.quit"),
 )

@@ -41,16 +41,16 @@ WATCH_SECONDS = 2.0
 """How often the conversations directory is checked for changes made by other processes."""
 QUIT_COMMANDS = ("/quit", "/exit")
 
-SETUP_HINT = """\
-No server is configured yet.
-
-Talk to OpenAI: set OPENAI_API_KEY in your environment, or put api_key = "sk-..." in
-{config}.
-
-Talk to a local server (llama.cpp, vLLM, Ollama, LM Studio): start chat-tui with
---base-url http://localhost:8080/v1, or set OPENAI_BASE_URL, or put base_url = "..."
-in that file. No key is needed for local servers.
-"""
+SETUP_HINT = (
+    "No server is configured yet.\n\n"
+    "To talk to OpenAI, set OPENAI_API_KEY in your environment, or put "
+    'api_key = "sk-..." in {config}.\n\n'
+    "To talk to a local server (llama.cpp, vLLM, Ollama, LM Studio), start chat-tui with "
+    "--base-url http://localhost:8080/v1, or set OPENAI_BASE_URL, or put base_url in that "
+    "file. Local servers need no key.\n\n"
+    "Or set it up right here: send a first message, or choose “server: set up” in the "
+    "command palette (ctrl+p)."
+)
 
 
 @dataclass
@@ -201,6 +201,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             await self.start_new_conversation()
         self.refresh_sidebar()
         self.set_interval(WATCH_SECONDS, self._watch_directory)
+        self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
         if self._configured:
             self.run_worker(chat_client.warm_up(), group="warm-up", exit_on_error=False)
 
@@ -378,7 +379,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             self.status.show("A reply is still streaming: press Esc to stop it first.", "error")
             return
         if not self._configured:
-            self.status.show("No server configured yet: see the instructions above.", "error")
+            self.status.show("No server configured yet: set one up first.", "error")
+            self.action_setup_server()
             return
         self.prompt.accept(text)
         if self._editing is not None:

@@ -8,16 +8,19 @@ highlighted in the sidebar when the sidebar has focus, otherwise the open one.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from chat_tui.config import DEFAULT_PROVIDER
+from chat_tui.config import DEFAULT_PROVIDER, ConfigError, save_top_level
 from chat_tui.messages import DeleteRequested
 from chat_tui.models import Conversation
+from chat_tui.paths import config_file
 from chat_tui.safetext import one_line
 from chat_tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
 from chat_tui.screens.model_picker import ModelChoice, ModelPicker
+from chat_tui.screens.setup import SetupAnswers, SetupDialog
 from chat_tui.store import StoreError
 
 if TYPE_CHECKING:
@@ -152,6 +155,51 @@ class ConversationActions(_Base):
                 await self._restore(chosen)
 
         self.app.push_screen(TrashDialog(deleted), restore)
+
+    # -- server setup ----------------------------------------------------------------------
+
+    def action_setup_server(self) -> None:
+        settings = self.chat_app.settings
+        provider = settings.provider_named(DEFAULT_PROVIDER)
+        dialog = SetupDialog(provider.base_url or "", settings.model, str(settings.config_path))
+
+        async def save(answers: object) -> None:
+            if isinstance(answers, SetupAnswers):
+                await self._save_setup(answers)
+
+        self.app.push_screen(dialog, save)
+
+    async def _save_setup(self, answers: SetupAnswers) -> None:
+        settings = self.chat_app.settings
+        values = {
+            key: value
+            for key, value in (
+                ("base_url", answers.base_url),
+                ("api_key", answers.api_key),
+                ("model", answers.model),
+            )
+            if value
+        }
+        try:
+            await asyncio.to_thread(save_top_level, settings.config_path or config_file(), values)
+        except (ConfigError, OSError) as error:
+            self.status.show(f"Could not save the settings: {error}", "error")
+            return
+        default = settings.providers[DEFAULT_PROVIDER]
+        providers = dict(settings.providers)
+        providers[DEFAULT_PROVIDER] = replace(
+            default,
+            base_url=answers.base_url.rstrip("/") or default.base_url,
+            api_key=answers.api_key or default.api_key,
+        )
+        model = answers.model or settings.model
+        await self.chat_app.replace_settings(replace(settings, providers=providers, model=model))
+        if not self.conversation.messages:
+            self.conversation.model = model
+            await self.log_view.show([], placeholder=self._placeholder())
+        self._update_top_bar()
+        self.status.show("Saved. Ask anything.")
+        self.prompt.focus()
 
     # -- model, provider and system prompt -------------------------------------------------
 

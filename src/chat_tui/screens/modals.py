@@ -47,8 +47,8 @@ class ConfirmDialog(Dialog):
             yield Label(self._title, classes="dialog-title", markup=False)
             yield Static(self._question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self._confirm_label, id="confirm", variant="error")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button(self._confirm_label, id="confirm", variant="error", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Button).focus()

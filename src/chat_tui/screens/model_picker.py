@@ -50,10 +50,12 @@ class ModelPicker(Dialog):
                     allow_blank=False,
                     id="provider",
                 )
-            yield Input(self._current.model, placeholder="Model name", id="model-name")
+            yield Input(
+                self._current.model, placeholder="Model name", id="model-name", compact=True
+            )
             yield OptionList(id="models")
             yield Static("Loading models…", id="models-status", markup=False)
-            yield Label("System prompt", classes="dialog-label")
+            yield Label("System prompt", classes="dialog-label", id="system-label")
             yield TextArea(
                 display_text(self._current.system_prompt),
                 id="system",
@@ -62,8 +64,8 @@ class ModelPicker(Dialog):
                 compact=True,
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Apply", id="apply", variant="primary")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Apply", id="apply", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#model-name", Input).focus()

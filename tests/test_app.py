@@ -390,3 +390,41 @@ async def test_setup_in_the_app_saves_a_private_config_and_works(
     assert saved.model == "local-llama"
     assert fake.chat_requests[0].headers["authorization"] == "Bearer sk-local-secret"
     assert fake.chat_requests[0].body["model"] == "local-llama"
+
+
+async def test_a_typed_prompt_survives_a_restart_and_follows_its_conversation(
+    fake: FakeOpenAI, make_app
+) -> None:
+    first = make_app()
+    async with first.run_test(size=SIZE) as pilot:
+        await send(pilot, "saved topic")
+        await settle(pilot)
+        await pilot.press(*"half-written follow-up")
+        await pilot.pause(1.2)  # drafts are written once a second
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert first.query_one(PromptInput).text == ""
+        await pilot.press(*"idea for a new chat")
+        await pilot.pause(1.2)
+        await settle(pilot)
+    # A crash would skip any quitting logic: a new app on the same data finds both drafts.
+    second = make_app()
+    async with second.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert second.query_one(PromptInput).text == "idea for a new chat"
+        listing = second.query_one(ConversationList)
+        listing.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert second.query_one(PromptInput).text == "half-written follow-up"
+        await pilot.press("enter")  # sending clears the draft
+        await settle(pilot)
+    third = make_app()
+    async with third.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        listing = third.query_one(ConversationList)
+        listing.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert third.query_one(PromptInput).text == ""

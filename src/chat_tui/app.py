@@ -16,6 +16,7 @@ from chat_tui import __version__
 from chat_tui.client import ChatClient
 from chat_tui.commands import ActionCommands, ConversationCommands
 from chat_tui.config import Settings
+from chat_tui.drafts import DraftStore
 from chat_tui.models import Conversation, Message
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
@@ -71,6 +72,8 @@ class ChatApp(App[None]):
             on_merged=self._merged,
             live_message=self._live_message,
         )
+        self.drafts = DraftStore(store.root)
+        """Unsent prompts on disk, per conversation."""
         self._clients: dict[str, ChatClient] = {}
         self.theme = settings.theme
 

@@ -14,11 +14,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Static, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from chat_tui import client as chat_client
 from chat_tui.client import ChatError, Finished, ReasoningDelta, TextDelta, UsageReport
+from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, SearchHit
 from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.models import Conversation, Message, Usage
@@ -154,8 +155,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._directory_stamp: int | None = None
         self._reported: set[str] = set()
         """Unreadable files already reported, so each is mentioned once."""
-        self._drafts: dict[str, str] = {}
-        """What was typed but not sent, per conversation, kept while switching."""
+        self._draft_changed = False
+        self._draft_lock = asyncio.Lock()
+        """Draft writes happen in order, so an older text never overwrites a newer one."""
         self._editing: int | None = None
         """Index of the user message being edited (ctrl+up), if any."""
 
@@ -201,6 +203,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             await self.start_new_conversation()
         self.refresh_sidebar()
         self.set_interval(WATCH_SECONDS, self._watch_directory)
+        self.set_interval(1.0, self._save_draft_if_changed)
         self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
         if self._configured:
             self.run_worker(chat_client.warm_up(), group="warm-up", exit_on_error=False)
@@ -223,9 +226,13 @@ class ChatScreen(ConversationActions, Screen[None]):
         if previous is not None:
             await self._detach_reply(previous)
         self._cancel_edit()
-        self._drafts[self.conversation.id] = self.prompt.text
+        leaving, arriving = self._draft_key(self.conversation), self._draft_key(conversation)
+        if leaving != arriving:
+            self._keep_draft(leaving, self.prompt.text)
         self.conversation = conversation
-        self.prompt.load_text(self._drafts.pop(conversation.id, ""))
+        draft = await asyncio.to_thread(self.chat_app.drafts.load, arriving)
+        self.prompt.load_text(draft)
+        self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self._placeholder())
         state = self._replies.get(conversation.id)
@@ -281,6 +288,29 @@ class ChatScreen(ConversationActions, Screen[None]):
                 return False
         await self._show(conversation)
         return True
+
+    # -- drafts ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _draft_key(conversation: Conversation) -> str:
+        return conversation.id if conversation.messages else NEW_CONVERSATION
+
+    @on(TextArea.Changed, "#prompt")
+    def _prompt_changed(self) -> None:
+        self._draft_changed = True
+
+    def _save_draft_if_changed(self) -> None:
+        """Runs every second: what is typed survives a crash or a closed terminal."""
+        if self._draft_changed:
+            self._draft_changed = False
+            self._keep_draft(self._draft_key(self.conversation), self.prompt.text)
+
+    def _keep_draft(self, key: str, text: str) -> None:
+        async def write() -> None:
+            async with self._draft_lock:
+                await asyncio.to_thread(self.chat_app.drafts.save, key, text)
+
+        self.run_worker(write(), group="drafts", exit_on_error=False)
 
     # -- the sidebar -----------------------------------------------------------------------
 
@@ -382,7 +412,9 @@ class ChatScreen(ConversationActions, Screen[None]):
             self.status.show("No server configured yet: set one up first.", "error")
             self.action_setup_server()
             return
+        self._keep_draft(self._draft_key(conversation), "")
         self.prompt.accept(text)
+        self._draft_changed = False
         if self._editing is not None:
             index, self._editing = self._editing, None
             conversation.branch(index, [Message(role="user", content=text)])

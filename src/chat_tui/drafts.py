@@ -1,0 +1,43 @@
+"""Unsent prompts, kept on disk so a crash or a closed terminal never loses what was typed.
+
+One small file per conversation under `drafts/` ("new" for a conversation not saved yet),
+replaced atomically, removed once the prompt is sent or emptied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from chat_tui.atomic import write_text_atomic
+from chat_tui.paths import ensure_private_dir
+
+NEW_CONVERSATION = "new"
+
+
+class DraftStore:
+    def __init__(self, root: Path) -> None:
+        self.directory = root / "drafts"
+
+    def _path(self, key: str) -> Path:
+        safe = "".join(c for c in key if c.isalnum() or c in "-_") or NEW_CONVERSATION
+        return self.directory / f"{safe}.txt"
+
+    def save(self, key: str, text: str) -> None:
+        """Keep `text` as the draft of `key`; an empty text removes the draft."""
+        if not text.strip():
+            self.clear(key)
+            return
+        ensure_private_dir(self.directory.parent)
+        ensure_private_dir(self.directory)
+        write_text_atomic(self._path(key), text)
+
+    def load(self, key: str) -> str:
+        try:
+            return self._path(key).read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def clear(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()

@@ -230,9 +230,12 @@ class ChatScreen(ConversationActions, Screen[None]):
         if leaving != arriving:
             self._keep_draft(leaving, self.prompt.text)
         self.conversation = conversation
-        draft = await asyncio.to_thread(self.chat_app.drafts.load, arriving)
-        self.prompt.load_text(draft)
-        self._draft_changed = False
+        if leaving != arriving or not self.prompt.text:
+            # (At start-up both are the new conversation: keep anything typed meanwhile.)
+            draft = await asyncio.to_thread(self.chat_app.drafts.load, arriving)
+            if draft or leaving != arriving:
+                self.prompt.load_text(draft)
+            self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self._placeholder())
         state = self._replies.get(conversation.id)
@@ -306,11 +309,11 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._keep_draft(self._draft_key(self.conversation), self.prompt.text)
 
     def _keep_draft(self, key: str, text: str) -> None:
-        async def write() -> None:
-            async with self._draft_lock:
-                await asyncio.to_thread(self.chat_app.drafts.save, key, text)
+        self.run_worker(self._write_draft(key, text), group="drafts", exit_on_error=False)
 
-        self.run_worker(write(), group="drafts", exit_on_error=False)
+    async def _write_draft(self, key: str, text: str) -> None:
+        async with self._draft_lock:
+            await asyncio.to_thread(self.chat_app.drafts.save, key, text)
 
     # -- the sidebar -----------------------------------------------------------------------
 
@@ -397,6 +400,9 @@ class ChatScreen(ConversationActions, Screen[None]):
     async def _prompt_submitted(self, event: PromptSubmitted) -> None:
         text = event.text
         if text.strip().lower() in QUIT_COMMANDS:
+            self.prompt.clear()
+            self._draft_changed = False
+            await self._write_draft(self._draft_key(self.conversation), "")
             await self.chat_app.action_quit()
             return
         conversation = self.conversation

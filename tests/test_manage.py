@@ -164,6 +164,9 @@ async def test_regenerated_replies_survive_a_restart_and_can_be_stepped(
         last = second.screen.query(MessageView)[-1]
         assert last.message.content == "first answer"
         assert "‹ 1/2 ›" in str(last.query_one(".message-header").render())
+        await pilot.press("alt+right")  # the keyboard steps too
+        await settle(pilot)
+        assert second.screen.query(MessageView)[-1].message.content == "second answer"
 
 
 async def test_switching_model_mid_chat_changes_the_next_request(

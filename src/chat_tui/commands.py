@@ -69,6 +69,16 @@ PALETTE: tuple[PaletteCommand, ...] = (
         "Write the last reply again, keeping the old one as an alternative",
         "screen.regenerate",
     ),
+    PaletteCommand(
+        "reply: previous version",
+        "Show the previous version of the last regenerated or edited message",
+        "screen.step_version(-1)",
+    ),
+    PaletteCommand(
+        "reply: next version",
+        "Show the next version of the last regenerated or edited message",
+        "screen.step_version(1)",
+    ),
     PaletteCommand("reply: stop", "Stop the reply that is streaming", "screen.stop_reply"),
     PaletteCommand("provider: switch", "Talk to another configured server", "screen.choose_model"),
     PaletteCommand(

@@ -96,6 +96,22 @@ class ChatScreen(ConversationActions, Screen[None]):
             tooltip="Write the last reply again (the old one is kept as an alternative).",
         ),
         Binding(
+            "alt+left",
+            "step_version(-1)",
+            "Previous version",
+            id="reply.previous_version",
+            tooltip="Show the previous version of the focused (or last) message.",
+            show=False,
+        ),
+        Binding(
+            "alt+right",
+            "step_version(1)",
+            "Next version",
+            id="reply.next_version",
+            tooltip="Show the next version of the focused (or last) message.",
+            show=False,
+        ),
+        Binding(
             "ctrl+o",
             "choose_model",
             "Model",
@@ -622,19 +638,37 @@ class ChatScreen(ConversationActions, Screen[None]):
         else:
             await self._start_reply(conversation)
 
+    async def action_step_version(self, step: int) -> None:
+        """Step the versions of the focused message, else of the last one that has several."""
+        focused = self.focused
+        if isinstance(focused, MessageView) and focused.message.variant_count > 1:
+            index = focused.index
+        else:
+            candidates = [
+                i for i, m in enumerate(self.conversation.messages) if m.variant_count > 1
+            ]
+            if not candidates:
+                self.status.show("This conversation has only one version of each message.")
+                return
+            index = candidates[-1]
+        await self._step_variant(index, step)
+
     @on(VariantStep)
     async def _variant_step(self, event: VariantStep) -> None:
+        await self._step_variant(event.index, event.step)
+
+    async def _step_variant(self, index: int, step: int) -> None:
         conversation = self.conversation
-        if conversation.id in self._replies or not 0 <= event.index < len(conversation.messages):
+        if conversation.id in self._replies or not 0 <= index < len(conversation.messages):
             return
-        message = conversation.messages[event.index]
-        target = message.variant + event.step
+        message = conversation.messages[index]
+        target = message.variant + step
         if not 0 <= target < message.variant_count:
             return
-        conversation.select_variant(event.index, target)
-        await self.log_view.truncate(event.index)
-        for index in range(event.index, len(conversation.messages)):
-            await self.log_view.append(conversation.messages[index], index)
+        conversation.select_variant(index, target)
+        await self.log_view.truncate(index)
+        for position in range(index, len(conversation.messages)):
+            await self.log_view.append(conversation.messages[position], position)
         self.chat_app.saver.request(conversation)
         self._show_idle_status()
 

@@ -428,3 +428,25 @@ async def test_a_typed_prompt_survives_a_restart_and_follows_its_conversation(
         await pilot.press("enter")
         await settle(pilot)
         assert third.query_one(PromptInput).text == ""
+
+
+async def test_thinking_text_is_kept_apart_and_folded(fake: FakeOpenAI, make_app, data_dir) -> None:
+    fake.add(reasoning=["Let me ", "think."], deltas=["The answer ", "is 4."])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "2+2?")
+        await settle(pilot)
+        view = app.screen.query(MessageView)[-1]
+        assert view.message.content == "The answer is 4."
+        assert view.message.reasoning == "Let me think."
+        folded = view.query_one(".reasoning")
+        assert folded.display and folded.collapsed
+        await send(pilot, "and 3+3?")
+        await settle(pilot)
+    saved = saved_files(data_dir)[0]["messages"][1]
+    assert (saved["content"], saved["reasoning"]) == ("The answer is 4.", "Let me think.")
+    # Only the answer goes back to the model.
+    assert fake.chat_requests[-1].messages[1] == {
+        "role": "assistant",
+        "content": "The answer is 4.",
+    }

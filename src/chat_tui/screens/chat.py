@@ -18,11 +18,11 @@ from textual.widgets import Footer, Static, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from chat_tui import client as chat_client
-from chat_tui.client import ChatError, Finished, ReasoningDelta, TextDelta, UsageReport
 from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, SearchHit
 from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
-from chat_tui.models import Conversation, Message, Usage
+from chat_tui.models import Conversation, Message
+from chat_tui.replying import fill_reply
 from chat_tui.safetext import one_line
 from chat_tui.screens.conversation_actions import ConversationActions
 from chat_tui.store import StoreError
@@ -36,8 +36,6 @@ from chat_tui.widgets.status_bar import StatusBar, usage_line
 if TYPE_CHECKING:
     from chat_tui.app import ChatApp
 
-CHECKPOINT_SECONDS = 1.0
-"""A streaming reply is saved at least this often, so a crash loses at most a second."""
 WATCH_SECONDS = 2.0
 """How often the conversations directory is checked for changes made by other processes."""
 QUIT_COMMANDS = ("/quit", "/exit")
@@ -478,56 +476,29 @@ class ChatScreen(ConversationActions, Screen[None]):
         conversation, message = state.conversation, state.message
         client = self.chat_app.client_for(conversation.provider)
         watch = chat_client.Stopwatch()
-        usage = Usage()
-        last_checkpoint = time.monotonic()
         ticker = self.set_interval(0.1, lambda: self._tick(state, watch))
-        finish_reason: str | None = None
+
+        def show_text(text: str) -> None:
+            if state.stream is not None:
+                state.stream.write(text)
+
+        def show_reasoning(reasoning: str) -> None:
+            if state.view is not None:
+                state.view.show_reasoning(reasoning)
+
         try:
             request = conversation.api_messages(upto=state.index)
-            async for event in client.stream_reply(request, message.model or conversation.model):
-                if isinstance(event, TextDelta):
-                    watch.token_arrived()
-                    message.content += event.text
-                    if state.stream is not None:
-                        state.stream.write(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    watch.token_arrived()
-                    message.reasoning = (message.reasoning or "") + event.text
-                    if state.view is not None:
-                        state.view.show_reasoning(message.reasoning)
-                elif isinstance(event, UsageReport):
-                    usage.prompt_tokens = event.prompt_tokens
-                    usage.completion_tokens = event.completion_tokens
-                elif isinstance(event, Finished):
-                    finish_reason = event.reason
-                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
-                    last_checkpoint = time.monotonic()
-                    self.chat_app.saver.request(conversation, checkpoint=True)
-            if message.content or message.reasoning:
-                message.status = "complete"
-                if finish_reason == "length":
-                    message.error = "The reply was cut off: the model reached its length limit."
-                elif finish_reason == "content_filter":
-                    message.error = "The server's content filter cut the reply short."
-            else:
-                message.status = "failed"
-                message.error = (
-                    "The server finished without sending any text. Press ctrl+r to retry."
-                )
-        except ChatError as error:
-            message.status = "failed"
-            message.error = error.full_text
-        except asyncio.CancelledError:
-            message.status = "stopped"
-            raise
-        except Exception as error:
-            message.status = "failed"
-            message.error = f"Unexpected error: {one_line(str(error)) or type(error).__name__}"
+            await fill_reply(
+                message,
+                client.stream_reply(request, message.model or conversation.model),
+                watch=watch,
+                on_text=show_text,
+                on_reasoning=show_reasoning,
+                checkpoint=lambda: self.chat_app.saver.request(conversation, checkpoint=True),
+                retry_hint="Press ctrl+r to retry.",
+            )
         finally:
             ticker.stop()
-            usage.first_token_seconds = watch.first_token
-            usage.duration_seconds = watch.elapsed
-            message.usage = usage
             await self._finish_reply(state)
 
     def _tick(self, state: ReplyState, watch: chat_client.Stopwatch) -> None:

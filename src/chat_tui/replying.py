@@ -1,0 +1,97 @@
+"""Filling one assistant message from a reply stream, by the same rules in the app and the shell.
+
+Text and thinking are appended as they arrive, usage and timings are recorded, and however the
+stream ends the message says so: complete (with a note when the server cut it short), failed
+(with the reason, partial text kept) or stopped (cancelled; the cancellation carries on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+from chat_tui.client import (
+    ChatError,
+    Finished,
+    ReasoningDelta,
+    Stopwatch,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from chat_tui.models import Message, Usage
+from chat_tui.safetext import one_line
+
+CHECKPOINT_SECONDS = 1.0
+"""A streaming reply is saved at least this often, so a crash loses at most a second."""
+
+
+def _nothing(*_args: object) -> None:
+    """The default for callbacks a caller does not need."""
+
+
+async def fill_reply(
+    message: Message,
+    stream: AsyncIterator[StreamEvent],
+    *,
+    watch: Stopwatch,
+    on_text: Callable[[str], None] = _nothing,
+    on_reasoning: Callable[[str], None] = _nothing,
+    checkpoint: Callable[[], None] = _nothing,
+    retry_hint: str = "",
+) -> None:
+    """Consume `stream` into `message`.
+
+    `on_text` gets each new piece of the answer, `on_reasoning` the whole thinking text so
+    far, `checkpoint` is called at most every CHECKPOINT_SECONDS, and `retry_hint` (how to
+    try again, in the caller's words) ends the error of a reply that came back empty.
+    """
+    usage = Usage()
+    reason: str | None = None
+    last_checkpoint = time.monotonic()
+    try:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                watch.token_arrived()
+                message.content += event.text
+                on_text(event.text)
+            elif isinstance(event, ReasoningDelta):
+                watch.token_arrived()
+                message.reasoning = (message.reasoning or "") + event.text
+                on_reasoning(message.reasoning)
+            elif isinstance(event, UsageReport):
+                usage.prompt_tokens = event.prompt_tokens
+                usage.completion_tokens = event.completion_tokens
+            elif isinstance(event, Finished):
+                reason = event.reason
+            if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                last_checkpoint = time.monotonic()
+                checkpoint()
+        _settle(message, reason, retry_hint)
+    except ChatError as error:
+        message.status = "failed"
+        message.error = error.full_text
+    except asyncio.CancelledError:
+        message.status = "stopped"
+        raise
+    except Exception as error:  # a bug must not lose the reply or the prompt
+        message.status = "failed"
+        message.error = f"Unexpected error: {one_line(str(error)) or type(error).__name__}"
+    finally:
+        usage.first_token_seconds = watch.first_token
+        usage.duration_seconds = watch.elapsed
+        message.usage = usage
+
+
+def _settle(message: Message, finish_reason: str | None, retry_hint: str) -> None:
+    """Mark a reply whose stream ended normally: complete, cut short, or empty."""
+    if not (message.content or message.reasoning):
+        message.status = "failed"
+        message.error = f"The server finished without sending any text. {retry_hint}".strip()
+        return
+    message.status = "complete"
+    if finish_reason == "length":
+        message.error = "The reply was cut off: the model reached its length limit."
+    elif finish_reason == "content_filter":
+        message.error = "The server's content filter cut the reply short."

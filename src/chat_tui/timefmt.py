@@ -40,3 +40,9 @@ def clock_time(value: str) -> str:
     """Local wall-clock time of a message: "14:03"."""
     moment = parse_iso(value)
     return moment.astimezone().strftime("%H:%M") if moment else ""
+
+
+def date_time(value: str) -> str:
+    """Local date and time of a timestamp, for listings and exports: "2026-11-25 14:03"."""
+    moment = parse_iso(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""

@@ -1,0 +1,120 @@
+"""Conversations as Markdown (to read and share) or JSON (to back up and import again).
+
+Plain functions of conversations, so the shell's `export` and the app's command palette
+produce the same files. Markdown shows the visible path of a conversation and is made to read
+well on GitHub; JSON is the conversation file's own format, alternatives and all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from chat_tui.models import Conversation, Message
+from chat_tui.safetext import display_text, one_line
+from chat_tui.timefmt import date_time
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~!])")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_STATUS_NOTES = {
+    "stopped": "*■ Stopped: the reply was cut short.*",
+    "interrupted": "*⚠ Interrupted: chat-tui was closed while this reply was arriving.*",
+    "streaming": "*⚠ Still arriving when this was exported.*",
+}
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Characters json.dumps leaves raw that a terminal could obey (C1 controls, bidi overrides)."""
+
+
+def conversation_to_markdown(conversation: Conversation) -> str:
+    """One conversation: a title heading, a metadata line, then one section per message."""
+    title = _inline(conversation.title or "Untitled conversation")
+    parts = [f"# {title}", _metadata_line(conversation)]
+    if conversation.system_prompt.strip():
+        quoted = "\n".join(f"> {line}" for line in _text(conversation.system_prompt).split("\n"))
+        parts.append(f"> **System prompt**\n>\n{quoted}")
+    parts.extend(_message_section(message) for message in conversation.messages)
+    return "\n\n".join(parts) + "\n"
+
+
+def conversations_to_markdown(conversations: Iterable[Conversation]) -> str:
+    """Several conversations in one document, separated by horizontal rules."""
+    return "\n---\n\n".join(conversation_to_markdown(c) for c in conversations)
+
+
+def conversation_to_json(conversation: Conversation) -> str:
+    """The conversation exactly as its file holds it (chat-tui can import it again)."""
+    return json_text(conversation.to_dict())
+
+
+def conversations_to_json(conversations: Iterable[Conversation]) -> str:
+    """A JSON list of conversations (what `export --all --format json` writes)."""
+    return json_text([c.to_dict() for c in conversations])
+
+
+def json_text(data: Any) -> str:
+    """Readable JSON (unicode kept) that is still harmless when printed to a terminal."""
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    return _UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n"
+
+
+def _metadata_line(conversation: Conversation) -> str:
+    count = len(conversation.messages)
+    details = [
+        _inline(conversation.model),
+        f"started {date_time(conversation.created_at)}",
+        f"last active {date_time(conversation.updated_at)}",
+        f"{count} message{'s' if count != 1 else ''}",
+        f"id `{one_line(conversation.id)}`",
+    ]
+    return "*" + " · ".join(d for d in details if d) + "*"
+
+
+def _message_section(message: Message) -> str:
+    heading = ["You"] if message.role == "user" else ["Assistant"]
+    if message.role == "assistant" and message.model:
+        heading.append(_inline(message.model))
+    if message.created_at:
+        heading.append(date_time(message.created_at))
+    if message.variant_count > 1:
+        heading.append(f"version {message.variant + 1} of {message.variant_count}")
+    parts = ["## " + " · ".join(heading)]
+    if message.reasoning:
+        reasoning = _closed(_text(message.reasoning))
+        parts.append(f"<details>\n<summary>Thinking</summary>\n\n{reasoning}\n\n</details>")
+    if message.content:
+        parts.append(_closed(_text(message.content)))
+    if message.status == "failed":
+        parts.append(f"> **Failed:** {_inline(message.error or 'the reply failed')}")
+    elif message.status in _STATUS_NOTES:
+        parts.append(_STATUS_NOTES[message.status])
+    if message.status == "complete" and message.error:
+        parts.append(f"> **Note:** {_inline(message.error)}")
+    return "\n\n".join(parts)
+
+
+def _text(text: str) -> str:
+    """Message text as written, minus anything a terminal would obey, without trailing space."""
+    return display_text(text).rstrip()
+
+
+def _inline(text: str) -> str:
+    """Plain text on one line, with Markdown punctuation escaped so it shows as typed."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", one_line(text))
+
+
+def _closed(text: str) -> str:
+    """`text` with a code fence left open (a stopped reply) closed, so it cannot swallow the
+    rest of the document."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if match is None:
+            continue
+        marker = match.group(1)
+        if fence is None:
+            fence = marker
+        elif marker[0] == fence[0] and len(marker) >= len(fence) and not match.group(2).strip():
+            fence = None
+    return text if fence is None else f"{text}\n{fence}"

@@ -1,59 +1,298 @@
-"""The `chat-tui` command: arguments -> Settings -> the app (or a one-line error)."""
+"""The `chat-tui` command: arguments -> Settings -> the app, a plain chat, or a subcommand.
+
+Only the full-screen branch imports Textual (about half a second); `ask`, `list`, `export`,
+`import`, `trash`, `restore` and `--plain` start without it. Errors are one line on stderr
+prefixed `chat-tui:`; the exit code is 0 on success, 1 when something failed and 2 when the
+command line itself was wrong.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from chat_tui import __version__
+from chat_tui import __version__, console
+from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from chat_tui.config import Settings
+    from chat_tui.models import Conversation
+    from chat_tui.session import ChatSession
+    from chat_tui.store import ConversationStore
+
+MANAGE_COMMANDS = {
+    "list": "list_conversations",
+    "export": "export",
+    "import": "import_file",
+    "trash": "list_trash",
+    "restore": "restore",
+}
+"""Subcommand -> function of `chat_tui.manage` (imported only when one is run)."""
+
+SETTING_FLAGS = ("model", "base_url", "provider", "system_prompt", "theme")
+"""Flags that override the configuration (argparse destinations = Settings names)."""
+
+NO_SERVER = (
+    "no server configured: set OPENAI_API_KEY (or api_key in {config}), "
+    "or pass --base-url URL for a local server"
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a mistake is one line naming it, not a usage dump."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, Parser] = {}
+        """Subcommand parsers by name, so an error names the right `--help`."""
+        self._command_group: Any = None
+
+    def error(self, message: str) -> NoReturn:
+        console.error(f"{message} (see {self.prog} --help)")
+        raise SystemExit(EXIT_USAGE)
+
+    def add_command(self, name: str, summary: str, description: str) -> Parser:
+        if self._command_group is None:
+            self._command_group = self.add_subparsers(
+                dest="command", metavar="COMMAND", title="commands"
+            )
+        command = self._command_group.add_parser(name, help=summary, description=description)
+        self.commands[name] = command
+        return command
+
+
+def _server_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Flags choosing the server and the conversation's settings, shared by the app and `ask`.
+
+    On a subcommand they default to SUPPRESS, so `chat-tui --model X ask ...` keeps X.
+    """
+    parser.add_argument("--model", default=default, help="model for new conversations")
+    parser.add_argument(
+        "--base-url", default=default, help="server URL, e.g. http://localhost:8080/v1"
+    )
+    parser.add_argument("--provider", default=default, help="named provider from config.toml")
+    parser.add_argument(
+        "--system",
+        dest="system_prompt",
+        default=default,
+        help="system prompt for new conversations",
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(
         prog="chat-tui",
-        description="A terminal chat client for OpenAI-compatible servers.",
+        description="A terminal chat client for OpenAI-compatible servers. Without a "
+        "command it opens the full-screen app (or, when stdout is not a terminal or "
+        "TERM=dumb, the line-by-line chat of --plain).",
         epilog="Configuration: config.toml in the user config directory, OPENAI_API_KEY, "
         "OPENAI_BASE_URL and CHAT_TUI_* environment variables. See the README.",
     )
     parser.add_argument("--version", action="version", version=f"chat-tui {__version__}")
-    parser.add_argument("--model", help="model for new conversations")
-    parser.add_argument("--base-url", help="server URL, e.g. http://localhost:8080/v1")
-    parser.add_argument("--provider", help="named provider from config.toml")
-    parser.add_argument(
-        "--system", dest="system_prompt", help="system prompt for new conversations"
-    )
+    _server_flags(parser, None)
     parser.add_argument("--theme", help="Textual theme name")
     parser.add_argument(
         "--open", dest="open_conversation", metavar="ID", help="open a saved conversation"
     )
+    parser.add_argument(
+        "--continue",
+        dest="continue_latest",
+        action="store_true",
+        help="open the most recent conversation",
+    )
+    parser.add_argument(
+        "--plain", action="store_true", help="line-by-line chat instead of the full-screen app"
+    )
+    _add_commands(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _add_commands(parser: Parser) -> None:
+    ask = parser.add_command(
+        "ask",
+        "stream one reply to stdout",
+        "Send one prompt and stream the reply to stdout. Text piped to stdin is added to "
+        "the prompt after a blank line (or is the prompt when no argument is given). "
+        "ctrl+C stops the reply, keeps what arrived and exits with 130.",
+    )
+    ask.add_argument("prompt", nargs="*", help="the prompt (quoting is optional)")
+    _server_flags(ask, argparse.SUPPRESS)
+    ask.add_argument(
+        "--continue",
+        dest="continue_latest",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="add to the most recent conversation",
+    )
+    ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
 
+    for name, what in (("list", "saved conversations"), ("trash", "deleted conversations")):
+        listing = parser.add_command(
+            name,
+            f"list {what}",
+            f"List {what}, most recent first: id, last active, message count, title.",
+        )
+        listing.add_argument("--json", action="store_true", help="print a JSON list")
+
+    restore = parser.add_command(
+        "restore", "bring a conversation back from the trash", "Restore a deleted conversation."
+    )
+    restore.add_argument("id", metavar="ID")
+
+    export = parser.add_command(
+        "export",
+        "write conversations as Markdown or JSON",
+        "Export one conversation (or --all) as Markdown to read and share, or as JSON "
+        "that `chat-tui import` reads back.",
+    )
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", metavar="ID", nargs="?", help="the conversation (see chat-tui list)")
+    which.add_argument("--all", action="store_true", help="every saved conversation")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+
+    imports = parser.add_command(
+        "import",
+        "import ChatGPT's export or chat-tui JSON",
+        "Import ChatGPT's conversations.json (or the zip it comes in) or chat-tui JSON (one "
+        "conversation, or `export --all --format json`). Importing a file again adds only "
+        "what is new.",
+    )
+    imports.add_argument("file", metavar="FILE", help="the file to import, - for stdin")
+
+
+class Failure(Exception):
+    """Ends the command: the message is printed as one line and `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except Failure as failure:
+        console.error(str(failure))
+        return failure.code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`chat-tui list | head -1`): stop quietly, as shell tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.commands.get(args.command, parser).error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+        )
+    if args.command in MANAGE_COMMANDS:
+        from chat_tui import manage
+
+        return int(getattr(manage, MANAGE_COMMANDS[args.command])(args))
+    if args.command == "ask":
+        return _ask(args, parser.commands["ask"])
+    if args.plain or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
+        return _plain(args)
+    return _app(args)
+
+
+def _ask(args: argparse.Namespace, parser: Parser) -> int:
+    from chat_tui.ask import ask, compose_prompt, piped_input
+    from chat_tui.session import preload_sdk
+
+    preload_sdk()
+    prompt = compose_prompt(" ".join(args.prompt), piped_input())
+    if not prompt:
+        parser.error("ask needs a prompt: an argument, or text piped to stdin")
+    return asyncio.run(ask(_session(args, save=not args.no_save), prompt))
+
+
+def _plain(args: argparse.Namespace) -> int:
+    from chat_tui.plain import chat
+    from chat_tui.session import preload_sdk
+
+    preload_sdk()
+    return chat(_session(args, save=True))
+
+
+def _app(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from chat_tui.app import ChatApp
+    from chat_tui.paths import data_dir
+    from chat_tui.session import latest_conversation
+    from chat_tui.store import ConversationStore, StoreError
+
+    store = ConversationStore(data_dir())
+    open_id = args.open_conversation
+    if args.continue_latest and open_id is None:
+        try:
+            latest = latest_conversation(store)
+        except StoreError as error:
+            raise Failure(str(error)) from None
+        open_id = latest.id if latest is not None else None
+    app = ChatApp(settings, store, open_conversation=open_id)
+    app.run()
+    return app.return_code or 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
     from chat_tui.config import ConfigError, load_settings
 
     try:
-        settings = load_settings(
-            cli={
-                "model": args.model,
-                "base_url": args.base_url,
-                "provider": args.provider,
-                "system_prompt": args.system_prompt,
-                "theme": args.theme,
-            }
-        )
+        return load_settings(cli={name: getattr(args, name, None) for name in SETTING_FLAGS})
     except ConfigError as error:
-        print(f"chat-tui: {error}", file=sys.stderr)
-        return 2
+        raise Failure(str(error), EXIT_USAGE) from None
 
-    from chat_tui.app import ChatApp
+
+def _session(args: argparse.Namespace, *, save: bool) -> ChatSession:
+    """The conversation `ask` and `--plain` talk in: new, `--open ID` or `--continue`."""
     from chat_tui.paths import data_dir
+    from chat_tui.session import ChatSession
     from chat_tui.store import ConversationStore
 
-    app = ChatApp(settings, ConversationStore(data_dir()), open_conversation=args.open_conversation)
-    app.run()
-    return app.return_code or 0
+    settings = _settings(args)
+    for warning in settings.warnings:
+        console.error(f"warning: {warning}")
+    store = ConversationStore(data_dir())
+    try:
+        conversation = _conversation(args, settings, store)
+    except BaseException:
+        store.close()
+        raise
+    return ChatSession(settings, conversation, store, save=save)
+
+
+def _conversation(
+    args: argparse.Namespace, settings: Settings, store: ConversationStore
+) -> Conversation:
+    from chat_tui.session import apply_flags, latest_conversation, new_conversation
+    from chat_tui.store import StoreError
+
+    try:
+        if args.open_conversation:
+            if not store.exists(args.open_conversation):
+                raise Failure(f"no conversation {args.open_conversation} (see chat-tui list)")
+            conversation = store.load(args.open_conversation)
+        else:
+            conversation = latest_conversation(store) if args.continue_latest else None
+    except StoreError as error:
+        raise Failure(str(error)) from None
+    if conversation is None:
+        conversation = new_conversation(settings)
+    elif conversation.read_only:
+        raise Failure(f"{conversation.id} was written by a newer chat-tui; it cannot be continued")
+    else:
+        apply_flags(conversation, settings, {n: getattr(args, n, None) for n in SETTING_FLAGS})
+    if not settings.provider_named(conversation.provider).is_configured:
+        raise Failure(NO_SERVER.format(config=settings.config_path))
+    return conversation

@@ -1,0 +1,38 @@
+"""`chat-tui ask`: one prompt in, one streamed reply out, saved like any other conversation."""
+
+from __future__ import annotations
+
+import sys
+
+from chat_tui import console
+from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
+from chat_tui.session import ChatSession
+
+
+def piped_input() -> str:
+    """Text piped to stdin (`git diff | chat-tui ask ...`); empty when stdin is a terminal."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return ""
+    return sys.stdin.buffer.read().decode("utf-8", errors="replace").rstrip("\n")
+
+
+def compose_prompt(instruction: str | None, piped: str) -> str:
+    """The instruction, a blank line, then the piped text; either one alone if that is all."""
+    return "\n\n".join(part for part in (instruction, piped) if part and part.strip())
+
+
+async def ask(session: ChatSession, prompt: str) -> int:
+    """Stream the reply to stdout; the exit code says how it ended."""
+    printer = console.StreamPrinter()
+    try:
+        message = await session.send(prompt, printer.write)
+        printer.end_line()
+    finally:
+        saved = await session.close()
+    if message.status == "failed":
+        console.error(message.error or "the reply failed")
+    if not saved:
+        console.error(f"the conversation was not saved: {session.save_error}")
+    if message.status == "stopped":
+        return EXIT_INTERRUPTED
+    return EXIT_OK if saved and message.status != "failed" else EXIT_FAILURE

@@ -1,0 +1,254 @@
+"""`chat-tui ask` and `chat-tui --plain`, run as real processes against the loopback server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chat_tui.models import Conversation, Message
+from chat_tui.store import ConversationStore
+from tests.fake_openai import FakeOpenAI
+from tests.shell import Shell, make_shell, one_line_error, read_until
+
+SLOW_STORY = ["Once ", "upon ", "a ", "time "] + ["and more "] * 60
+"""A reply that takes about twelve seconds: long enough to be interrupted mid-stream."""
+
+
+@pytest.fixture
+def shell(isolated_dirs: Path, data_dir: Path) -> Shell:
+    return make_shell(data_dir)
+
+
+def seed(store: ConversationStore, cid: str, *texts: str, when: str) -> Conversation:
+    conversation = Conversation(id=cid, created_at=when, model="gpt-4o-mini")
+    for i, text in enumerate(texts):
+        role = "user" if i % 2 == 0 else "assistant"
+        conversation.messages.append(Message(role=role, content=text, created_at=when))
+    conversation.title = texts[0]
+    conversation.updated_at = when
+    store.save(conversation)
+    return conversation
+
+
+# -- ask -----------------------------------------------------------------------------------
+
+
+def test_ask_streams_the_reply_to_stdout_and_saves_the_exchange(
+    shell: Shell, fake: FakeOpenAI
+) -> None:
+    fake.add_text("Hello there!\nA second line.", chunk=3)
+    result = shell.run("ask", "What is", "up?", "--base-url", fake.base_url)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "Hello there!\nA second line.\n"
+    assert fake.chat_requests[0].messages == [{"role": "user", "content": "What is up?"}]
+    [saved] = shell.saved()
+    assert saved["title"] == "What is up?"
+    assert [(m["role"], m["content"], m["status"]) for m in saved["messages"]] == [
+        ("user", "What is up?", "complete"),
+        ("assistant", "Hello there!\nA second line.", "complete"),
+    ]
+
+
+def test_ask_adds_piped_text_after_a_blank_line_or_takes_it_alone(
+    shell: Shell, fake: FakeOpenAI
+) -> None:
+    diff = "diff --git a/x.py b/x.py\n+print('hi')\n"
+    with_instruction = shell.run("ask", "review this", "--base-url", fake.base_url, input=diff)
+    alone = shell.run("ask", "--base-url", fake.base_url, input="Just this\n")
+    assert with_instruction.returncode == alone.returncode == 0
+    sent = [r.messages[-1]["content"] for r in fake.chat_requests]
+    assert sent == ["review this\n\ndiff --git a/x.py b/x.py\n+print('hi')", "Just this"]
+    assert alone.stdout == "Echo: Just this\n"
+
+
+def test_ask_continue_adds_to_the_latest_and_no_save_leaves_no_trace(
+    shell: Shell, fake: FakeOpenAI, store: ConversationStore
+) -> None:
+    seed(store, "older", "Old question", "Old answer", when="2026-11-20T10:00:00.000+00:00")
+    seed(store, "newer", "Recent question", "Recent answer", when="2026-11-24T10:00:00.000+00:00")
+    url = ("--base-url", fake.base_url)
+
+    assert shell.run("ask", "--continue", "And then?", *url).returncode == 0
+    assert shell.run("ask", "--continue", "--no-save", "Off the record", *url).returncode == 0
+
+    continued, unsaved = fake.chat_requests
+    assert [m["content"] for m in continued.messages] == [
+        "Recent question",
+        "Recent answer",
+        "And then?",
+    ]
+    assert [m["content"] for m in unsaved.messages][-2:] == ["Echo: And then?", "Off the record"]
+    by_id = {c["id"]: c for c in shell.saved()}
+    assert set(by_id) == {"older", "newer"}
+    assert [m["content"] for m in by_id["newer"]["messages"]] == [
+        "Recent question",
+        "Recent answer",
+        "And then?",
+        "Echo: And then?",
+    ]
+    assert len(by_id["older"]["messages"]) == 2
+
+
+def test_ask_without_a_server_or_a_prompt_says_so_in_one_line(shell: Shell) -> None:
+    no_server = shell.run("ask", "Hello?")
+    assert no_server.returncode == 1
+    assert "no server configured" in one_line_error(no_server.stderr)
+    no_prompt = shell.run("ask", "--base-url", "http://127.0.0.1:9/v1", input="  \n")
+    assert no_prompt.returncode == 2
+    assert "ask needs a prompt" in one_line_error(no_prompt.stderr)
+    assert not (shell.data_dir / "conversations").exists()
+
+
+def test_ctrl_c_stops_ask_keeps_the_partial_reply_and_exits_130(
+    shell: Shell, fake: FakeOpenAI
+) -> None:
+    fake.add(deltas=SLOW_STORY, delay=0.2)
+    process = shell.start(
+        "ask", "Tell me a story", "--base-url", fake.base_url, stdin=subprocess.DEVNULL
+    )
+    seen = read_until(process, b"upon ")
+    process.send_signal(signal.SIGINT)
+    rest, errors = process.communicate(timeout=30)
+    assert process.returncode == 130, errors
+    printed = (seen + rest).decode()
+    assert printed.startswith("Once upon ") and printed.endswith("\n")
+    [saved] = shell.saved()
+    reply = saved["messages"][1]
+    assert reply["status"] == "stopped"
+    assert reply["content"] == printed.removesuffix("\n")
+    assert len(reply["content"]) < len("".join(SLOW_STORY))
+
+
+# -- the command line itself ---------------------------------------------------------------
+
+
+USAGE_ERRORS = [
+    (["--bogus"], "chat-tui: unrecognized arguments: --bogus (see chat-tui --help)"),
+    (["ask", "hi", "--bogus"], "unrecognized arguments: --bogus (see chat-tui ask --help)"),
+    (["export"], "one of the arguments ID --all is required (see chat-tui export --help)"),
+    (["export", "--all", "--format", "pdf"], "argument --format: invalid choice"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
+def test_usage_errors_are_one_line_and_exit_2(shell: Shell, args: list[str], message: str) -> None:
+    result = shell.run(*args)
+    assert result.returncode == 2
+    assert message in one_line_error(result.stderr)
+    assert result.stdout == ""
+
+
+def test_every_command_has_help(shell: Shell) -> None:
+    for command in ([], ["ask"], ["list"], ["export"], ["import"], ["trash"], ["restore"]):
+        result = shell.run(*command, "--help")
+        assert result.returncode == 0
+        assert result.stdout.startswith(f"usage: chat-tui {' '.join(command)}".rstrip())
+    main_help = shell.run("--help").stdout
+    for flag in ("--model", "--base-url", "--provider", "--system", "--theme", "--open", "--plain"):
+        assert flag in main_help
+
+
+def test_a_malformed_config_is_one_line_and_exit_2(shell: Shell, isolated_dirs: Path) -> None:
+    config = isolated_dirs / "config" / "chat-tui" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("model = [unclosed\n")
+    for args in (["ask", "hi"], ["--plain"]):
+        result = shell.run(*args)
+        assert result.returncode == 2
+        assert "is not valid TOML" in one_line_error(result.stderr)
+
+
+# -- plain ---------------------------------------------------------------------------------
+
+
+def test_plain_chat_through_stdin_and_stdout(shell: Shell, fake: FakeOpenAI) -> None:
+    fake.add_text("Hi! I am a \x1b[2Jfake.")
+    fake.add_text("Second answer.")
+    typed = "Hello\n\nSecond question\nexit\nnever sent\n"
+    result = shell.run("--plain", "--base-url", fake.base_url, input=typed)
+    assert (result.returncode, result.stderr) == (0, "")
+    transcript = result.stdout
+    assert "You: Hello\nAssistant: Hi! I am a ␛[2Jfake.\n" in transcript
+    assert "You: Second question\nAssistant: Second answer.\n" in transcript
+    assert transcript.rstrip().endswith("You: exit")
+    assert "\x1b" not in transcript
+    assert len(fake.chat_requests) == 2
+    [saved] = shell.saved()
+    assert [m["content"] for m in saved["messages"]] == [
+        "Hello",
+        "Hi! I am a \x1b[2Jfake.",
+        "Second question",
+        "Second answer.",
+    ]
+
+
+@pytest.mark.parametrize("leave", ["quit\n", "/quit\n", "/exit\n", "EXIT\n", ""])
+def test_plain_leaves_on_quit_words_and_end_of_input(shell: Shell, leave: str) -> None:
+    result = shell.run("--plain", "--base-url", "http://127.0.0.1:9/v1", input=leave)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.count("You: ") == 1
+
+
+def test_plain_is_chosen_when_stdout_is_not_a_terminal(shell: Shell) -> None:
+    result = shell.run("--base-url", "http://127.0.0.1:9/v1", input="exit\n")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("chat-tui · gpt-4o-mini · type exit or press ctrl+d to leave")
+    assert result.stdout.rstrip().endswith("You: exit")
+
+
+def test_plain_is_chosen_on_a_dumb_terminal(shell: Shell, fake: FakeOpenAI) -> None:
+    """stdout is a real terminal here, so only TERM=dumb keeps the full-screen app away."""
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [*shell.command, "--base-url", fake.base_url],
+        stdin=subprocess.PIPE,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env={**shell.env, "TERM": "dumb"},
+    ) as process:
+        os.close(terminal)
+        _, errors = process.communicate(b"Ping\n", timeout=30)
+    output = _read_all(controller)
+    assert process.returncode == 0, errors
+    assert "You: Ping" in output
+    assert "Assistant: Echo: Ping" in output
+
+
+def _read_all(fd: int) -> str:
+    """What a finished process wrote to a pseudo-terminal (reading its end fails once empty)."""
+    chunks = []
+    with contextlib.suppress(OSError):
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode()
+
+
+def test_plain_ctrl_c_stops_a_reply_then_ctrl_c_at_the_prompt_leaves(
+    shell: Shell, fake: FakeOpenAI
+) -> None:
+    fake.add(deltas=SLOW_STORY, delay=0.2)
+    process = shell.start("--plain", "--base-url", fake.base_url)
+    assert process.stdin is not None
+    process.stdin.write(b"Tell me a story\n")
+    process.stdin.flush()
+    seen = read_until(process, b"upon ")
+    process.send_signal(signal.SIGINT)
+    seen = read_until(process, b"[stopped]\n\nYou: ", seen)
+    process.send_signal(signal.SIGINT)
+    rest, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+    assert errors == b""
+    transcript = (seen + rest).decode()
+    [saved] = shell.saved()
+    reply = saved["messages"][1]
+    assert reply["status"] == "stopped"
+    assert f"Assistant: {reply['content']}\n[stopped]" in transcript
+    assert reply["content"].startswith("Once upon ")

@@ -1,0 +1,74 @@
+"""The layering the design relies on, checked in a fresh interpreter.
+
+The core and the shell commands must start without Textual (about half a second) and without
+the OpenAI SDK until a request is made (seconds on a slow machine).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CORE = [
+    "models",
+    "store",
+    "index",
+    "client",
+    "config",
+    "paths",
+    "saver",
+    "merge",
+    "safetext",
+    "mdsplit",
+    "timefmt",
+    "replying",
+]
+SHELL = [
+    "cli",
+    "console",
+    "session",
+    "ask",
+    "plain",
+    "manage",
+    "exporting",
+    "importing",
+    "chatgpt",
+]
+
+
+PROBE = """
+import importlib, json, sys
+found = {}
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    for package in ("textual", "rich", "openai", "httpx"):
+        if package in sys.modules:
+            found.setdefault(package, name)
+print(json.dumps(found))
+"""
+
+
+def first_importers(*modules: str) -> dict[str, str]:
+    """Import `modules` in order in a fresh interpreter: heavy package -> the module that
+    first pulled it in."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *modules],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(result.stdout)
+
+
+def test_core_and_shell_modules_import_neither_textual_nor_the_sdk() -> None:
+    found = first_importers(*(f"chat_tui.{name}" for name in CORE + SHELL))
+    assert found == {}, f"imported too early: {found}"
+
+
+def test_the_probe_sees_textual_when_the_app_is_imported() -> None:
+    """The check above can fail: the same probe names the module that brings Textual in."""
+    found = first_importers("chat_tui.client", "chat_tui.app")
+    assert found["textual"] == "chat_tui.app"
+    assert "openai" not in found

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pty
+import re
+import select
 import signal
+import struct
 import subprocess
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -252,3 +258,56 @@ def test_plain_ctrl_c_stops_a_reply_then_ctrl_c_at_the_prompt_leaves(
     assert reply["status"] == "stopped"
     assert f"Assistant: {reply['content']}\n[stopped]" in transcript
     assert reply["content"].startswith("Once upon ")
+
+
+# -- the full-screen app -------------------------------------------------------------------
+
+
+def test_the_full_screen_app_starts_in_a_terminal_and_continue_opens_the_latest(
+    shell: Shell, store: ConversationStore
+) -> None:
+    seed(store, "older", "Plan a trip", "Sure.", when="2026-11-20T10:00:00.000+00:00")
+    seed(store, "latest", "Remember the milk", "Noted.", when="2026-11-24T10:00:00.000+00:00")
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(
+        [*shell.command, "--continue", "--theme", "textual-light"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**shell.env, "TERM": "xterm-256color"},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    screen = _read_terminal_until(controller, "Noted.")
+    os.write(controller, b"\x11")  # ctrl+q
+    screen += _read_terminal_until(controller, None)
+    assert process.wait(timeout=30) == 0
+    os.close(controller)
+    assert "Remember the milk" in screen
+    assert "Sure." not in screen  # the older conversation's reply: not the one opened
+
+
+def _read_terminal_until(fd: int, text: str | None) -> str:
+    """What the app draws, escape sequences removed, until `text` shows (None: until it
+    closes the terminal)."""
+    raw = b""
+    deadline = time.monotonic() + 30
+    while text is None or text not in _visible(raw):
+        assert time.monotonic() < deadline, f"{text!r} never showed: {_visible(raw)[-500:]!r}"
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        raw += chunk
+    return _visible(raw)
+
+
+def _visible(raw: bytes) -> str:
+    return re.sub(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-B]|.)",
+                  "", raw.decode(errors="replace"))  # fmt: skip

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from chat_tui.cli import main
+from chat_tui.console import StreamPrinter
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
 from tests.fake_openai import FakeOpenAI
+from tests.helpers import file_size_limit
 from tests.shell import one_line_error
 
 Run = Callable[..., tuple[int, str, str]]
@@ -191,3 +193,20 @@ def test_plain_without_continue_starts_a_new_conversation(
     assert code == 0
     assert fake.chat_requests[0].messages == [{"role": "user", "content": "Fresh start"}]
     assert len(saved(data_dir)) == 2
+
+
+def test_ask_that_cannot_save_says_so_and_exits_1(run: Run, fake: FakeOpenAI) -> None:
+    with file_size_limit(120):  # like a full disk: no conversation file fits
+        code, out, err = run("ask", "Hi", "--base-url", fake.base_url)
+    assert code == 1
+    assert out == "Echo: Hi\n"
+    assert "the conversation was not saved" in one_line_error(err)
+
+
+def test_printer_keeps_windows_line_endings_split_across_pieces_as_newlines() -> None:
+    out = io.StringIO()
+    printer = StreamPrinter(out)
+    for piece in ["one\r", "\ntwo\r", "\x1b[2Jthree\r"]:
+        printer.write(piece)
+    printer.end_line()
+    assert out.getvalue() == "one\ntwo␍␛[2Jthree␍\n"

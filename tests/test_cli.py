@@ -210,3 +210,15 @@ def test_printer_keeps_windows_line_endings_split_across_pieces_as_newlines() ->
         printer.write(piece)
     printer.end_line()
     assert out.getvalue() == "one\ntwo␍␛[2Jthree␍\n"
+
+
+@pytest.mark.parametrize("command", ["", "ask", "list", "export", "import", "trash", "restore"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command.split(), "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: chat-tui {command}".rstrip())
+    if not command:
+        for flag in ("--model", "--base-url", "--provider", "--system", "--theme", "--open"):
+            assert flag in out

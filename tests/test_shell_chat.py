@@ -151,16 +151,6 @@ def test_usage_errors_are_one_line_and_exit_2(shell: Shell, args: list[str], mes
     assert result.stdout == ""
 
 
-def test_every_command_has_help(shell: Shell) -> None:
-    for command in ([], ["ask"], ["list"], ["export"], ["import"], ["trash"], ["restore"]):
-        result = shell.run(*command, "--help")
-        assert result.returncode == 0
-        assert result.stdout.startswith(f"usage: chat-tui {' '.join(command)}".rstrip())
-    main_help = shell.run("--help").stdout
-    for flag in ("--model", "--base-url", "--provider", "--system", "--theme", "--open", "--plain"):
-        assert flag in main_help
-
-
 def test_a_malformed_config_is_one_line_and_exit_2(shell: Shell, isolated_dirs: Path) -> None:
     config = isolated_dirs / "config" / "chat-tui" / "config.toml"
     config.parent.mkdir(parents=True)

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 CORE = [
     "models",
     "store",
@@ -72,3 +74,29 @@ def test_the_probe_sees_textual_when_the_app_is_imported() -> None:
     found = first_importers("chat_tui.client", "chat_tui.app")
     assert found["textual"] == "chat_tui.app"
     assert "openai" not in found
+
+
+RUN_PROBE = """
+import sys
+
+import pytest
+from chat_tui.cli import main
+code = main(sys.argv[1:])
+print("textual" in sys.modules or "rich" in sys.modules, code)
+"""
+
+
+@pytest.mark.parametrize(
+    "args", [["list"], ["export", "--all"], ["--plain", "--base-url", "http://127.0.0.1:9/v1"]]
+)
+def test_running_shell_commands_does_not_import_textual(args: list[str]) -> None:
+    """Commands import lazily, so running them is checked too, not only importing them."""
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_PROBE, *args],
+        input="exit\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.splitlines()[-1] == "False 0"

@@ -222,3 +222,21 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     if not command:
         for flag in ("--model", "--base-url", "--provider", "--system", "--theme", "--open"):
             assert flag in out
+
+
+def test_plain_open_continues_the_conversation_asked_for(
+    run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
+) -> None:
+    chosen = Conversation(id="chosen", model="gpt-4o-mini")
+    chosen.add_user_message("Older topic")
+    chosen.updated_at = "2026-01-01T00:00:00.000+00:00"
+    newer = Conversation(id="newer", model="gpt-4o-mini")
+    newer.add_user_message("Newer topic")
+    store.save(chosen)
+    store.save(newer)
+    code, _, _ = run("--plain", "--open", "chosen", "--base-url", fake.base_url, stdin="More\n")
+    assert code == 0
+    assert [m["content"] for m in fake.chat_requests[0].messages] == ["Older topic", "More"]
+    by_id = {c.id: c for c in saved(data_dir)}
+    assert [m.content for m in by_id["chosen"].messages] == ["Older topic", "More", "Echo: More"]
+    assert len(by_id["newer"].messages) == 1

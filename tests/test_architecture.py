@@ -32,7 +32,7 @@ SHELL = [
     "session",
     "ask",
     "plain",
-    "manage",
+    "shell_files",
     "exporting",
     "importing",
     "chatgpt",

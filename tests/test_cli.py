@@ -49,6 +49,22 @@ def saved(data_dir: Path) -> list[Conversation]:
         with_store.close()
 
 
+def seed(
+    store: ConversationStore, cid: str, *texts: str, when: str | None = None, model: str = "m"
+) -> Conversation:
+    """Save a conversation of alternating user and assistant `texts`, last active `when`."""
+    conversation = Conversation(id=cid, model=model)
+    for i, text in enumerate(texts):
+        if i % 2 == 0:
+            conversation.add_user_message(text)
+        else:
+            conversation.messages.append(Message(role="assistant", content=text, model=model))
+    if when is not None:
+        conversation.updated_at = when
+    store.save(conversation)
+    return conversation
+
+
 def test_ask_flags_choose_model_and_system_prompt(
     run: Run, fake: FakeOpenAI, data_dir: Path
 ) -> None:
@@ -67,9 +83,8 @@ def test_ask_flags_choose_model_and_system_prompt(
 def test_flags_given_with_continue_win_over_the_conversation(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    earlier = Conversation(model="gpt-4o", system_prompt="Old rules.")
-    earlier.add_user_message("First")
-    earlier.messages.append(Message(role="assistant", content="Reply", model="gpt-4o"))
+    earlier = seed(store, "earlier", "First", "Reply", model="gpt-4o")
+    earlier.system_prompt = "Old rules."
     store.save(earlier)
     run("ask", "--continue", "Keep going", "--base-url", fake.base_url)
     run("ask", "--continue", "Now", "--model", "gpt-4.1", "--base-url", fake.base_url)
@@ -162,14 +177,8 @@ def test_plain_errors_are_one_line_and_the_chat_goes_on(
 def test_plain_continue_resumes_the_latest_conversation(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    older = Conversation(id="older", updated_at="2026-01-01T00:00:00.000+00:00")
-    older.add_user_message("Long ago")
-    older.updated_at = "2026-01-01T00:00:00.000+00:00"
-    latest = Conversation(id="latest", model="gpt-4o-mini")
-    latest.add_user_message("Earlier")
-    latest.messages.append(Message(role="assistant", content="Earlier answer"))
-    store.save(older)
-    store.save(latest)
+    seed(store, "older", "Long ago", when="2026-01-01T00:00:00.000+00:00")
+    seed(store, "latest", "Earlier", "Earlier answer")
     code, out, _ = run("--plain", "--continue", "--base-url", fake.base_url, stdin="Later\n")
     assert code == 0
     assert "Continuing “Earlier” (2 messages)" in out
@@ -186,9 +195,7 @@ def test_plain_continue_resumes_the_latest_conversation(
 def test_plain_without_continue_starts_a_new_conversation(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    earlier = Conversation(id="earlier")
-    earlier.add_user_message("Earlier")
-    store.save(earlier)
+    seed(store, "earlier", "Earlier")
     code, _, _ = run("--plain", "--base-url", fake.base_url, stdin="Fresh start\n")
     assert code == 0
     assert fake.chat_requests[0].messages == [{"role": "user", "content": "Fresh start"}]
@@ -227,13 +234,8 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 def test_plain_open_continues_the_conversation_asked_for(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    chosen = Conversation(id="chosen", model="gpt-4o-mini")
-    chosen.add_user_message("Older topic")
-    chosen.updated_at = "2026-01-01T00:00:00.000+00:00"
-    newer = Conversation(id="newer", model="gpt-4o-mini")
-    newer.add_user_message("Newer topic")
-    store.save(chosen)
-    store.save(newer)
+    seed(store, "chosen", "Older topic", when="2026-01-01T00:00:00.000+00:00")
+    seed(store, "newer", "Newer topic")
     code, _, _ = run("--plain", "--open", "chosen", "--base-url", fake.base_url, stdin="More\n")
     assert code == 0
     assert [m["content"] for m in fake.chat_requests[0].messages] == ["Older topic", "More"]

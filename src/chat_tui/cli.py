@@ -24,14 +24,14 @@ if TYPE_CHECKING:
     from chat_tui.session import ChatSession
     from chat_tui.store import ConversationStore
 
-MANAGE_COMMANDS = {
+FILE_COMMANDS = {
     "list": "list_conversations",
     "export": "export",
     "import": "import_file",
     "trash": "list_trash",
     "restore": "restore",
 }
-"""Subcommand -> function of `chat_tui.manage` (imported only when one is run)."""
+"""Subcommand -> function of `chat_tui.shell_files` (imported only when one is run)."""
 
 SETTING_FLAGS = ("model", "base_url", "provider", "system_prompt", "theme")
 """Flags that override the configuration (argparse destinations = Settings names)."""
@@ -195,10 +195,10 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.commands.get(args.command, parser).error(
             f"unrecognized arguments: {' '.join(unknown)}"
         )
-    if args.command in MANAGE_COMMANDS:
-        from chat_tui import manage
+    if args.command in FILE_COMMANDS:
+        from chat_tui import shell_files
 
-        return int(getattr(manage, MANAGE_COMMANDS[args.command])(args))
+        return int(getattr(shell_files, FILE_COMMANDS[args.command])(args))
     if args.command == "ask":
         return _ask(args, parser.commands["ask"])
     if args.plain or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":

@@ -1,4 +1,4 @@
-"""The conversation-keeping commands: `list`, `export`, `import`, `trash`, `restore`.
+"""The shell commands on saved conversations: `list`, `export`, `import`, `trash`, `restore`.
 
 Each takes the parsed arguments and returns an exit code: 0 when everything worked, 1 when
 something could not be done (an unknown id, an unreadable file). They read and write the same

@@ -24,6 +24,7 @@ from chat_tui.store import ConversationStore  # noqa: E402
 from chat_tui.widgets.prompt_input import PromptInput  # noqa: E402
 from tests.conftest import FIXED_NOW  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
+from tests.helpers import workers_done  # noqa: E402
 from tests.sample_data import PYTHON_REPLY, seed  # noqa: E402
 
 OUTPUT = ROOT / "screenshots"
@@ -34,7 +35,7 @@ Scene = Callable[[ChatApp, object, FakeOpenAI], Awaitable[None]]
 
 async def _quiet(pilot) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     pilot.app.query_one(PromptInput).cursor_blink = False
     await pilot.pause()
 

@@ -7,6 +7,9 @@ import resource
 import signal
 from collections.abc import Iterator
 
+from textual.app import App
+from textual.worker import WorkerCancelled, WorkerFailed
+
 
 @contextlib.contextmanager
 def file_size_limit(limit: int) -> Iterator[None]:
@@ -19,3 +22,13 @@ def file_size_limit(limit: int) -> Iterator[None]:
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous_handler)
+
+
+async def workers_done(app: App) -> None:
+    """Wait for every worker; one cancelled by a newer one (an exclusive refresh) is fine."""
+    for _ in range(5):
+        try:
+            await app.workers.wait_for_complete()
+        except (WorkerCancelled, WorkerFailed):
+            continue
+        return

@@ -18,6 +18,7 @@ from chat_tui.widgets.message_view import MessageView
 from chat_tui.widgets.prompt_input import PromptInput
 from chat_tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.helpers import workers_done
 
 SIZE = (100, 30)
 
@@ -40,7 +41,7 @@ async def settle(pilot) -> None:
     """Wait for every worker (replies, saves, sidebar) and the screen to catch up."""
     app = pilot.app
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await app.saver.flush()
         await pilot.pause()
 

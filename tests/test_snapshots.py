@@ -8,6 +8,7 @@ from chat_tui.app import ChatApp
 from chat_tui.config import Settings
 from chat_tui.store import ConversationStore
 from tests.conftest import FIXED_NOW
+from tests.helpers import workers_done
 from tests.sample_data import seed
 
 SIZE = (110, 34)
@@ -27,11 +28,11 @@ def build_app(settings: Settings, data_dir: Path, *, open_main: bool = True) -> 
 async def settle(pilot) -> None:
     """Let workers finish and stop the cursor blinking, so pictures are stable."""
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
     for text_box in pilot.app.screen.query("Input, TextArea"):
         text_box.cursor_blink = False
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
 
 

@@ -7,16 +7,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.screen import Screen
 
-from chat_tui import __version__
+from chat_tui import __version__, clipboard
 from chat_tui.client import ChatClient
 from chat_tui.commands import ActionCommands, ConversationCommands
 from chat_tui.config import Settings
 from chat_tui.drafts import DraftStore
+from chat_tui.messages import CopyRequested
 from chat_tui.models import Conversation, Message
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
@@ -151,3 +153,26 @@ class ChatApp(App[None]):
             await client.close()
         await asyncio.to_thread(self.store.close)
         self.exit()
+
+    # -- copying ---------------------------------------------------------------------------
+
+    @on(CopyRequested)
+    def _copy_requested(self, event: CopyRequested) -> None:
+        self.copy_text(event.text, event.what)
+
+    def copy_text(self, text: str, what: str) -> None:
+        """Copy through the terminal (OSC 52) now, and to the system clipboard in a thread."""
+        if not text:
+            self.notify(
+                f"Nothing to copy: {what} is empty.", title="Copy", severity="warning", markup=False
+            )
+            return
+        self.copy_to_clipboard(text)
+        self._copy_to_system(text, what)
+
+    @work(thread=True, group="clipboard", exit_on_error=False)
+    def _copy_to_system(self, text: str, what: str) -> None:
+        tool = clipboard.copy_to_system(text)
+        self.call_from_thread(
+            self.notify, clipboard.copied_message(text, what, tool), title="Copied", markup=False
+        )

@@ -84,6 +84,19 @@ PALETTE: tuple[PaletteCommand, ...] = (
     PaletteCommand(
         "server: set up", "Enter the server address, key and model", "screen.setup_server"
     ),
+    PaletteCommand(
+        "reply: copy last", "Copy the last reply to the clipboard", "screen.copy_last_reply"
+    ),
+    PaletteCommand(
+        "message: copy",
+        "Copy the selected message (or the last one) to the clipboard",
+        "screen.copy_message",
+    ),
+    PaletteCommand(
+        "code: copy last",
+        "Copy the last code block of the conversation to the clipboard",
+        "screen.copy_last_code",
+    ),
     PaletteCommand("theme: change", "Choose a colour theme", "app.change_theme"),
     PaletteCommand("app: quit", "Save everything and quit", "app.quit"),
 )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
 
 
 @dataclass
@@ -48,3 +52,19 @@ class DeleteRequested(Message):
     """The person pressed Delete on a conversation in the sidebar."""
 
     conversation_id: str
+
+
+@dataclass
+class CopyRequested(Message):
+    """Put `text` (the original, unsanitised text) on the clipboard; `what` names it."""
+
+    text: str
+    what: str
+    """How the person is told what was copied, e.g. "the reply", "the code block"."""
+
+
+@dataclass
+class CodeCopyRequested(Message):
+    """A code block asks to be copied; the message view holding it knows the original text."""
+
+    block: Widget

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from chat_tui import client as chat_client
+from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, SearchHit
 from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
@@ -154,6 +155,14 @@ class ChatScreen(ConversationActions, Screen[None]):
             "Undo delete",
             id="conversation.undo_delete",
             tooltip="Bring back the conversation deleted last.",
+            show=False,
+        ),
+        Binding(
+            "ctrl+l",
+            "copy_last_reply",
+            "Copy reply",
+            id="reply.copy",
+            tooltip="Copy the last reply to the clipboard, exactly as written.",
             show=False,
         ),
     ]
@@ -679,6 +688,34 @@ class ChatScreen(ConversationActions, Screen[None]):
     def action_focus_search(self) -> None:
         self.sidebar.remove_class("-hidden")
         self.sidebar.search_box.focus()
+
+    # -- copying ---------------------------------------------------------------------------
+
+    def action_copy_last_reply(self) -> None:
+        reply = last_reply(self.conversation.messages)
+        if reply is None:
+            self.notify("There is no reply to copy yet.", title="Copy", severity="warning")
+        else:
+            self.chat_app.copy_text(reply.content, "the last reply")
+
+    def action_copy_message(self) -> None:
+        """Copy the selected message (or the one holding the selected code), else the last."""
+        focused = self.focused
+        nodes = [focused, *focused.ancestors] if focused is not None else []
+        view = next((n for n in nodes if isinstance(n, MessageView)), None)
+        if view is not None:
+            view.action_copy()
+        elif self.conversation.messages:
+            self.chat_app.copy_text(self.conversation.messages[-1].content, "the last message")
+        else:
+            self.notify("There is no message to copy yet.", title="Copy", severity="warning")
+
+    def action_copy_last_code(self) -> None:
+        code = last_code_block(self.conversation.messages)
+        if code is None:
+            self.notify("No code block in this conversation.", title="Copy", severity="warning")
+        else:
+            self.chat_app.copy_text(code, "the last code block")
 
 
 def _row(summary: ConversationSummary, snippet: str = "") -> Row:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content, Span
 from textual.style import Style
 from textual.widgets import Collapsible, Markdown, Static
 
 from chat_tui.mdsplit import CHUNK_CHARS, next_boundary, split_markdown
-from chat_tui.messages import LinkActivated, VariantStep
+from chat_tui.messages import CodeCopyRequested, CopyRequested, LinkActivated, VariantStep
 from chat_tui.models import Message
 from chat_tui.safetext import display_text
 from chat_tui.timefmt import clock_time
+from chat_tui.widgets.code_block import CodeFence, ReplyMarkdown, original_code
 
 FRAME_SECONDS = 1 / 30
 """Streamed text reaches the screen at most this often; tokens in between are batched."""
@@ -102,7 +106,7 @@ class MarkdownBody(Vertical):
 
 
 def _markdown(text: str) -> Markdown:
-    return Markdown(text, open_links=False)
+    return ReplyMarkdown(text, open_links=False)
 
 
 class ReplyStream:
@@ -172,6 +176,32 @@ class ReplyStream:
 class MessageView(Vertical, can_focus=True):
     """A message: header, optional thinking, body, and the error of a failed reply."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "c",
+            "copy",
+            "Copy",
+            id="message.copy",
+            tooltip="Copy this message, exactly as written (Markdown included).",
+        ),
+        Binding(
+            "up,k",
+            "move(-1)",
+            "Previous",
+            id="message.previous",
+            tooltip="Select the message or code block above.",
+            show=False,
+        ),
+        Binding(
+            "down,j",
+            "move(1)",
+            "Next",
+            id="message.next",
+            tooltip="Select the message or code block below (past the last: the input).",
+            show=False,
+        ),
+    ]
+
     def __init__(self, message: Message, index: int) -> None:
         super().__init__(classes=f"message -{message.role}")
         self.message = message
@@ -221,3 +251,36 @@ class MessageView(Vertical, can_focus=True):
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         event.stop()
         self.post_message(LinkActivated(event.href))
+
+    # -- copying and moving between messages -----------------------------------------------
+
+    def action_copy(self) -> None:
+        what = "your message" if self.message.role == "user" else "the reply"
+        self.post_message(CopyRequested(self.message.content, what))
+
+    @on(CodeCopyRequested)
+    def _copy_code(self, event: CodeCopyRequested) -> None:
+        event.stop()
+        if isinstance(event.block, CodeFence):
+            code = original_code(event.block, list(self.query(CodeFence)), self.message.content)
+            self.post_message(CopyRequested(code, "the code block"))
+
+    def action_move(self, step: int) -> None:
+        """Focus the next or previous message or code block in the log (reading order)."""
+        log = self.parent
+        if log is None:
+            return
+        stops = [w for w in log.query("MessageView, CodeFence") if w.focusable]
+        focused = self.screen.focused
+        position = stops.index(focused) if focused in stops else stops.index(self)
+        target = position + step
+        if target >= len(stops):
+            self.screen.focus_next()  # past the last message: back to the input
+            return
+        if target < 0:
+            log.scroll_home(animate=False)  # the log mounts older messages at the top
+            return
+        widget = stops[target]
+        widget.focus(scroll_visible=False)
+        tall = widget.outer_size.height > log.scrollable_content_region.height
+        log.scroll_to_widget(widget, animate=False, top=tall)

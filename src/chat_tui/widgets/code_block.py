@@ -1,0 +1,91 @@
+"""Code blocks in replies: each shows its language and a "copy" label, and can take focus.
+
+`ReplyMarkdown` is Textual's `Markdown` with its fences replaced by `CodeFence`. A fence asks
+to be copied (c or Enter while focused, or a click on "copy") by posting
+`CodeCopyRequested`; the message view that holds it answers with the code as the model wrote
+it, because the fence itself only has the display-sanitised text.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.widgets import Markdown, Static
+from textual.widgets._markdown import MarkdownBlock, MarkdownFence
+
+from chat_tui.clipboard import code_blocks
+from chat_tui.messages import CodeCopyRequested
+from chat_tui.safetext import one_line
+
+
+class CopyLabel(Static):
+    """The clickable "copy" at the top right of a code block."""
+
+    def __init__(self) -> None:
+        super().__init__(Content("copy"), classes="code-copy", markup=False)
+        self.tooltip = "Copy this code block"
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.query_ancestor(CodeFence).action_copy()
+
+
+class CodeFence(MarkdownFence, can_focus=True):
+    """A fenced or indented code block with a header: language on the left, "copy" on the right."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "c,enter",
+            "copy",
+            "Copy code",
+            id="code.copy",
+            tooltip="Copy this code block, exactly as the model wrote it.",
+        ),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="code-header"):
+            yield Static(self._language(), classes="code-language", markup=False)
+            yield CopyLabel()
+        yield from super().compose()
+
+    def _language(self) -> Content:
+        return Content(one_line(self.lexer or "", 40))
+
+    async def _update_from_block(self, block: MarkdownBlock) -> None:
+        # While a reply streams, the fence's first line ("```pyth") may still be growing.
+        await super()._update_from_block(block)
+        with suppress(NoMatches):
+            self.query_one(".code-language", Static).update(self._language())
+
+    def action_copy(self) -> None:
+        self.post_message(CodeCopyRequested(self))
+
+
+class ReplyMarkdown(Markdown):
+    """Markdown whose code blocks are `CodeFence`s."""
+
+    BLOCKS: ClassVar[dict[str, type[MarkdownBlock]]] = {
+        **Markdown.BLOCKS,
+        "fence": CodeFence,
+        "code_block": CodeFence,
+    }
+
+
+def original_code(fence: CodeFence, shown: list[CodeFence], source: str) -> str:
+    """The code of `fence` taken from `source`, the original text its message was shown from.
+
+    `shown` is every fence of the message in order. If the two disagree about how many code
+    blocks there are, the fence's own (display) text is the best there is.
+    """
+    originals = code_blocks(source)
+    if len(originals) == len(shown) and fence in shown:
+        return originals[shown.index(fence)]
+    return fence.code

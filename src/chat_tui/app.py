@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.command import Provider
+from textual.command import CommandPalette, Provider
 from textual.screen import Screen
 
 from chat_tui import __version__, clipboard
 from chat_tui.client import ChatClient
-from chat_tui.commands import ActionCommands, ConversationCommands
-from chat_tui.config import Settings
+from chat_tui.commands import ActionCommands, ConversationCommands, ThemeCommands
+from chat_tui.config import DEFAULT_THEME, ConfigError, Settings, save_top_level
 from chat_tui.drafts import DraftStore
 from chat_tui.messages import CopyRequested
 from chat_tui.models import Conversation, Message
@@ -77,7 +78,15 @@ class ChatApp(App[None]):
         self.drafts = DraftStore(store.root)
         """Unsent prompts on disk, per conversation."""
         self._clients: dict[str, ChatClient] = {}
-        self.theme = settings.theme
+        self._startup_warnings: list[str] = []
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        else:
+            self.theme = DEFAULT_THEME
+            self._startup_warnings.append(
+                f"unknown theme {settings.theme!r}: using {DEFAULT_THEME} "
+                '(ctrl+p, then "theme: change" lists them)'
+            )
 
     def get_default_screen(self) -> Screen:
         from chat_tui.screens.chat import ChatScreen
@@ -87,6 +96,8 @@ class ChatApp(App[None]):
     def on_mount(self) -> None:
         for warning in self.settings.warnings:
             self.notify(warning, title="Configuration", severity="warning", markup=False)
+        for warning in self._startup_warnings:
+            self.notify(warning, title="Theme", severity="warning", markup=False)
 
     @property
     def version(self) -> str:
@@ -176,3 +187,30 @@ class ChatApp(App[None]):
         self.call_from_thread(
             self.notify, clipboard.copied_message(text, what, tool), title="Copied", markup=False
         )
+
+    # -- themes ----------------------------------------------------------------------------
+
+    def action_change_theme(self) -> None:
+        """The theme list of the palette; the choice is remembered in the config file."""
+        self.push_screen(CommandPalette(providers=[ThemeCommands], placeholder="Search themes…"))
+
+    def choose_theme(self, name: str) -> None:
+        self.theme = name
+        self.settings = replace(self.settings, theme=name)
+        self._save_theme(name)
+
+    @work(thread=True, group="config", exit_on_error=False)
+    def _save_theme(self, name: str) -> None:
+        path = self.settings.config_path
+        if path is None:
+            return
+        try:
+            save_top_level(path, {"theme": name})
+        except (ConfigError, OSError) as error:
+            self.call_from_thread(
+                self.notify,
+                f"The theme is in use but was not saved: {error}",
+                title="Theme",
+                severity="warning",
+                markup=False,
+            )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
+from textual.theme import ThemeProvider
 
 from chat_tui.safetext import one_line
 
@@ -146,6 +147,15 @@ class ConversationCommands(Provider):
                     text=text,
                     help=Content(one_line(summary.model)),
                 )
+
+
+class ThemeCommands(ThemeProvider):
+    """Textual's theme list; choosing one also saves it in the config file."""
+
+    @property
+    def commands(self) -> list[tuple[str, Callable[[], None]]]:
+        app: ChatApp = self.app  # type: ignore[assignment]
+        return [(name, partial(app.choose_theme, name)) for name in sorted(app.available_themes)]
 
 
 def literal_highlight(matcher: Matcher, text: str) -> Content:

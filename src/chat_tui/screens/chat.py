@@ -514,7 +514,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Elapsed time while waiting, live token count while streaming."""
         if state.conversation is not self.conversation:
             return
-        if watch.first_token is None:
+        if watch.first_token is None or not state.message.content:
             self.status.show(f"Thinking… {watch.elapsed:.1f} s  (Esc to stop)", "busy")
         else:
             words = len(state.message.content.split())

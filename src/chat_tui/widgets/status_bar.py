@@ -20,7 +20,7 @@ def usage_line(usage: Usage) -> str:
         parts.append(f"first token {usage.first_token_seconds:.2f} s")
     rate = usage.tokens_per_second
     if rate is not None:
-        parts.append(f"{rate:.1f} tok/s")
+        parts.append(f"{rate:,.0f} tok/s" if rate >= 100 else f"{rate:.1f} tok/s")
     elif usage.duration_seconds is not None:
         parts.append(f"{usage.duration_seconds:.1f} s")
     return " · ".join(parts)

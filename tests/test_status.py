@@ -1,0 +1,76 @@
+"""The status line: "Thinking… 1.2 s" while waiting, then the usage of the last reply."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from chat_tui.models import Usage
+from chat_tui.widgets.status_bar import StatusBar, usage_line
+from tests.fake_openai import FakeOpenAI
+from tests.test_app import SIZE, saved_files, send, settle
+
+
+def status_text(app) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+async def wait_for_status(pilot, pattern: str) -> str:
+    for _ in range(200):
+        text = status_text(pilot.app)
+        if re.search(pattern, text):
+            return text
+        await pilot.pause(0.02)
+    raise AssertionError(f"status never matched {pattern!r}; last: {status_text(pilot.app)!r}")
+
+
+async def test_thinking_then_the_usage_of_the_reply(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    fake.add(
+        deltas=["one ", "two ", "three"],
+        first_delay=0.6,
+        delay=0.05,
+        usage={"prompt_tokens": 1234, "completion_tokens": 56, "total_tokens": 1290},
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "count")
+        thinking = await wait_for_status(pilot, r"Thinking… [0-9]+\.[0-9] s")
+        assert thinking.endswith("(Esc to stop)")
+        await settle(pilot)
+        line = status_text(app)
+        match = re.fullmatch(
+            r"↑ 1,234 ↓ 56 tokens · first token ([0-9.]+) s · ([0-9.,]+) tok/s", line
+        )
+        assert match, line
+        assert 0.5 <= float(match[1]) < 10
+        assert float(match[2].replace(",", "")) > 0
+    assert fake.chat_requests[0].body["stream_options"] == {"include_usage": True}
+    usage = saved_files(data_dir)[0]["messages"][-1]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (1234, 56)
+    assert usage["first_token_seconds"] >= 0.5
+
+
+async def test_thinking_stays_up_while_only_reasoning_arrives(fake: FakeOpenAI, make_app) -> None:
+    fake.add(reasoning=["Let me ", "think. "] * 10, deltas=["Done."], delay=0.05)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "ponder")
+        while fake.chunks_sent < 6:
+            await pilot.pause(0.02)
+        await pilot.pause(0.15)
+        assert status_text(app).startswith("Thinking…")
+        await settle(pilot)
+        assert "first token" in status_text(app)
+
+
+def test_the_usage_line_reads_well() -> None:
+    usage = Usage(
+        prompt_tokens=31, completion_tokens=212, first_token_seconds=0.42, duration_seconds=4.8
+    )
+    assert usage_line(usage) == "↑ 31 ↓ 212 tokens · first token 0.42 s · 48.4 tok/s"
+    fast = Usage(completion_tokens=5000, first_token_seconds=0.1, duration_seconds=2.1)
+    assert usage_line(fast) == "↓ 5,000 tokens · first token 0.10 s · 2,500 tok/s"
+    unreported = Usage(first_token_seconds=0.25, duration_seconds=3.0)
+    assert usage_line(unreported) == "first token 0.25 s · 3.0 s"

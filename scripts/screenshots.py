@@ -61,9 +61,17 @@ async def conversation(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await _quiet(pilot)
 
 
+async def help_screen(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """F1: every key binding, generated from the bindings themselves."""
+    await _quiet(pilot)
+    await pilot.press("f1")
+    await pilot.pause()
+
+
 SCENES: dict[str, tuple[Scene, bool]] = {
     "chat": (conversation, True),
     "streaming": (streaming, False),
+    "help": (help_screen, True),
 }
 """File name -> (scene, open the sample conversation first)."""
 

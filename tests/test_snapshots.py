@@ -81,3 +81,25 @@ def test_model_picker(snap_compare, fake, settings: Settings, data_dir: Path) ->
 
 def test_small_terminal(snap_compare, settings: Settings, data_dir: Path) -> None:
     assert snap_compare(build_app(settings, data_dir), terminal_size=(80, 24), run_before=settle)
+
+
+def test_help_screen(snap_compare, settings: Settings, data_dir: Path) -> None:
+    async def open_help(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    app = build_app(settings, data_dir)
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+
+
+def test_help_screen_palette_commands(snap_compare, settings: Settings, data_dir: Path) -> None:
+    async def open_help_at_the_end(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        await pilot.press("end")
+        await pilot.pause()
+
+    app = build_app(settings, data_dir)
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_help_at_the_end)

@@ -50,6 +50,23 @@ class ChatApp(App[None]):
             tooltip="Save everything and quit (also while a reply streams).",
             priority=True,
         ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            id="app.palette",
+            tooltip="Open the command palette: every action, and any conversation by title.",
+            show=False,
+            priority=True,
+        ),
+        Binding(
+            "f1,question_mark",
+            "help",
+            "Help",
+            id="app.help",
+            tooltip="Show every key and what it does (? only outside text boxes).",
+            show=False,
+        ),
     ]
 
     def __init__(
@@ -98,6 +115,7 @@ class ChatApp(App[None]):
             self.notify(warning, title="Configuration", severity="warning", markup=False)
         for warning in self._startup_warnings:
             self.notify(warning, title="Theme", severity="warning", markup=False)
+        self._apply_keys()
 
     @property
     def version(self) -> str:
@@ -214,3 +232,23 @@ class ChatApp(App[None]):
                 severity="warning",
                 markup=False,
             )
+
+    # -- keys and help ---------------------------------------------------------------------
+
+    def _apply_keys(self) -> None:
+        """Install the `[keys]` of the config; warn about entries that cannot be used."""
+        from chat_tui.keymap import apply_keymap, current_keys
+
+        for warning in apply_keymap(self, self.settings.keys):
+            self.notify(warning, title="Key bindings", severity="warning", markup=False)
+        # The footer finds the palette key by this name.
+        palette = next(b for _, b in self._bindings if b.id == "app.palette")
+        self.COMMAND_PALETTE_BINDING = current_keys(palette, self._keymap)[0]
+
+    def action_help(self) -> None:
+        from chat_tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+        else:
+            self.push_screen(HelpScreen())

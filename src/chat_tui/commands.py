@@ -98,6 +98,7 @@ PALETTE: tuple[PaletteCommand, ...] = (
         "Copy the last code block of the conversation to the clipboard",
         "screen.copy_last_code",
     ),
+    PaletteCommand("help: show keys", "Every key binding and what it does", "app.help"),
     PaletteCommand("theme: change", "Choose a colour theme", "app.change_theme"),
     PaletteCommand("app: quit", "Save everything and quit", "app.quit"),
 )

@@ -165,6 +165,30 @@ class ChatScreen(ConversationActions, Screen[None]):
             tooltip="Copy the last reply to the clipboard, exactly as written.",
             show=False,
         ),
+        Binding(
+            "tab",
+            "app.focus_next",
+            "Next",
+            id="focus.next",
+            tooltip="Move the focus to the next part of the screen.",
+            show=False,
+        ),
+        Binding(
+            "shift+tab",
+            "app.focus_previous",
+            "Previous",
+            id="focus.previous",
+            tooltip="Move the focus back (from the message box: to the last message).",
+            show=False,
+        ),
+        Binding(
+            "ctrl+c,super+c",
+            "screen.copy_text",
+            "Copy selection",
+            id="selection.copy",
+            tooltip="Copy the text selected with the mouse.",
+            show=False,
+        ),
     ]
 
     def __init__(self) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import TextArea
 
 from chat_tui.messages import PromptSubmitted
 from chat_tui.safetext import display_text
-
-NEWLINE_KEYS = ("ctrl+j", "shift+enter")
-"""ctrl+j works on every terminal; shift+enter only where the terminal reports it."""
 
 
 class PromptInput(TextArea):
@@ -18,6 +18,29 @@ class PromptInput(TextArea):
     The box is cleared by the screen once it has taken the prompt, so a prompt that cannot be
     sent yet (a reply still streaming, no server) stays where the person typed it.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Priority: checked before the text area itself would insert a line break.
+        Binding(
+            "enter",
+            "submit",
+            "Send",
+            id="prompt.send",
+            tooltip="Send the message.",
+            show=False,
+            priority=True,
+        ),
+        Binding(
+            "ctrl+j,shift+enter",
+            "newline",
+            "New line",
+            id="prompt.newline",
+            tooltip="Start a new line in the message (shift+enter only where the terminal "
+            "reports it).",
+            show=False,
+            priority=True,
+        ),
+    ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
@@ -33,16 +56,6 @@ class PromptInput(TextArea):
         self._history_position: int | None = None
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
-            event.stop()
-            event.prevent_default()
-            self.submit()
-            return
-        if event.key in NEWLINE_KEYS:
-            event.stop()
-            event.prevent_default()
-            self.insert("\n")
-            return
         if event.key in ("up", "down") and self._browsing_history():
             event.stop()
             event.prevent_default()
@@ -55,6 +68,13 @@ class PromptInput(TextArea):
         # Pasted control characters are made visible, like everywhere else text is shown.
         event.text = display_text(event.text)
         await super()._on_paste(event)
+
+    def action_submit(self) -> None:
+        self.submit()
+
+    def action_newline(self) -> None:
+        self._history_position = None
+        self.insert("\n")
 
     def submit(self) -> None:
         text = _without_blank_edges(self.text)

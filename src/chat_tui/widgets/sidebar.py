@@ -17,8 +17,22 @@ class SearchBox(Input):
     """Typing narrows the list; Esc clears the filter, down moves into the list."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("down", "to_list", "List", show=False),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            id="sidebar.clear_search",
+            tooltip="Clear the search (when it is empty: leave the search box).",
+            show=False,
+        ),
+        Binding(
+            "down",
+            "to_list",
+            "List",
+            id="sidebar.to_list",
+            tooltip="Move from the search box into the list of conversations.",
+            show=False,
+        ),
     ]
 
     def action_clear_filter(self) -> None:

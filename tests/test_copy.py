@@ -48,6 +48,14 @@ def fake_tool(folder: Path, name: str, body: str) -> Path:
     return path
 
 
+async def ask_for_two_snippets(pilot, fake: FakeOpenAI, chunk: int) -> list[CodeFence]:
+    """Send a prompt answered by `REPLY` (streamed `chunk` characters at a time)."""
+    fake.add_text(REPLY, chunk=chunk)
+    await send(pilot, "two snippets")
+    await settle(pilot)
+    return list(pilot.app.screen.query(CodeFence))
+
+
 async def focused_copy(pilot, key: str = "c") -> None:
     await pilot.press(key)
     await settle(pilot)
@@ -80,13 +88,10 @@ async def test_c_copies_the_focused_message_as_written(
 async def test_arrows_move_between_messages_and_code_blocks(
     fake: FakeOpenAI, make_app, no_system_clipboard
 ) -> None:
-    fake.add_text(REPLY, chunk=7)
-    app, notes = make_app(), Notes()
-    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
-        await send(pilot, "two snippets")
-        await settle(pilot)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        first, second = await ask_for_two_snippets(pilot, fake, chunk=7)
         user, reply = app.screen.query(MessageView)
-        first, second = reply.query(CodeFence)
         await pilot.press("shift+tab")
         assert app.focused is second  # the last thing in the log
         steps = []
@@ -126,11 +131,9 @@ async def test_last_reply_by_key_and_from_the_palette(
 async def test_palette_copies_the_selected_message_or_the_last_code_block(
     fake: FakeOpenAI, make_app, no_system_clipboard
 ) -> None:
-    fake.add_text(REPLY)
-    app, notes = make_app(), Notes()
-    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
-        await send(pilot, "two snippets")
-        await settle(pilot)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ask_for_two_snippets(pilot, fake, chunk=4)
         await run_palette_command(pilot, "code: copy last")
         await settle(pilot)
         assert app.clipboard == CODE_TWO
@@ -142,12 +145,9 @@ async def test_palette_copies_the_selected_message_or_the_last_code_block(
 async def test_each_code_block_copies_by_key_and_by_click(
     fake: FakeOpenAI, make_app, no_system_clipboard
 ) -> None:
-    fake.add_text(REPLY, chunk=5)
     app, notes = make_app(), Notes()
     async with app.run_test(size=SIZE, message_hook=notes) as pilot:
-        await send(pilot, "two snippets")
-        await settle(pilot)
-        first, second = app.screen.query(CodeFence)
+        first, second = await ask_for_two_snippets(pilot, fake, chunk=5)
         assert "␛[1mbold" in first.code  # shown with the escape made visible
         await pilot.press("shift+tab")
         assert app.focused is second

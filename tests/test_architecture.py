@@ -25,6 +25,7 @@ CORE = [
     "mdsplit",
     "timefmt",
     "replying",
+    "clipboard",
 ]
 SHELL = [
     "cli",

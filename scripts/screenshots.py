@@ -68,10 +68,60 @@ async def help_screen(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.pause()
 
 
+async def search(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """The sidebar filtered by words found in the text of the messages."""
+    await _quiet(pilot)
+    await pilot.press("ctrl+f", *"happy help")
+    await _quiet(pilot)
+    app.query_one("#search").cursor_blink = False
+    await pilot.pause()
+
+
+async def palette(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """ctrl+p: every action as "noun: verb"."""
+    await _quiet(pilot)
+    await pilot.press("ctrl+p", *"conv")
+    await pilot.pause(0.5)
+
+
+async def error(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """A connection cut in the middle of a reply: the partial text stays, the fix is said."""
+    await _quiet(pilot)
+    await pilot.press("ctrl+n")
+    fake.add_text(PYTHON_REPLY[:420], chunk=12, fault="drop", fault_after=420 // 12)
+    for key in "Show me a retry helper":
+        await pilot.press(key if key != " " else "space")
+    await pilot.press("enter")
+    await _quiet(pilot)
+    await pilot.pause(0.3)
+
+
+async def models(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """ctrl+o: the models the server lists, and the system prompt."""
+    fake.models = ["gpt-4o", "gpt-4o-mini", "o3-mini", "llama-3.1-8b-instruct"]
+    await _quiet(pilot)
+    await pilot.press("ctrl+o")
+    await _quiet(pilot)
+    for box in app.screen.query("Input, TextArea"):
+        box.cursor_blink = False
+    await pilot.pause()
+
+
+async def light(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """The same conversation in a light theme."""
+    app.theme = "textual-light"
+    await _quiet(pilot)
+
+
 SCENES: dict[str, tuple[Scene, bool]] = {
     "chat": (conversation, True),
     "streaming": (streaming, False),
+    "search": (search, True),
     "help": (help_screen, True),
+    "palette": (palette, True),
+    "models": (models, True),
+    "error": (error, True),
+    "light": (light, True),
 }
 """File name -> (scene, open the sample conversation first)."""
 
@@ -82,7 +132,12 @@ async def render(name: str, scene: Scene, open_main: bool) -> Path:
         os.environ["XDG_CONFIG_HOME"] = f"{home}/config"
         fake = FakeOpenAI().start()
         try:
-            settings = load_settings(environ={}, cli={"base_url": fake.base_url})
+            # A named provider, so messages say "local" rather than a random port.
+            config = Path(home) / "config.toml"
+            config.write_text(
+                f'provider = "local"\n[providers.local]\nbase_url = "{fake.base_url}"\n'
+            )
+            settings = load_settings(environ={}, config_path=config)
             store = ConversationStore(Path(home) / "data" / "chat-tui")
             main = seed(store)
             app = ChatApp(

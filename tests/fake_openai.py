@@ -9,16 +9,21 @@ recorded so tests can assert what the app sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Fault = Literal["drop", "hang", "error_frame", "malformed", "no_done"]
+Fault = Literal["drop", "hang", "error_frame", "malformed", "no_done", "no_headers"]
+"""What goes wrong: the connection is cut (`drop`), the server stops sending (`hang`), an
+error frame or a frame that is not JSON arrives, the stream ends without `[DONE]`, or the
+server reads the request and never answers (`no_headers`, before any status line)."""
 
 
 @dataclass
@@ -74,12 +79,15 @@ class FakeOpenAI:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.chunks_sent = 0
+        self.sent: list[tuple[float, str]] = []
+        """(time.monotonic(), text) of every answer delta written to a client, in order."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeOpenAI:
+    def start(self, port: int = 0) -> FakeOpenAI:
+        """Serve on `port` (any free one by default) in a background thread."""
         handler = _make_handler(self)
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -148,6 +156,33 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A port on 127.0.0.1 whose connections never complete (a connect timeout).
+
+    The socket listens with a backlog of 0 and never accepts; once a few connections fill
+    its queue, the kernel drops further connection attempts, as a firewalled or overloaded
+    host does, so the client waits for its connect timeout.
+    """
+    listener = socket.socket()
+    fillers: list[socket.socket] = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = int(listener.getsockname()[1])
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
 def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -186,6 +221,10 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send_json(404, {"error": {"message": "Unknown path", "type": "not_found"}})
                 return
             reply = fake.next_reply(body)
+            if reply.fault == "no_headers":
+                fake.release.wait(timeout=60)
+                self.close_connection = True
+                return
             if reply.status != 200:
                 self._send_error(reply)
                 return
@@ -278,6 +317,9 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     if reply.delay and sent:
                         time.sleep(reply.delay)
                     self._event(frame({kind: text}))
+                    if kind == "content":
+                        with fake._lock:
+                            fake.sent.append((time.monotonic(), text))
                 if reply.fault:
                     self._fault(reply)
                     return

@@ -80,7 +80,7 @@ async def test_server_rejecting_stream_options_gets_a_plain_request(
         ({"fault": "drop", "fault_after": 2}, "connection", ["broke", "closed"]),
         ({"fault": "error_frame", "fault_after": 1}, "stream_error", ["error during the reply"]),
         ({"fault": "malformed", "fault_after": 1}, "protocol", ["cannot read"]),
-        ({"fault": "hang", "fault_after": 1}, "timeout", ["timed out"]),
+        ({"fault": "hang", "fault_after": 1}, "timeout", ["stopped sending", "nothing for 1 s"]),
     ],
 )
 async def test_each_failure_becomes_one_clear_error(

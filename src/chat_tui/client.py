@@ -74,7 +74,11 @@ class ChatError(Exception):
 
     @property
     def full_text(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        """What happened, then what to do, as sentences."""
+        message = self.message.strip()
+        if message and self.hint and not message.endswith((".", "!", "?", "…")):
+            message += "."
+        return f"{message} {self.hint}".strip()
 
 
 def load_sdk() -> ModuleType:
@@ -101,11 +105,15 @@ class ChatClient:
     async def _client(self) -> Any:
         if self._sdk_client is None:
             openai = await asyncio.to_thread(load_sdk)
+            timeout = openai.Timeout(self.timeout, connect=self.connect_timeout)
             self._sdk_client = openai.AsyncOpenAI(
                 api_key=self.provider.request_key,
                 base_url=self.provider.base_url,
                 max_retries=self.max_retries,
-                timeout=openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+                timeout=timeout,
+                # Requests go to the configured server only: a redirect elsewhere is an
+                # error to report, not a place to send the conversation (and the key).
+                http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, follow_redirects=False),
             )
         return self._sdk_client
 
@@ -115,11 +123,16 @@ class ChatClient:
             self._sdk_client = None
 
     @property
+    def connect_timeout(self) -> float:
+        return min(self.timeout, CONNECT_TIMEOUT)
+
+    @property
     def server_label(self) -> str:
-        """How messages name the server: the provider's name, else its host (never the key)."""
+        """How messages name the server: the provider's name, else its host and port (never
+        the key, nor a user name or password written into the URL)."""
         if self.provider.name != DEFAULT_PROVIDER:
             return self.provider.name
-        return urlsplit(self.provider.base_url).netloc if self.provider.base_url else "OpenAI"
+        return host_of(self.provider.base_url) if self.provider.base_url else "OpenAI"
 
     async def stream_reply(
         self, messages: list[dict[str, str]], model: str
@@ -128,6 +141,7 @@ class ChatClient:
         client = await self._client()
         stream = await self._open_stream(client, messages, model)
         reason: str | None = None
+        received = False
         try:
             async for chunk in stream:
                 usage = getattr(chunk, "usage", None)
@@ -143,15 +157,17 @@ class ChatClient:
                 if delta is not None:
                     thinking = _reasoning_text(delta)
                     if thinking:
+                        received = True
                         yield ReasoningDelta(thinking)
                     if delta.content:
+                        received = True
                         yield TextDelta(delta.content)
                 if choice.finish_reason:
                     reason = choice.finish_reason
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            raise self._explain(error, model, mid_stream=True) from error
+            raise self._explain(error, model, mid_stream=True, received=received) from error
         finally:
             await _close_quietly(stream)
         yield Finished(reason)
@@ -186,14 +202,39 @@ class ChatClient:
 
     # -- failures --------------------------------------------------------------------------
 
-    def _explain(self, error: BaseException, model: str, *, mid_stream: bool) -> ChatError:
+    def _explain(
+        self, error: BaseException, model: str, *, mid_stream: bool, received: bool = False
+    ) -> ChatError:
         explained = _explain(error, model, self.server_label, self.provider, self.timeout)
+        if explained.kind == "timeout" and _is_connect_timeout(error):
+            explained.message = (
+                f"Cannot reach {self.server_label}: it did not accept the connection "
+                f"within {self.connect_timeout:g} s"
+            )
+            explained.hint = (
+                "Is the server running, and reachable from here (firewall, VPN)? "
+                "Press ctrl+r to retry."
+            )
+        if mid_stream and explained.kind in ("connection", "timeout"):
+            where = "in the middle of the reply" if received else "before any text arrived"
+            if explained.kind == "timeout":
+                explained.message = (
+                    f"{self.server_label} stopped sending {where} (nothing for {self.timeout:g} s)"
+                )
+                explained.hint = (
+                    "Press ctrl+r to retry, or raise `timeout` in config.toml if the model "
+                    "is slow to answer."
+                )
+            else:
+                explained.message = f"The connection broke {where}: {_root_cause(error)}"
+                explained.hint = "Press ctrl+r to retry."
+        if mid_stream and received:
+            explained.hint = f"The text so far is kept. {explained.hint}"
+        attempts = _attempts(error)
+        if attempts > 1 and not mid_stream:
+            explained.message += f" (tried {attempts} times)"
         explained.message = redact(explained.message, self.provider.api_key)
         explained.hint = redact(explained.hint, self.provider.api_key)
-        if mid_stream and explained.kind in ("connection", "timeout"):
-            explained.message = (
-                f"The connection broke in the middle of the reply: {explained.message}"
-            )
         return explained
 
 
@@ -246,7 +287,7 @@ def _explain(
                 kind="quota",
                 status=429,
             )
-        when = f"wait {wait:g} s, then " if wait else "wait a moment, then "
+        when = f"Wait {wait:g} s, then " if wait else "Wait a moment, then "
         return ChatError(
             f"{server} is rate limiting requests (429){_colon(detail)}",
             hint=f"{when}press ctrl+r to retry.",
@@ -272,6 +313,16 @@ def _explain(
         )
     if isinstance(error, openai.APIStatusError):
         code = status or 0
+        if 300 <= code < 400:
+            location = _header(error, "location")
+            target = f" to {host_of(location) or location}" if location else ""
+            return ChatError(
+                f"{server} redirected the request{target} ({code}); chat-tui only sends "
+                "requests to the configured server",
+                hint="If you trust the new address, set base_url to it.",
+                kind="redirect",
+                status=code,
+            )
         if code >= 500:
             return ChatError(
                 f"{server} failed with a server error ({code}){_colon(detail)}",
@@ -333,11 +384,54 @@ def _server_message(error: BaseException) -> str:
     return text[:300] + ("…" if len(text) > 300 else "")
 
 
-def _retry_after(error: BaseException) -> float | None:
+def _header(error: BaseException, name: str) -> str | None:
     response = getattr(error, "response", None)
     headers = getattr(response, "headers", None) or {}
+    value = headers.get(name)
+    return str(value) if value is not None else None
+
+
+def _attempts(error: BaseException) -> int:
+    """How many times the SDK sent the request (it retries 429, 5xx and connect errors)."""
+    request = getattr(error, "request", None)
+    if request is None:
+        response = getattr(error, "response", None)
+        request = getattr(response, "request", None)
+    headers = getattr(request, "headers", None) or {}
+    try:
+        return int(headers.get("x-stainless-retry-count", 0)) + 1
+    except (TypeError, ValueError):
+        return 1
+
+
+def _is_connect_timeout(error: BaseException) -> bool:
+    return any(type(e).__name__ == "ConnectTimeout" for e in _chain(error))
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = [error]
+    while len(chain) < 10 and (chain[-1].__cause__ or chain[-1].__context__) is not None:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+    return chain
+
+
+def host_of(url: str | None) -> str:
+    """`host:port` of a URL: no scheme, path, user name or password."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
+
+
+def _retry_after(error: BaseException) -> float | None:
     for name in ("retry-after-ms", "retry-after"):
-        value = headers.get(name)
+        value = _header(error, name)
         if value is None:
             continue
         try:
@@ -350,9 +444,7 @@ def _retry_after(error: BaseException) -> float | None:
 
 def _root_cause(error: BaseException) -> str:
     """The innermost cause, phrased for a person ("connection refused", "name not known")."""
-    chain: list[BaseException] = [error]
-    while len(chain) < 10 and (chain[-1].__cause__ or chain[-1].__context__) is not None:
-        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+    chain = _chain(error)
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
         return "connection refused"
     if any(isinstance(e, socket.gaierror) for e in chain):
@@ -390,12 +482,15 @@ async def _close_quietly(stream: Any) -> None:
 
 
 _KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
 
 
 def redact(text: str, api_key: str | None) -> str:
-    """Remove anything that looks like an API key (servers sometimes echo it back)."""
+    """Remove anything that looks like an API key (servers sometimes echo it back) and any
+    user name or password written into a URL."""
     if api_key:
         text = text.replace(api_key, "[key hidden]")
+    text = _URL_CREDENTIALS.sub("[hidden]@", text)
     return _KEY_PATTERN.sub("[key hidden]", text)
 
 

@@ -69,10 +69,18 @@ class PromptInput(TextArea):
         event.text = display_text(event.text)
         await super()._on_paste(event)
 
+    # Both keys are priority bindings, which run as soon as the app sees the key: before the
+    # characters typed just ahead of it (already on their way to this box) have arrived.
+    # Acting from this box's own queue keeps the order: "hello⏎" typed in one burst (a fast
+    # typist over ssh, a text expander) sent "he" before.
+
     def action_submit(self) -> None:
-        self.submit()
+        self.call_later(self.submit)
 
     def action_newline(self) -> None:
+        self.call_later(self._newline)
+
+    def _newline(self) -> None:
         self._history_position = None
         self.insert("\n")
 

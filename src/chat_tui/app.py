@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, Provider
 from textual.screen import Screen
 
-from chat_tui import __version__, clipboard
+from chat_tui import __version__, clipboard, signals
 from chat_tui.client import ChatClient
 from chat_tui.commands import ActionCommands, ConversationCommands, ThemeCommands
 from chat_tui.config import DEFAULT_THEME, ConfigError, Settings, save_top_level
 from chat_tui.drafts import DraftStore
 from chat_tui.messages import CopyRequested
 from chat_tui.models import Conversation, Message
+from chat_tui.safetext import display_text
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
 
@@ -67,6 +71,14 @@ class ChatApp(App[None]):
             tooltip="Show every key and what it does (? only outside text boxes).",
             show=False,
         ),
+        Binding(
+            "ctrl+c",
+            "help_quit",
+            "Quit",
+            id="app.quit_ctrl_c",
+            tooltip="Save everything and quit; copies instead when text is selected.",
+            show=False,
+        ),
     ]
 
     def __init__(
@@ -104,6 +116,9 @@ class ChatApp(App[None]):
                 f"unknown theme {settings.theme!r}: using {DEFAULT_THEME} "
                 '(ctrl+p, then "theme: change" lists them)'
             )
+        self._quitting = False
+        """Set while replies are stopped and saves flushed on the way out."""
+        self._signals = signals.QuitSignals(self.quit_on_signal, self.emergency_exit)
 
     def get_default_screen(self) -> Screen:
         from chat_tui.screens.chat import ChatScreen
@@ -112,10 +127,18 @@ class ChatApp(App[None]):
 
     def on_mount(self) -> None:
         for warning in self.settings.warnings:
-            self.notify(warning, title="Configuration", severity="warning", markup=False)
+            self.notify(
+                display_text(warning),
+                title="Configuration",
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
         for warning in self._startup_warnings:
-            self.notify(warning, title="Theme", severity="warning", markup=False)
+            self.notify(display_text(warning), title="Theme", severity="warning", markup=False)
         self._apply_keys()
+        if not self.is_headless:
+            self._signals.install()
 
     @property
     def version(self) -> str:
@@ -173,15 +196,89 @@ class ChatApp(App[None]):
     # -- quitting --------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        """Stop any streaming reply, save what arrived, then exit."""
+        """Stop any streaming reply, save what arrived, then exit.
+
+        If a conversation cannot be saved (disk full, read-only directory), ask first: quitting
+        would lose it, while staying keeps it in memory and the saver keeps retrying.
+        """
+        if self._quitting:
+            return
+        self._quitting = True
+        try:
+            unsaved = await self._stop_and_save()
+        finally:
+            self._quitting = False
+        if unsaved:
+            from chat_tui.screens.unsaved import UnsavedScreen
+
+            titles = [conversation.title for conversation in unsaved]
+            reason = self.saver.last_error or "the last save failed"
+            self.clear_notifications()  # the dialog says it all, and toasts would cover it
+            self.push_screen(UnsavedScreen(titles, reason), self._quit_anyway)
+            return
+        await self._close_and_exit()
+
+    async def action_help_quit(self) -> None:
+        """ctrl+c: quit after saving (Textual only hints at ctrl+q). Inputs with selected
+        text, and text selected on screen, bind ctrl+c to copy first."""
+        await self.action_quit()
+
+    async def _quit_anyway(self, quit_anyway: bool | None) -> None:
+        if quit_anyway:
+            await self._close_and_exit()
+
+    async def _stop_and_save(self) -> list[Conversation]:
+        """Stop every reply, wait for the saves; return the conversations still unsaved."""
         screen = self.chat_screen
         if screen is not None:
             await screen.stop_all_replies()
         await self.saver.flush()
+        return self.saver.unsaved
+
+    async def _close_and_exit(self, return_code: int = 0, message: str = "") -> None:
+        self.saver.close()
         for client in self._clients.values():
             await client.close()
         await asyncio.to_thread(self.store.close)
-        self.exit()
+        self._signals.uninstall()
+        self.exit(return_code=return_code, message=Text(message) if message else None)
+
+    def quit_on_signal(self, number: signal.Signals) -> None:
+        """SIGTERM, SIGHUP or SIGINT: save what arrived and exit; no question can be asked
+        (the terminal may be gone). A second signal exits at once."""
+        if self._quitting:
+            self.exit(return_code=128 + number)
+            return
+        self.run_worker(
+            self._quit_after_signal(), group="quit", exit_on_error=False, exclusive=True
+        )
+
+    async def _quit_after_signal(self) -> None:
+        self._quitting = True
+        unsaved = await self._stop_and_save()
+        message = ""
+        if unsaved:
+            titles = ", ".join(repr(c.title or "New conversation") for c in unsaved)
+            message = f"chat-tui: not saved ({self.saver.last_error}): {titles}"
+        await self._close_and_exit(1 if unsaved else 0, display_text(message))
+
+    def emergency_exit(self) -> None:
+        """The orderly exit after a signal is stuck (a dead terminal can block the event loop):
+        from the watchdog thread, save the replies in flight and every unsaved conversation
+        as they are, then end the process."""
+        rescue: dict[str, Conversation] = {c.id: c for c in self.saver.pending}
+        screen = self.chat_screen
+        for message, conversation in screen.live_replies() if screen is not None else []:
+            if message.status == "streaming":
+                message.status = "stopped"
+            rescue[conversation.id] = conversation
+        saved = True
+        for conversation in rescue.values():
+            try:
+                self.store.save_snapshot(conversation.to_dict())
+            except Exception:
+                saved = False
+        os._exit(0 if saved else 1)
 
     # -- copying ---------------------------------------------------------------------------
 

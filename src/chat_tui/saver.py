@@ -47,6 +47,8 @@ class Saver:
         self._on_merged = on_merged
         self._live_message = live_message
         self._pending: dict[str, _Pending] = {}
+        self.last_error: str | None = None
+        """Why the most recent failed save failed (for the question asked before quitting)."""
 
     def request(self, conversation: Conversation, *, checkpoint: bool = False) -> None:
         """Save soon. A non-checkpoint request also re-indexes the conversation's text."""
@@ -82,6 +84,21 @@ class Saver:
     def unsaved(self) -> list[Conversation]:
         return [p.conversation for p in self._pending.values() if p.failed]
 
+    @property
+    def pending(self) -> list[Conversation]:
+        """Conversations with a save requested that has not landed yet (or failed)."""
+        return [
+            p.conversation
+            for p in self._pending.values()
+            if p.failed or (p.task is not None and not p.task.done())
+        ]
+
+    def close(self) -> None:
+        """Stop retrying (the app is exiting); whatever is unsaved stays unsaved."""
+        for pending in self._pending.values():
+            if pending.task is not None and not pending.task.done():
+                pending.task.cancel()
+
     async def _run(self, pending: _Pending) -> None:
         try:
             while True:
@@ -97,6 +114,7 @@ class Saver:
                     )
                 except StoreError as error:
                     pending.failed = True
+                    self.last_error = str(error)
                     pending.checkpoint = pending.checkpoint and checkpoint
                     pending.done.set()
                     self._on_error(conversation, error)

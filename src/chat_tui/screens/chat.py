@@ -577,6 +577,10 @@ class ChatScreen(ConversationActions, Screen[None]):
     def _mark_streaming(self) -> None:
         self.sidebar.conversation_list.mark(streaming=set(self._replies))
 
+    def live_replies(self) -> list[tuple[Message, Conversation]]:
+        """Every reply streaming right now, with its conversation."""
+        return [(state.message, state.conversation) for state in self._replies.values()]
+
     def live_message(self, conversation: Conversation) -> Message | None:
         state = self._replies.get(conversation.id)
         return state.message if state is not None else None

@@ -3,11 +3,13 @@
 The child is started with `python -m chat_tui` in its own session with the pseudo-terminal as
 its controlling terminal, so closing the terminal sends it SIGHUP exactly as closing a
 terminal window does. A thread drains everything it draws (a terminal that is not read from
-would block it) and keeps the text, so tests can wait until something is on screen.
+would block it) into a small screen model, so tests can wait until something is on screen
+where the person would see it.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import fcntl
 import os
@@ -22,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from rich.cells import get_character_cell_size
+
 _TAKE_TERMINAL = (
     "import fcntl, runpy, sys, termios;"
     "fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
@@ -30,7 +34,103 @@ _TAKE_TERMINAL = (
 )
 """Become the controlling process of the pseudo-terminal, then run chat-tui."""
 
-_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+_WITHOUT_ROOT_POWERS = (
+    "import ctypes, os, sys;"
+    "libc = ctypes.CDLL(None, use_errno=True);"
+    "[libc.prctl(24, cap, 0, 0, 0) for cap in (1, 2)];"  # PR_CAPBSET_DROP DAC_OVERRIDE/READ
+    "os.execv(sys.executable, [sys.executable, '-c', sys.argv[1], *sys.argv[2:]])"
+)
+"""Root ignores file permissions; without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (dropped
+from the bounding set, then exec) it is held to them like anyone else. Not root: a no-op."""
+
+_ESCAPE = re.compile(
+    r"\x1b(?:\[(?P<csi>[0-?]*)[ -/]*(?P<final>[@-~])"  # CSI: cursor moves, colours, modes
+    r"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: titles, hyperlinks, clipboard
+    r"|[@-Z\\-_])"  # two-character escapes
+)
+_INCOMPLETE = re.compile(r"\x1b(\[[0-?]*[ -/]*|\][^\x07\x1b]*|\x1b?)?$")
+
+
+class Screen:
+    """Just enough of a terminal to know what is on screen: text, cursor moves, erasing."""
+
+    def __init__(self, columns: int, rows: int) -> None:
+        self.columns, self.rows = columns, rows
+        self.cells = [[" "] * columns for _ in range(rows)]
+        self.x = self.y = 0
+        self._pending = ""
+
+    def feed(self, text: str) -> None:
+        text = self._pending + text
+        tail = _INCOMPLETE.search(text)
+        self._pending = text[tail.start() :] if tail and tail.group() else ""
+        text = text[: len(text) - len(self._pending)]
+        position = 0
+        while position < len(text):
+            char = text[position]
+            if char == "\x1b":
+                match = _ESCAPE.match(text, position)
+                if match is None:
+                    position += 1
+                    continue
+                if match.group("final"):
+                    self._csi(match.group("csi"), match.group("final"))
+                position = match.end()
+                continue
+            position += 1
+            if char == "\r":
+                self.x = 0
+            elif char == "\n":
+                self.y = min(self.y + 1, self.rows - 1)
+            elif char == "\b":
+                self.x = max(self.x - 1, 0)
+            elif char >= " ":
+                self._put(char)
+
+    def _put(self, char: str) -> None:
+        width = get_character_cell_size(char)
+        if width == 0 or not 0 <= self.y < self.rows:
+            return
+        if self.x + width > self.columns:
+            return
+        self.cells[self.y][self.x] = char
+        if width == 2:
+            self.cells[self.y][self.x + 1] = ""
+        self.x += width
+
+    def _csi(self, parameters: str, final: str) -> None:
+        if parameters.startswith(("?", ">", "<", "=")):
+            return  # private modes
+        numbers = (
+            [int(n) if n.isdigit() else 0 for n in parameters.split(";")] if parameters else []
+        )
+        first = numbers[0] if numbers else 0
+        if final in "Hf":
+            row = numbers[0] if numbers and numbers[0] else 1
+            column = numbers[1] if len(numbers) > 1 and numbers[1] else 1
+            self.y, self.x = min(row, self.rows) - 1, min(column, self.columns) - 1
+        elif final == "G":
+            self.x = min(max(first, 1), self.columns) - 1
+        elif final == "A":
+            self.y = max(self.y - max(first, 1), 0)
+        elif final == "B":
+            self.y = min(self.y + max(first, 1), self.rows - 1)
+        elif final == "C":
+            self.x = min(self.x + max(first, 1), self.columns - 1)
+        elif final == "D":
+            self.x = max(self.x - max(first, 1), 0)
+        elif final == "K":
+            row = self.cells[self.y]
+            start, end = {0: (self.x, self.columns), 1: (0, self.x + 1)}.get(
+                first, (0, self.columns)
+            )
+            row[start:end] = [" "] * (end - start)
+        elif final == "J" and first in (2, 3):
+            self.cells = [[" "] * self.columns for _ in range(self.rows)]
+
+    @property
+    def text(self) -> str:
+        return "\n".join("".join(row).rstrip() for row in self.cells)
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
@@ -56,13 +156,21 @@ class Terminal:
     """One chat-tui process in a pseudo-terminal of `size` (columns, rows)."""
 
     def __init__(
-        self, args: list[str], env: dict[str, str], size: tuple[int, int] = (100, 30)
+        self,
+        args: list[str],
+        env: dict[str, str],
+        size: tuple[int, int] = (100, 30),
+        *,
+        obey_permissions: bool = False,
     ) -> None:
         self.master, slave = os.openpty()
         columns, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        command = [sys.executable, "-c", _TAKE_TERMINAL, *args]
+        if obey_permissions:
+            command = [sys.executable, "-c", _WITHOUT_ROOT_POWERS, _TAKE_TERMINAL, *args]
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _TAKE_TERMINAL, *args],
+            command,
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -72,6 +180,8 @@ class Terminal:
         )
         os.close(slave)
         self._output = bytearray()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._screen = Screen(columns, rows)
         self._lock = threading.Lock()
         self._closed = False
         self._reading = threading.Event()
@@ -93,6 +203,7 @@ class Terminal:
             if data:
                 with self._lock:
                     self._output += data
+                    self._screen.feed(self._decoder.decode(data))
 
     @property
     def output(self) -> str:
@@ -101,21 +212,22 @@ class Terminal:
             return self._output.decode("utf-8", "replace")
 
     @property
-    def text(self) -> str:
-        """Everything drawn so far with the escape sequences removed."""
-        return _ESCAPES.sub("", self.output)
+    def screen(self) -> str:
+        """What the terminal shows now, one line per row."""
+        with self._lock:
+            return self._screen.text
 
     def wait_for(self, needle: str, timeout: float = 20.0) -> None:
-        """Wait until `needle` has been drawn (escape sequences ignored)."""
+        """Wait until `needle` is on screen (within one row)."""
         deadline = time.monotonic() + timeout
-        while needle not in self.text:
+        while needle not in self.screen:
             if self.process.poll() is not None:
                 raise AssertionError(
                     f"chat-tui exited ({self.process.returncode}) before showing {needle!r}:\n"
-                    + self.text[-2000:]
+                    + self.screen
                 )
             if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never appeared on screen:\n{self.text[-2000:]}")
+                raise AssertionError(f"{needle!r} never appeared on screen:\n{self.screen}")
             time.sleep(0.05)
 
     def type(self, text: str) -> None:

@@ -65,7 +65,7 @@ def ask_and_stream(terminal: Terminal, fake: FakeOpenAI, words: int) -> None:
     deadline = time.monotonic() + 30
     while len(fake.sent) < words:
         assert time.monotonic() < deadline, f"only {len(fake.sent)} words were sent"
-        assert terminal.process.poll() is None, terminal.text[-2000:]
+        assert terminal.process.poll() is None, terminal.screen
         time.sleep(0.01)
 
 

@@ -81,13 +81,19 @@ class ConversationIndex:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            return self._connect()
+            return self._connect(self._database)
         except sqlite3.DatabaseError:
+            pass
+        try:
             self._discard_database()
-            return self._connect()
+            return self._connect(self._database)
+        except (sqlite3.DatabaseError, OSError):
+            # A read-only or full data directory: keep an index in memory for this session,
+            # so the conversations are still listed and searchable.
+            return self._connect(":memory:")
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._database, check_same_thread=False, timeout=10)
+    def _connect(self, database: Path | str) -> sqlite3.Connection:
+        db = sqlite3.connect(database, check_same_thread=False, timeout=10)
         db.create_function("casefold", 1, _casefold, deterministic=True)
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA journal_mode = WAL")

@@ -213,7 +213,7 @@ class ConversationStore:
             try:
                 fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as error:
-                raise StoreError(_describe_write_error(error, self.root)) from error
+                raise StoreError(_describe_write_error(error, self.root / ".lock")) from error
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
@@ -284,8 +284,9 @@ def _summary_of(conversation: Conversation) -> ConversationSummary:
 
 
 def _describe_write_error(error: OSError, path: Path) -> str:
-    if error.errno == errno.ENOSPC:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return "the disk is full; free some space (your messages are kept until then)"
     if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"{path.parent} cannot be written to ({error.strerror}); check its permissions"
-    return f"could not write {path}: {error.strerror or error}"
+    reason = error.strerror or error
+    return f"could not write {path}: {reason} (your messages are kept until then)"

@@ -24,7 +24,7 @@ from chat_tui.index import ConversationSummary, SearchHit
 from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.models import Conversation, Message
 from chat_tui.replying import fill_reply
-from chat_tui.safetext import one_line
+from chat_tui.safetext import display_text, one_line
 from chat_tui.screens.conversation_actions import ConversationActions
 from chat_tui.store import StoreError
 from chat_tui.widgets.conversation_list import Row
@@ -207,6 +207,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Draft writes happen in order, so an older text never overwrites a newer one."""
         self._editing: int | None = None
         """Index of the user message being edited (ctrl+up), if any."""
+        self._unsaved: set[str] = set()
+        """Conversations whose last save failed (the saver retries them)."""
 
     @property
     def chat_app(self) -> ChatApp:
@@ -297,6 +299,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         title = conversation.title or "New conversation"
         if conversation.read_only:
             title += "  (read-only: written by a newer chat-tui)"
+        if conversation.id in self._unsaved:
+            title += "  ⚠ not saved yet"
         self.query_one("#conversation-title", Static).update(Content(one_line(title)))
         provider = self.chat_app.settings.provider_named(conversation.provider)
         model = conversation.model
@@ -334,7 +338,9 @@ class ChatScreen(ConversationActions, Screen[None]):
             try:
                 conversation = await asyncio.to_thread(self.chat_app.store.load, conversation_id)
             except StoreError as error:
-                self.notify(str(error), title="Cannot open", severity="error", markup=False)
+                self.notify(
+                    display_text(str(error)), title="Cannot open", severity="error", markup=False
+                )
                 return False
         await self._show(conversation)
         return True
@@ -399,7 +405,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         if not fresh:
             return
         self._reported.update(str(p.path) for p in fresh)
-        lines = [f"{p.path.name} {p.reason}" for p in fresh[:5]]
+        lines = [display_text(f"{p.path.name} {p.reason}") for p in fresh[:5]]
         if len(fresh) > 5:
             lines.append(f"…and {len(fresh) - 5} more")
         self.notify(
@@ -610,8 +616,27 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     def save_failed(self, conversation: Conversation, error: StoreError) -> None:
         self.status.show(f"Not saved: {error}. Retrying…", "error")
+        if conversation.id not in self._unsaved:
+            self._unsaved.add(conversation.id)
+            self._save_state_changed(conversation, error)
+
+    def _save_state_changed(self, conversation: Conversation, error: StoreError | None) -> None:
+        """Tell the person when a conversation stops being saved, and when it is saved again."""
+        title = one_line(conversation.title or "New conversation", 40)
+        if error is not None:
+            text = f"{error}\nIt stays in memory and chat-tui keeps retrying."
+            self.notify(
+                display_text(text), title=f"Not saved: {title}", severity="error", markup=False
+            )
+        else:
+            self.notify("Everything is on disk again.", title=f"Saved: {title}", markup=False)
+        if conversation is self.conversation:
+            self._update_top_bar()
 
     def saved(self, conversation: Conversation) -> None:
+        if conversation.id in self._unsaved:
+            self._unsaved.discard(conversation.id)
+            self._save_state_changed(conversation, None)
         if conversation.id not in {s.id for s in self._summaries}:
             self.refresh_sidebar()
 

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Label, Static
 
 from chat_tui.safetext import display_text, one_line
+from chat_tui.screens.modals import Dialog
 
 SHOWN_TITLES = 5
 
 
-class UnsavedScreen(ModalScreen[bool]):
-    """Dismissed with True to quit anyway (losing the listed conversations), else False."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "keep", "Keep trying", id="unsaved.keep", tooltip="Stay in chat-tui."),
-    ]
+class UnsavedScreen(Dialog):
+    """Dismissed with True to quit anyway (losing the listed conversations); Esc or "Keep
+    trying" dismiss with None and chat-tui goes on retrying."""
 
     def __init__(self, titles: list[str], reason: str) -> None:
         super().__init__()
@@ -34,9 +29,8 @@ class UnsavedScreen(ModalScreen[bool]):
         count = len(self.titles)
         noun = "conversation is" if count == 1 else "conversations are"
         lines = [f"{count} {noun} not saved yet:"]
-        lines += [
-            f"  • {one_line(t or 'New conversation', 60)}" for t in self.titles[:SHOWN_TITLES]
-        ]
+        shown = self.titles[:SHOWN_TITLES]
+        lines += [f"  • {one_line(title or 'New conversation', 60)}" for title in shown]
         if count > SHOWN_TITLES:
             lines.append(f"  …and {count - SHOWN_TITLES} more")
         lines += [
@@ -45,19 +39,20 @@ class UnsavedScreen(ModalScreen[bool]):
             "",
             "chat-tui keeps retrying while it runs. Quit anyway and lose what is not saved?",
         ]
-        with Vertical(id="unsaved-dialog", classes="dialog"):
-            yield Static(Content("Unsaved conversations"), classes="dialog-title")
+        with Vertical(classes="dialog-box -wide"):
+            yield Label("Unsaved conversations", classes="dialog-title", markup=False)
             yield Static(Content(display_text("\n".join(lines))), id="unsaved-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Keep trying", id="keep", variant="primary")
-                yield Button("Quit anyway", id="quit", variant="error")
+                yield Button("Keep trying", id="keep", variant="primary", compact=True)
+                yield Button("Quit anyway", id="quit", variant="error", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#keep", Button).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(event.button.id == "quit")
+    @on(Button.Pressed, "#quit")
+    def _quit(self) -> None:
+        self.dismiss(True)
 
-    def action_keep(self) -> None:
-        self.dismiss(False)
+    @on(Button.Pressed, "#keep")
+    def _keep(self) -> None:
+        self.dismiss(None)

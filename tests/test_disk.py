@@ -1,0 +1,268 @@
+"""Damaged, newer and unwritable files: the app starts, says what is wrong, and loses nothing.
+
+Disk full is made real with RLIMIT_FSIZE (root ignores permissions, not file size limits), so
+every write past the limit fails with EFBIG, in this process, exactly like a full disk.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets._toast import Toast
+
+from chat_tui import saver
+from chat_tui.models import SCHEMA_VERSION, Conversation, Message
+from chat_tui.screens.chat import ChatScreen
+from chat_tui.screens.unsaved import UnsavedScreen
+from chat_tui.store import ConversationStore
+from chat_tui.widgets.conversation_list import ConversationList
+from chat_tui.widgets.message_view import MessageView
+from chat_tui.widgets.prompt_input import PromptInput
+from chat_tui.widgets.status_bar import StatusBar
+from tests.fake_openai import FakeOpenAI
+from tests.helpers import file_size_limit
+from tests.terminal import Terminal, environment
+from tests.test_app import SIZE, saved_files, send, settle
+
+BROKEN = {
+    "20260101-000000-trunc1.json": b'{"schema_version": 2, "id": "20260101-000000-trunc1", "ti',
+    "20260101-000000-notjs1.json": b"\x00\x01 this is not JSON at all \xff",
+    "20260101-000000-shape1.json": b'{"schema_version": 2, "id": "x", "messages": {"a": 1}}',
+    "20260101-000000-list01.json": b"[1, 2, 3]",
+}
+
+
+def toasts(app) -> list[str]:
+    """The text of every notification on screen, title included."""
+    return [str(toast.render()) for toast in app.screen.query(Toast)]
+
+
+def good_conversation(store: ConversationStore, title: str = "A good one") -> Conversation:
+    conversation = Conversation(model="gpt-4o-mini", title=title)
+    conversation.messages = [
+        Message(role="user", content=title),
+        Message(role="assistant", content="Still here.", model="gpt-4o-mini"),
+    ]
+    store.save(conversation)
+    return conversation
+
+
+async def test_unreadable_files_are_named_left_untouched_and_the_rest_is_shown(
+    fake: FakeOpenAI, make_app, store: ConversationStore, data_dir: Path
+) -> None:
+    good = good_conversation(store)
+    folder = data_dir / "conversations"
+    for name, raw in BROKEN.items():
+        (folder / name).write_bytes(raw)
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        listing = app.query_one(ConversationList)
+        assert [row.title for row in listing.rows] == ["A good one"]
+        shown = "\n".join(toasts(app))
+        assert "Some conversations could not be read" in shown
+        for name in BROKEN:
+            assert name in shown
+        assert "left untouched" in shown
+        # The good conversation opens and works; a new one can be written next to them.
+        listing.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [v.message.content for v in app.screen.query(MessageView)] == [
+            "A good one",
+            "Still here.",
+        ]
+        await send(pilot, "and more")
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+    for name, raw in BROKEN.items():
+        assert (folder / name).read_bytes() == raw
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*BROKEN, f"{good.id}.json"])
+    saved = json.loads((folder / f"{good.id}.json").read_text())
+    assert [m["content"] for m in saved["messages"]][-2:] == ["and more", "Echo: and more"]
+
+
+async def test_opening_an_unreadable_file_names_it_and_starts_a_new_conversation(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    folder = data_dir / "conversations"
+    folder.mkdir(parents=True)
+    name = "20260101-000000-trunc1.json"
+    (folder / name).write_bytes(BROKEN[name])
+    app = make_app(open_conversation=name.removesuffix(".json"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert "Cannot open" in "\n".join(toasts(app))
+        assert name in "\n".join(toasts(app))
+        assert not app.screen.query(MessageView)
+        await send(pilot, "fresh start")
+        await settle(pilot)
+    assert (folder / name).read_bytes() == BROKEN[name]
+    others = [p for p in folder.glob("*.json") if p.name != name]
+    assert [json.loads(p.read_text())["title"] for p in others] == ["fresh start"]
+
+
+async def test_a_file_from_a_newer_chat_tui_is_shown_read_only_and_never_downgraded(
+    fake: FakeOpenAI, make_app, store: ConversationStore, data_dir: Path
+) -> None:
+    future = good_conversation(store, "From the future").to_dict()
+    future["schema_version"] = SCHEMA_VERSION + 1
+    future["shiny_new_field"] = {"kept": True}
+    future["messages"][1]["new_part"] = ["also kept"]
+    path = data_dir / "conversations" / f"{future['id']}.json"
+    raw = json.dumps(future, indent=2).encode()
+    path.write_bytes(raw)
+    app = make_app(open_conversation=future["id"])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChatScreen) and screen.conversation.read_only
+        assert "read-only" in str(screen.query_one("#conversation-title").render())
+        assert [v.message.content for v in screen.query(MessageView)] == [
+            "From the future",
+            "Still here.",
+        ]
+        await send(pilot, "try to add")
+        await settle(pilot)
+        assert "read-only" in str(app.query_one(StatusBar).render())
+        assert app.query_one(PromptInput).text == "try to add"  # the prompt is not lost
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+    assert fake.chat_requests == []
+    assert path.read_bytes() == raw
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry failed saves every 50 ms instead of every few seconds."""
+    monkeypatch.setattr(saver, "RETRY_SECONDS", 0.05)
+
+
+async def test_a_full_disk_keeps_everything_in_memory_tells_the_person_and_retries(
+    fake: FakeOpenAI, make_app, data_dir: Path, quick_retries: None
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "saved before the disk filled")
+        await settle(pilot)
+        before = saved_files(data_dir)
+        with file_size_limit(16):
+            await send(pilot, "written while the disk is full")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            # Told: a notification that stays, the top bar, the status line.
+            shown = "\n".join(toasts(app))
+            assert "Not saved: saved before the disk filled" in shown
+            assert "stays in memory" in shown
+            assert "not saved yet" in str(app.screen.query_one("#conversation-title").render())
+            # Kept in memory and still working: the reply arrived, the next one too.
+            await send(pilot, "and another")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            contents = [v.message.content for v in app.screen.query(MessageView)]
+            assert contents[-4:] == [
+                "written while the disk is full",
+                "Echo: written while the disk is full",
+                "and another",
+                "Echo: and another",
+            ]
+            assert saved_files(data_dir) == before  # the old file is intact
+            # Quitting now would lose them: the app asks, and staying is the default.
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert isinstance(app.screen, UnsavedScreen)
+            question = str(app.screen.query_one("#unsaved-text").render())
+            assert "saved before the disk filled" in question
+            assert "could not write" in question
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, ChatScreen)
+        # Space again: the saver's retry lands without anyone doing anything.
+        await settle(pilot)
+        assert "Saved: saved before the disk filled" in "\n".join(toasts(app))
+        assert "not saved yet" not in str(app.screen.query_one("#conversation-title").render())
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0
+    messages = saved_files(data_dir)[0]["messages"]
+    assert [m["content"] for m in messages] == [
+        "saved before the disk filled",
+        "Echo: saved before the disk filled",
+        "written while the disk is full",
+        "Echo: written while the disk is full",
+        "and another",
+        "Echo: and another",
+    ]
+
+
+async def test_quit_anyway_with_a_full_disk_leaves_the_last_good_file(
+    fake: FakeOpenAI, make_app, data_dir: Path, quick_retries: None
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "kept")
+        await settle(pilot)
+        before = saved_files(data_dir)
+        with file_size_limit(16):
+            await send(pilot, "lost on purpose")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert isinstance(app.screen, UnsavedScreen)
+            await pilot.click("#quit")
+            await pilot.pause()
+    assert app.return_code == 0
+    assert saved_files(data_dir) == before
+
+
+def _set_modes(root: Path, *, writable: bool) -> None:
+    for path in [*sorted(root.rglob("*"), reverse=True), root]:
+        if path.is_dir():
+            path.chmod(0o700 if writable else 0o500)
+        else:
+            path.chmod(0o600 if writable else 0o400)
+
+
+def test_a_read_only_data_directory_is_reported_kept_in_memory_and_retried(
+    fake: FakeOpenAI, store: ConversationStore, data_dir: Path, isolated_dirs: Path
+) -> None:
+    """A real chat-tui process held to file permissions (root's override dropped)."""
+    old = good_conversation(store, "Old and safe")
+    store.refresh()
+    store.close()
+    old_file = data_dir / "conversations" / f"{old.id}.json"
+    old_bytes = old_file.read_bytes()
+    _set_modes(data_dir, writable=False)
+    terminal = Terminal(
+        ["--base-url", fake.base_url], environment(isolated_dirs), size=SIZE, obey_permissions=True
+    )
+    try:
+        terminal.wait_for("Old and safe")  # the rest is shown
+        terminal.wait_for("Ask anything")
+        terminal.type("hello read-only\r")
+        terminal.wait_for("Not saved: hello read-only")  # told, and why
+        terminal.wait_for("Permission")
+        terminal.wait_for("not saved yet")
+        terminal.wait_for("Echo: hello")  # the app keeps working
+        assert old_file.read_bytes() == old_bytes
+        terminal.type("\x11")  # ctrl+q: asked, not dropped
+        terminal.wait_for("Quit anyway")
+        terminal.type("\x1b")  # Esc: keep trying
+        _set_modes(data_dir, writable=True)  # the person fixes the permissions
+        terminal.wait_for("Everything is on disk again")  # the saver's retry landed
+        terminal.type("\x11")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+        _set_modes(data_dir, writable=True)
+    assert old_file.read_bytes() == old_bytes
+    new = [p for p in (data_dir / "conversations").glob("*.json") if p != old_file]
+    assert len(new) == 1
+    messages = json.loads(new[0].read_text())["messages"]
+    assert [m["content"] for m in messages] == ["hello read-only", "Echo: hello read-only"]

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -70,6 +70,8 @@ class FakeOpenAI:
         self.replies: deque[Reply] = deque()
         self.default_reply: Reply | None = None
         """Used when the queue is empty; None means echo the last user message."""
+        self.reply_for: Callable[[list[dict[str, Any]]], Reply] | None = None
+        """When set and the queue is empty: decides the reply from the request's messages."""
         self.requests: list[RecordedRequest] = []
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "local-llama"]
         self.models_status = 200
@@ -126,6 +128,8 @@ class FakeOpenAI:
         with self._lock:
             if self.replies:
                 return self.replies.popleft()
+        if self.reply_for is not None and isinstance(body, dict):
+            return self.reply_for(list(body.get("messages", [])))
         if self.default_reply is not None:
             return self.default_reply
         last_user = ""

@@ -217,6 +217,16 @@ class Terminal:
         with self._lock:
             return self._screen.text
 
+    def click_on(self, needle: str) -> None:
+        """Click (SGR mouse report, as terminals send it) on the first cell of `needle`."""
+        for y, line in enumerate(self.screen.splitlines()):
+            x = line.find(needle)
+            if x >= 0:
+                report = f"\x1b[<0;{x + 1};{y + 1}"
+                self.type(f"{report}M{report}m")
+                return
+        raise AssertionError(f"{needle!r} is not on screen:\n{self.screen}")
+
     def wait_for(self, needle: str, timeout: float = 20.0) -> None:
         """Wait until `needle` is on screen (within one row)."""
         deadline = time.monotonic() + timeout

@@ -60,11 +60,13 @@ def _merge_versions(theirs: list[Message], ours: list[Message]) -> list[Message]
 def _merge_message(theirs: Message, ours: Message) -> Message:
     """One message both sides have: keep the more finished, then the longer, text.
 
-    Only the process streaming a reply holds it as "streaming" in memory (a loaded one reads
-    as interrupted), so our live reply always wins over any copy of it on disk.
+    A reply streaming here only grows, so no copy of it on disk is ahead of it: it wins on
+    length (and on a tie, ours is kept, so the live object stays in place). A copy of another
+    window's reply that we adopted earlier is just as "streaming" as that window's newer
+    copy; only comparing finality and length lets the newer one win. (Preferring any
+    "streaming" message of ours let a stale copy overwrite the other window's finished
+    reply.)
     """
-    if ours.status == "streaming":
-        return ours
     theirs_rank = (_FINALITY[theirs.status], len(theirs.content))
     ours_rank = (_FINALITY[ours.status], len(ours.content))
     return theirs if theirs_rank > ours_rank else ours

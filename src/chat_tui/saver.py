@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore, StoreError
 
@@ -133,13 +134,20 @@ class Saver:
             pending.done.set()
 
     def _adopt(self, conversation: Conversation, merged: Conversation) -> None:
-        """Take the merged messages, keeping the object of a reply still streaming here."""
+        """Take the merged messages, keeping the object of a reply still streaming here.
+
+        `merged` was built from the snapshot this save started with; the conversation may
+        have grown since (the reply that follows a prompt is added while the prompt is being
+        saved). Merging once more with what is in memory now keeps those messages: taking
+        `merged` as it is dropped them, and a reply dropped this way streamed on, unsaved.
+        """
+        union = merge_conversations(merged, conversation)
         live = self._live_message(conversation)
         if live is not None:
-            _replace_by_id(merged.messages, live)
-        conversation.messages = merged.messages
+            _replace_by_id(union.messages, live)
+        conversation.messages = union.messages
         conversation.revision = merged.revision
-        conversation.updated_at = merged.updated_at
+        conversation.updated_at = union.updated_at
 
 
 def _replace_by_id(messages: list[Message], live: Message) -> bool:

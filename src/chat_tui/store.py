@@ -63,6 +63,9 @@ class ConversationStore:
         self._index = ConversationIndex(root / "index.sqlite3", self.conversations_dir)
         self._known: dict[str, FileStamp] = {}
         """Stamp of each file as we last read or wrote it: a different one means a race."""
+        self._known_revision: dict[str, int] = {}
+        """Revision of each file as we last read or wrote it: a snapshot older than that was
+        taken before we saw someone else's changes, and must be merged, not written."""
         self._thread_lock = threading.RLock()
         self._prepared = False
 
@@ -114,6 +117,7 @@ class ConversationStore:
         conversation.mark_interrupted()
         with self._thread_lock:
             self._known[conversation.id] = stamp
+            self._known_revision[conversation.id] = conversation.revision
         return conversation
 
     def _read(self, path: Path) -> tuple[Conversation, FileStamp]:
@@ -165,7 +169,7 @@ class ConversationStore:
         path = self.path_of(ours.id)
         with self._write_lock():
             merged: Conversation | None = None
-            theirs = self._changed_on_disk(path, ours.id)
+            theirs = self._changed_on_disk(path, ours.id, ours.revision)
             if theirs is not None and theirs.read_only:
                 raise StoreError(
                     f"{path.name} was written by a newer chat-tui; it is shown read-only"
@@ -181,6 +185,7 @@ class ConversationStore:
             except OSError as error:
                 raise StoreError(_describe_write_error(error, path)) from error
             self._known[ours.id] = stamp
+            self._known_revision[ours.id] = ours.revision
             with contextlib.suppress(Exception):
                 # The index is a cache: failing to update it must not fail the save.
                 if checkpoint:
@@ -189,13 +194,27 @@ class ConversationStore:
                     self._index.put(ours, stamp)
         return SaveResult(ours.revision, merged)
 
-    def _changed_on_disk(self, path: Path, conversation_id: str) -> Conversation | None:
-        """The file's current content if someone else replaced it since we last saw it."""
+    def changed_on_disk(self, conversation_id: str) -> bool:
+        """Whether the file was replaced (by another process) since we last read or wrote it."""
+        try:
+            stamp = stamp_of(os.stat(self.path_of(conversation_id)))
+        except OSError:
+            return False
+        with self._thread_lock:
+            return stamp != self._known.get(conversation_id)
+
+    def _changed_on_disk(
+        self, path: Path, conversation_id: str, revision: int
+    ) -> Conversation | None:
+        """The file's current content if someone else replaced it since we last saw it, or if
+        the snapshot being saved predates what we last saw."""
         try:
             stamp = stamp_of(os.stat(path))
         except FileNotFoundError:
             return None
-        if stamp == self._known.get(conversation_id):
+        if stamp == self._known.get(conversation_id) and revision >= self._known_revision.get(
+            conversation_id, 0
+        ):
             return None
         try:
             conversation, _ = self._read(path)
@@ -236,6 +255,7 @@ class ConversationStore:
             except OSError as error:
                 raise StoreError(_describe_write_error(error, source)) from error
             self._known.pop(conversation_id, None)
+            self._known_revision.pop(conversation_id, None)
             with contextlib.suppress(Exception):
                 self._index.remove(conversation_id)
 

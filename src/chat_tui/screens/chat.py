@@ -21,6 +21,7 @@ from chat_tui import client as chat_client
 from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, SearchHit
+from chat_tui.merge import merge_conversations
 from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.models import Conversation, Message
 from chat_tui.replying import fill_reply
@@ -441,6 +442,31 @@ class ChatScreen(ConversationActions, Screen[None]):
         if stamp != self._directory_stamp:
             self._directory_stamp = stamp
             self.refresh_sidebar()
+            self._reload_open_conversation(self.conversation)
+
+    @work(thread=True, exclusive=True, group="reload", exit_on_error=False)
+    def _reload_open_conversation(self, conversation: Conversation) -> None:
+        """Another window saved the open conversation: read it to show its messages too."""
+        if conversation.read_only or conversation.id in self._replies:
+            return
+        store = self.chat_app.store
+        if not conversation.messages or not store.changed_on_disk(conversation.id):
+            return
+        try:
+            theirs = store.load(conversation.id)
+        except StoreError:
+            return
+        self.app.call_from_thread(self._adopt_from_disk, conversation, theirs)
+
+    async def _adopt_from_disk(self, conversation: Conversation, theirs: Conversation) -> None:
+        if conversation is not self.conversation or conversation.id in self._replies:
+            return
+        merged = merge_conversations(theirs, conversation)
+        conversation.messages = merged.messages
+        conversation.revision = max(conversation.revision, theirs.revision)
+        conversation.updated_at = merged.updated_at
+        await self.log_view.show(conversation.messages)
+        self._show_idle_status()
 
     @on(ConversationChosen)
     async def _conversation_chosen(self, event: ConversationChosen) -> None:

@@ -75,5 +75,9 @@ class Sidebar(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.conversation_list.focus()
-        self.conversation_list.action_choose()
+        listing = self.conversation_list
+        listing.focus()
+        # Choose from the list's own message loop: posted from here, the sender would be
+        # this sidebar, and Textual stops a message at its sender's parent (the screen
+        # would never hear of it).
+        listing.call_later(listing.action_choose)

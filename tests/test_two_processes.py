@@ -1,0 +1,180 @@
+"""Two chat-tui processes on one data directory, as in two terminals: nothing lost or broken.
+
+The processes share the files, the write lock and the index. Each save carries a revision;
+a process that finds the file changed since it last read it merges instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chat_tui.models import Conversation, Message
+from chat_tui.store import ConversationStore
+from tests.fake_openai import FakeOpenAI, Reply
+from tests.terminal import Terminal, environment
+from tests.test_app import SIZE
+
+
+@pytest.fixture
+def terminals() -> Iterator[list[Terminal]]:
+    started: list[Terminal] = []
+    yield started
+    for terminal in started:
+        terminal.close()
+
+
+def open_terminal(terminals: list[Terminal], home: Path, fake: FakeOpenAI, *args: str) -> Terminal:
+    terminal = Terminal(["--base-url", fake.base_url, *args], environment(home), size=SIZE)
+    terminals.append(terminal)
+    terminal.wait_for("Ask anything" if not args else "gpt-4o-mini")
+    return terminal
+
+
+def every_message(messages: list[dict]) -> list[dict]:
+    """Messages of the visible path and of every alternative version, depth first."""
+    found: list[dict] = []
+    for message in messages:
+        found.append(message)
+        for branch in message.get("alternatives", []):
+            found.extend(every_message(branch))
+    return found
+
+
+def conversations_on_disk(data_dir: Path) -> dict[str, dict]:
+    files = sorted((data_dir / "conversations").glob("*.json"))
+    return {p.stem: json.loads(p.read_text("utf-8")) for p in files}
+
+
+def test_each_process_sees_the_others_conversations_and_messages(
+    fake: FakeOpenAI, isolated_dirs: Path, data_dir: Path, terminals: list[Terminal]
+) -> None:
+    first = open_terminal(terminals, isolated_dirs, fake)
+    second = open_terminal(terminals, isolated_dirs, fake)
+
+    first.type("alpha topic\r")
+    first.wait_for("Echo: alpha topic")
+    second.wait_for("alpha topic")  # a new conversation appears in the other sidebar
+
+    second.click_on("alpha topic")
+    second.wait_for("Echo: alpha topic")
+    second.type("beta follow-up\r")
+    second.wait_for("Echo: beta follow-up")
+
+    first.wait_for("Echo: beta follow-up")  # the open conversation shows the other's messages
+    first.type("gamma from the first\r")
+    first.wait_for("Echo: gamma from the first")
+    second.wait_for("Echo: gamma from the first")
+
+    for terminal in (first, second):
+        terminal.type("\x11")
+        assert terminal.wait() == 0
+    (saved,) = conversations_on_disk(data_dir).values()
+    assert [m["content"] for m in saved["messages"]] == [
+        "alpha topic",
+        "Echo: alpha topic",
+        "beta follow-up",
+        "Echo: beta follow-up",
+        "gamma from the first",
+        "Echo: gamma from the first",
+    ]
+
+
+def test_two_replies_streaming_into_one_conversation_are_both_kept(
+    fake: FakeOpenAI, isolated_dirs: Path, data_dir: Path, terminals: list[Terminal]
+) -> None:
+    store = ConversationStore(data_dir)
+    shared = Conversation(model="gpt-4o-mini", title="Shared")
+    shared.messages = [
+        Message(role="user", content="Shared"),
+        Message(role="assistant", content="Both windows show this.", model="gpt-4o-mini"),
+    ]
+    store.save(shared)
+    store.close()
+
+    def slow_reply(messages: list[dict]) -> Reply:
+        asked = messages[-1]["content"]
+        return Reply(deltas=[f"{asked}-{n} " for n in range(60)], delay=0.04)
+
+    fake.reply_for = slow_reply  # three seconds each: several checkpoints race
+    first = open_terminal(terminals, isolated_dirs, fake, "--open", shared.id)
+    second = open_terminal(terminals, isolated_dirs, fake, "--open", shared.id)
+    first.type("left\r")
+    second.type("right\r")
+    first.wait_for("left-59")
+    second.wait_for("right-59")
+    for terminal in (first, second):
+        terminal.type("\x11")
+        assert terminal.wait() == 0
+
+    saved = conversations_on_disk(data_dir)[shared.id]
+    messages = every_message(saved["messages"])
+    by_content = {m["content"]: m for m in messages}
+    for side in ("left", "right"):
+        assert side in by_content
+        reply = by_content["".join(f"{side}-{n} " for n in range(60))]
+        assert reply["status"] == "complete"
+    assert [m["content"] for m in saved["messages"][:2]] == ["Shared", "Both windows show this."]
+    assert len(messages) == 6  # two shared, and one prompt and reply from each window
+
+
+_WRITER = textwrap.dedent(
+    """
+    import random, sys, time
+    from pathlib import Path
+    from chat_tui.store import ConversationStore
+
+    root, conversation_id, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    count = int(sys.argv[4])
+    store = ConversationStore(root)
+    conversation = store.load(conversation_id)
+    for n in range(count):
+        conversation.add_user_message(f"{name} {n}")
+        conversation = store.save(conversation)
+        time.sleep(random.random() / 100)
+    store.close()
+    """
+)
+
+
+def test_two_writers_racing_on_one_file_lose_nothing(data_dir: Path) -> None:
+    """Two processes each append 40 messages to one conversation as fast as they can."""
+    store = ConversationStore(data_dir)
+    shared = Conversation(model="m", title="Race")
+    shared.add_user_message("Race")
+    store.save(shared)
+    store.close()
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(data_dir), shared.id, name, "40"])
+        for name in ("one", "two")
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    saved = conversations_on_disk(data_dir)[shared.id]
+    contents = {m["content"] for m in every_message(saved["messages"])}
+    for name in ("one", "two"):
+        for n in range(40):
+            assert f"{name} {n}" in contents
+
+
+def test_a_snapshot_older_than_the_file_is_merged_not_written(data_dir: Path) -> None:
+    """A save of a copy read before the last save (a conversation reopened while its
+    previous save was landing) must not overwrite what that save wrote."""
+    store = ConversationStore(data_dir)
+    stale = Conversation(model="m", title="Stale")
+    stale.add_user_message("first")
+    store.save(stale)
+    fresh = store.load(stale.id)
+    fresh.add_user_message("written by the fresh copy")
+    store.save(fresh)
+    stale.add_user_message("written by the stale copy")
+    store.save(stale)
+    saved = conversations_on_disk(data_dir)[stale.id]
+    contents = {m["content"] for m in every_message(saved["messages"])}
+    assert {"first", "written by the fresh copy", "written by the stale copy"} <= contents
+    store.close()

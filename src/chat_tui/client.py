@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chat_tui.config import DEFAULT_PROVIDER, Provider
+from chat_tui.safetext import valid_unicode
 
 CONNECT_TIMEOUT = 10.0
 
@@ -139,9 +140,14 @@ class ChatClient:
     ) -> AsyncIterator[StreamEvent]:
         """Stream one reply. Raises `ChatError`; cancellation closes the connection."""
         client = await self._client()
+        # A lone surrogate (kept from an earlier reply) would make the request unsendable.
+        messages = [{**m, "content": valid_unicode(m["content"])} for m in messages]
+        model = valid_unicode(model)
         stream = await self._open_stream(client, messages, model)
         reason: str | None = None
         received = False
+        held = ""
+        """The first half of a surrogate pair a server split across two frames."""
         try:
             async for chunk in stream:
                 usage = getattr(chunk, "usage", None)
@@ -158,10 +164,12 @@ class ChatClient:
                     thinking = _reasoning_text(delta)
                     if thinking:
                         received = True
-                        yield ReasoningDelta(thinking)
+                        yield ReasoningDelta(valid_unicode(thinking))
                     if delta.content:
                         received = True
-                        yield TextDelta(delta.content)
+                        text, held = _hold_half_pair(held + delta.content)
+                        if text:
+                            yield TextDelta(text)
                 if choice.finish_reason:
                     reason = choice.finish_reason
         except asyncio.CancelledError:
@@ -170,6 +178,8 @@ class ChatClient:
             raise self._explain(error, model, mid_stream=True, received=received) from error
         finally:
             await _close_quietly(stream)
+        if held:
+            yield TextDelta(valid_unicode(held))
         yield Finished(reason)
 
     async def _open_stream(self, client: Any, messages: list[dict[str, str]], model: str) -> Any:
@@ -365,6 +375,13 @@ def _explain(
         hint=retry,
         kind="connection",
     )
+
+
+def _hold_half_pair(text: str) -> tuple[str, str]:
+    """Valid text to show now, and a trailing high surrogate to join with the next frame."""
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        return valid_unicode(text[:-1]), text[-1]
+    return valid_unicode(text), ""
 
 
 def _colon(detail: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -198,7 +199,7 @@ class ConversationIndex:
         with entries:
             for entry in entries:
                 name = entry.name
-                if name.endswith(".json") and not name.startswith("."):
+                if name.endswith(".json") and not name.startswith(".") and name.isprintable():
                     with contextlib.suppress(FileNotFoundError):
                         stamps[name[:-5]] = stamp_of(entry.stat())
         return stamps
@@ -314,11 +315,11 @@ class ConversationIndex:
                 conversation_id,
                 stamp[0],
                 stamp[1],
-                problem,
+                problem and _indexable(problem),
                 _indexable(title),
-                created_at,
-                updated_at,
-                model,
+                _indexable(created_at),
+                _indexable(updated_at),
+                _indexable(model),
                 message_count,
                 int(read_only),
             ),
@@ -355,13 +356,19 @@ class ConversationIndex:
         """Conversations whose title or text holds every word of `query` (any case).
 
         Words of three or more characters are matched anywhere in the text through the
-        trigram index; shorter queries only match titles, since a trigram index cannot
-        narrow them and scanning every message per keystroke would not stay instant.
+        trigram index. Shorter words in scripts without spaces between words (Chinese,
+        Japanese; most Chinese words have two characters) are looked for in the text too, by
+        a scan narrowed by any longer words; other short words (English "a", "to") only
+        match titles, since scanning every message for them per keystroke would not stay
+        instant and would match nearly everything.
         """
         words = [_indexable(w) for w in query.split()]
         if not words:
             return []
         with self._lock:
+            short = [w for w in words if len(w) < TRIGRAM]
+            if short and all(not w.isascii() for w in short):
+                return self._scan_text(words, limit)
             if all(len(w) >= TRIGRAM for w in words):
                 rows = self.db.execute(
                     f"""
@@ -382,6 +389,34 @@ class ConversationIndex:
             ).fetchall()
         return [SearchHit(_summary(row), "") for row in rows]
 
+    def _scan_text(self, words: list[str], limit: int) -> list[SearchHit]:
+        """Every word anywhere in the text (titles included), for words too short for the
+        trigram index; longer words, if any, narrow the scan through the index first."""
+        folded = [w.casefold() for w in words]
+        longer = [w for w in words if len(w) >= TRIGRAM]
+        match = "message_text MATCH ? AND " if longer else ""
+        contains = " AND ".join("instr(casefold(message_text.text), ?) > 0" for _ in folded)
+        parameters = ([" AND ".join(_fts_phrase(w) for w in longer)] if longer else []) + folded
+        rows = self.db.execute(
+            f"""
+            SELECT {_SUMMARY_COLUMNS_C}, message_text.text
+            FROM message_text JOIN conversations c ON c.rowid = message_text.rowid
+            WHERE {match}{contains} AND c.problem IS NULL
+            ORDER BY c.updated_at DESC LIMIT ?
+            """,
+            (*parameters, limit),
+        ).fetchall()
+        return [SearchHit(_summary(row[:-1]), _snippet(row[-1], folded[0])) for row in rows]
+
+
+def _snippet(text: str, word: str, around: int = 30) -> str:
+    """Text around the first `word` (already casefolded), on one line."""
+    at = text.casefold().find(word)
+    if at < 0:
+        return ""
+    start, end = max(0, at - around), at + len(word) + around
+    return ("…" if start else "") + _one_line(text[start:end]) + ("…" if end < len(text) else "")
+
 
 _SUMMARY_COLUMNS = "id, title, created_at, updated_at, model, message_count, read_only"
 _SUMMARY_COLUMNS_C = ", ".join(f"c.{name.strip()}" for name in _SUMMARY_COLUMNS.split(","))
@@ -400,9 +435,12 @@ def _casefold(text: str | None) -> str:
     return (text or "").casefold()
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _indexable(text: str) -> str:
-    """SQLite functions stop at NUL; nothing else needs changing."""
-    return text.replace("\x00", " ")
+    """SQLite functions stop at NUL, and SQLite takes UTF-8, which has no lone surrogates."""
+    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", " "))
 
 
 def _one_line(text: str) -> str:

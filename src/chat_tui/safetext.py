@@ -8,6 +8,8 @@ hyperlink (OSC 8) or ring the bell.
 
 from __future__ import annotations
 
+import re
+
 _REPLACEMENTS: dict[int, str] = {
     code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)
 }
@@ -20,16 +22,51 @@ _REPLACEMENTS.update(
         for code in (0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069)
     }
 )
+# Lone surrogates (a server splitting an emoji's UTF-16 pair across two JSON frames) cannot be
+# written to a UTF-8 terminal: the first one would kill Textual's output thread.
+_REPLACEMENTS.update({code: "\ufffd" for code in range(0xD800, 0xE000)})
 
 
 def display_text(text: str) -> str:
     """`text` with every control character made visible (␛ for ESC, ␀ for NUL, ...).
 
-    Newlines and tabs stay; Windows line endings become plain newlines.
+    Newlines and tabs stay; Windows line endings become plain newlines. Bidirectional
+    overrides and lone surrogates become U+FFFD.
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     return text.translate(_REPLACEMENTS)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """`text` as valid Unicode: surrogate pairs (JSON `\\ud83d\\ude00` decoded piecewise)
+    joined into the character they encode, lone surrogates replaced by U+FFFD."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
+
+
+def markdown_text(text: str) -> str:
+    """`display_text` for Markdown, which also decodes `&#x202e;`-style references: those
+    that would decode to a character `display_text` replaces are replaced the same way."""
+
+    def neutralise(match: re.Match[str]) -> str:
+        hexadecimal, decimal = match.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        if code > 0x10FFFF:
+            return match.group()
+        character = chr(code)
+        replaced = display_text(character)
+        return match.group() if replaced == character else replaced
+
+    shown = display_text(text)
+    return _CHARACTER_REFERENCE.sub(neutralise, shown) if "&#" in shown else shown
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -38,3 +75,15 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(flat) > limit:
         return flat[: max(limit - 1, 0)].rstrip() + "…"
     return flat
+
+
+SHOWN_CHARACTERS = 20_000
+"""Plain text longer than this is shown cut (laying out a megabyte stalls the screen)."""
+
+
+def shortened(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """Displayable `text`, cut after `limit` characters with a note saying how much is left."""
+    if len(text) <= limit:
+        return display_text(text)
+    rest = len(text) - limit
+    return display_text(text[:limit]) + f"\n… {rest:,} more characters (all of it was kept)"

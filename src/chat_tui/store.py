@@ -178,7 +178,7 @@ class ConversationStore:
                 merged = merge_conversations(theirs, ours)
                 ours = merged
             ours.revision = max(ours.revision, theirs.revision if theirs else 0) + 1
-            payload = json.dumps(ours.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+            payload = _encode(ours.to_dict())
             try:
                 write_bytes_atomic(path, payload)
                 stamp = stamp_of(os.stat(path))
@@ -301,6 +301,15 @@ def _summary_of(conversation: Conversation) -> ConversationSummary:
         message_count=len(conversation.messages),
         read_only=conversation.read_only,
     )
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    """Readable UTF-8 JSON; text UTF-8 cannot hold (lone surrogates a server sent) is kept
+    exactly by writing the file with ASCII escapes instead."""
+    try:
+        return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, ensure_ascii=True, indent=1).encode("ascii")
 
 
 def _describe_write_error(error: OSError, path: Path) -> str:

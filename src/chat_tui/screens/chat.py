@@ -37,6 +37,7 @@ from chat_tui.widgets.status_bar import StatusBar, usage_line
 
 if TYPE_CHECKING:
     from chat_tui.app import ChatApp
+    from chat_tui.messages import LinkActivated
 
 WATCH_SECONDS = 2.0
 """How often the conversations directory is checked for changes made by other processes."""
@@ -652,7 +653,11 @@ class ChatScreen(ConversationActions, Screen[None]):
         if error is not None:
             text = f"{error}\nIt stays in memory and chat-tui keeps retrying."
             self.notify(
-                display_text(text), title=f"Not saved: {title}", severity="error", markup=False
+                display_text(text),
+                title=f"Not saved: {title}",
+                severity="error",
+                timeout=30,
+                markup=False,
             )
         else:
             self.notify("Everything is on disk again.", title=f"Saved: {title}", markup=False)
@@ -763,6 +768,12 @@ class ChatScreen(ConversationActions, Screen[None]):
         sidebar.toggle_class("-hidden")
         if sidebar.has_class("-hidden") and sidebar.has_focus_within:
             self.prompt.focus()
+
+    def on_link_activated(self, event: LinkActivated) -> None:
+        """A link in a reply was clicked: show where it goes and let the person decide."""
+        from chat_tui.screens.link import LinkScreen
+
+        self.app.push_screen(LinkScreen(event.href))
 
     def action_focus_search(self) -> None:
         self.sidebar.remove_class("-hidden")

@@ -22,7 +22,7 @@ from textual.widgets import Collapsible, Markdown, Static
 from chat_tui.mdsplit import CHUNK_CHARS, next_boundary, split_markdown
 from chat_tui.messages import CodeCopyRequested, CopyRequested, LinkActivated, VariantStep
 from chat_tui.models import Message
-from chat_tui.safetext import display_text
+from chat_tui.safetext import display_text, markdown_text, shortened
 from chat_tui.timefmt import clock_time
 from chat_tui.widgets.code_block import CodeFence, ReplyMarkdown, original_code
 
@@ -128,7 +128,7 @@ class ReplyStream:
 
     def write(self, fragment: str) -> None:
         if fragment:
-            self._text += display_text(fragment)
+            self._text += markdown_text(fragment)
             self._wake.set()
 
     async def _pump(self) -> None:
@@ -163,7 +163,7 @@ class ReplyStream:
     async def finish(self, final_text: str) -> None:
         """Stop streaming and render the final text in full (fixes any half-open block)."""
         await self.stop()
-        await self._body.show(display_text(final_text))
+        await self._body.show(markdown_text(final_text))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -223,9 +223,9 @@ class MessageView(Vertical, can_focus=True):
         if self.message.role == "assistant":
             text = self.message.content
             if text:
-                await self.query_one(MarkdownBody).show(display_text(text))
+                await self.query_one(MarkdownBody).show(markdown_text(text))
         else:
-            self.query_one(".user-text", Static).update(Content(display_text(self.message.content)))
+            self.query_one(".user-text", Static).update(Content(shortened(self.message.content)))
 
     def refresh_meta(self) -> None:
         """Redraw header, thinking and error from `message` (status, usage, versions)."""
@@ -246,7 +246,7 @@ class MessageView(Vertical, can_focus=True):
             self.query_one(".reasoning-text", Static).update(Content(display_text(text)))
 
     def start_stream(self) -> ReplyStream:
-        return self.query_one(MarkdownBody).start_stream(display_text(self.message.content))
+        return self.query_one(MarkdownBody).start_stream(markdown_text(self.message.content))
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         event.stop()

@@ -68,6 +68,9 @@ class PromptInput(TextArea):
         # Pasted control characters are made visible, like everywhere else text is shown.
         event.text = display_text(event.text)
         await super()._on_paste(event)
+        # Textual calls every class's _on_paste in turn unless told not to: without this,
+        # TextArea inserted each paste a second time.
+        event.prevent_default()
 
     # Both keys are priority bindings, which run as soon as the app sees the key: before the
     # characters typed just ahead of it (already on their way to this box) have arrived.

@@ -266,3 +266,29 @@ def test_a_read_only_data_directory_is_reported_kept_in_memory_and_retried(
     assert len(new) == 1
     messages = json.loads(new[0].read_text())["messages"]
     assert [m["content"] for m in messages] == ["hello read-only", "Echo: hello read-only"]
+
+
+async def test_a_data_directory_that_cannot_be_created_is_reported_and_retried(
+    fake: FakeOpenAI, make_app, data_dir: Path, quick_retries: None
+) -> None:
+    """Even root cannot create a directory under a file: the first save fails until the
+    person moves the file away."""
+    blocker = data_dir.parent
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file where the data directory should be")
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "where does this go")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running
+        assert app.screen.query(MessageView)[-1].message.content == "Echo: where does this go"
+        assert "Not saved: where does this go" in "\n".join(toasts(app))
+        blocker.unlink()
+        await settle(pilot)
+        assert "Saved: where does this go" in "\n".join(toasts(app))
+    assert [m["content"] for m in saved_files(data_dir)[0]["messages"]] == [
+        "where does this go",
+        "Echo: where does this go",
+    ]

@@ -503,12 +503,35 @@ _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
 
 
 def redact(text: str, api_key: str | None) -> str:
-    """Remove anything that looks like an API key (servers sometimes echo it back) and any
-    user name or password written into a URL."""
+    """Remove anything that looks like an API key (servers sometimes echo it back, whole or
+    in part) and any user name or password written into a URL."""
     if api_key:
-        text = text.replace(api_key, "[key hidden]")
+        text = _hide_key(text, api_key)
     text = _URL_CREDENTIALS.sub("[hidden]@", text)
     return _KEY_PATTERN.sub("[key hidden]", text)
+
+
+KEY_FRAGMENT = 10
+"""Any run of this many characters of the key is hidden (a server may drop its prefix)."""
+
+
+def _hide_key(text: str, key: str) -> str:
+    if len(key) < KEY_FRAGMENT:
+        return text.replace(key, "[key hidden]")
+    windows = {key[i : i + KEY_FRAGMENT] for i in range(len(key) - KEY_FRAGMENT + 1)}
+    shown: list[str] = []
+    position = 0
+    while position < len(text):
+        if text[position : position + KEY_FRAGMENT] in windows:
+            end = position + KEY_FRAGMENT
+            while end < len(text) and text[position : end + 1] in key:
+                end += 1
+            shown.append("[key hidden]")
+            position = end
+        else:
+            shown.append(text[position])
+            position += 1
+    return "".join(shown)
 
 
 class Stopwatch:

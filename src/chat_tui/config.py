@@ -38,8 +38,9 @@ class Provider:
     name: str
     base_url: str | None = None
     """None means the SDK's default, the OpenAI API."""
-    api_key: str | None = None
-    """Resolved key (from the config or from `api_key_env`); never persisted elsewhere."""
+    api_key: str | None = field(default=None, repr=False)
+    """Resolved key (from the config or from `api_key_env`); never persisted elsewhere, and
+    left out of repr() (Textual prints locals in crash reports)."""
     api_key_env: str | None = None
     """Name of the environment variable holding the key, for display and diagnostics."""
     model: str | None = None
@@ -181,7 +182,7 @@ def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     ]
     if _holds_key(values) and _readable_by_others(path):
         warnings.append(
-            f"{path} holds an API key and is readable by other users: run chmod 600 {path}"
+            f"{path.name} holds an API key and other users can read it: run chmod 600 {path}"
         )
     return values, warnings
 

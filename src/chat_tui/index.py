@@ -94,6 +94,8 @@ class ConversationIndex:
             return self._connect(":memory:")
 
     def _connect(self, database: Path | str) -> sqlite3.Connection:
+        if isinstance(database, Path):
+            _make_private(database)
         db = sqlite3.connect(database, check_same_thread=False, timeout=10)
         db.create_function("casefold", 1, _casefold, deterministic=True)
         db.execute("PRAGMA busy_timeout = 10000")
@@ -420,6 +422,18 @@ def _snippet(text: str, word: str, around: int = 30) -> str:
 
 _SUMMARY_COLUMNS = "id, title, created_at, updated_at, model, message_count, read_only"
 _SUMMARY_COLUMNS_C = ", ".join(f"c.{name.strip()}" for name in _SUMMARY_COLUMNS.split(","))
+
+
+def _make_private(database: Path) -> None:
+    """The index holds the text of every message: create it readable by its owner only
+    (SQLite gives the -wal and -shm files the mode of the database), and tighten files an
+    older version left readable by others."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
 
 
 def _summary(row: tuple) -> ConversationSummary:

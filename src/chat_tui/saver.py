@@ -113,7 +113,14 @@ class Saver:
                     result = await asyncio.to_thread(
                         self.store.save_snapshot, snapshot, checkpoint=checkpoint
                     )
-                except StoreError as error:
+                except Exception as failure:
+                    # Anything but a StoreError is a bug; it must still be retried and
+                    # reported, not end this task and leave the conversation unsaved.
+                    error = (
+                        failure
+                        if isinstance(failure, StoreError)
+                        else StoreError(f"could not save ({type(failure).__name__}: {failure})")
+                    )
                     pending.failed = True
                     self.last_error = str(error)
                     pending.checkpoint = pending.checkpoint and checkpoint

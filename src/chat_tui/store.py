@@ -72,7 +72,10 @@ class ConversationStore:
     def _prepare(self) -> None:
         if not self._prepared:
             for directory in (self.root, self.conversations_dir, self.trash_dir):
-                ensure_private_dir(directory)
+                try:
+                    ensure_private_dir(directory)
+                except OSError as error:
+                    raise StoreError(_describe_write_error(error, directory / ".")) from error
             self._prepared = True
 
     def close(self) -> None:

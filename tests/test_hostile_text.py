@@ -301,18 +301,24 @@ async def test_a_non_web_link_can_be_copied_but_not_opened(fake: FakeOpenAI, mak
 # -- what reaches the terminal --------------------------------------------------------------
 
 
+TYPED = "你好 👋🏽 مرحبا 🇯🇵 ok"
+"""Typed into a real terminal: wide characters, an emoji with a modifier, Arabic, a flag."""
+
+
 def test_control_sequences_never_reach_a_real_terminal(
-    fake: FakeOpenAI, isolated_dirs: Path
+    fake: FakeOpenAI, isolated_dirs: Path, data_dir: Path
 ) -> None:
     """A real chat-tui in a pseudo-terminal: the bytes it writes hold none of the reply's
-    escape sequences, only their visible stand-ins."""
+    escape sequences, only their visible stand-ins; and wide text types as it should."""
     fake.add(deltas=[ESCAPES[:30], ESCAPES[30:]])
     terminal = Terminal(["--base-url", fake.base_url], environment(isolated_dirs), size=SIZE)
     try:
         terminal.wait_for("Ask anything")
-        terminal.type("show me \x1b]52;c;QUJD\x07 escapes\r")
+        terminal.type(f"{TYPED}\r")
         terminal.wait_for("csi8")
         assert "␛]52;c;SGVsbG8=␇clip" in terminal.screen  # shown, visibly, as text
+        terminal.type("typed \x1b]52;c;QUJD\x07 escapes\r")
+        terminal.wait_for("Echo: typed")
         terminal.type("\x11")
         assert terminal.wait() == 0
     finally:
@@ -329,6 +335,9 @@ def test_control_sequences_never_reach_a_real_terminal(
     ):
         assert sequence not in output, repr(sequence)
     assert "\x1b]52;c;QUJD" not in output  # typed escapes are keys, never echoed raw
+    (saved,) = saved_files(data_dir)
+    assert saved["messages"][0]["content"] == TYPED
+    assert saved["title"] == TYPED
 
 
 # -- big, wide, right-to-left, NUL ----------------------------------------------------------

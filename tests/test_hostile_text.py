@@ -153,8 +153,10 @@ async def test_hostile_text_is_literal_and_inert_everywhere_it_is_shown(
             assert fragment in body
         assert "[@click=app.quit]quit[/]" in body and "␛]52;c;SGVsbG8=␇clip" in body
         # The top bar and the sidebar.
-        assert rendered(screen.query_one("#title", Static)) == one_line(HOSTILE)
-        assert rendered(screen.query_one("#model", Static)) == one_line(f"model {HOSTILE}")
+        assert rendered(screen.query_one("#conversation-title", Static)) == one_line(HOSTILE)
+        assert rendered(screen.query_one("#conversation-model", Static)) == one_line(
+            f"model {HOSTILE}"
+        )
         listing = app.query_one(ConversationList)
         row = "".join(seg.text for seg in listing.render_line(0))
         assert one_line(HOSTILE)[:20] in row
@@ -527,7 +529,10 @@ async def _render_everywhere(text: str, home: Path) -> None:
             assert isinstance(screen, ChatScreen)
             user = screen.query(MessageView)[0]
             assert rendered(user.query_one(".user-text", Static)) == display_text(text)
-            assert rendered(screen.query_one("#title", Static)) == one_line(text) or not text
+            assert (
+                rendered(screen.query_one("#conversation-title", Static)) == one_line(text)
+                or not text
+            )
             screen.status.show(text, "error")
             app.notify(display_text(text), title=one_line(text), markup=False)
             await pilot.pause()

@@ -84,3 +84,21 @@ def make_app(settings: Settings, data_dir: Path):
     yield build
     for app_store in stores:
         app_store.close()
+
+
+@pytest.fixture
+def chat_tui(isolated_dirs: Path):
+    """Start the real `chat-tui` in a pseudo-terminal (tests/terminal.py), on the isolated
+    directories unless `env` says otherwise; every process started is closed afterwards."""
+    from tests.terminal import Terminal, environment
+
+    started: list[Terminal] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, **options: object) -> Terminal:
+        terminal = Terminal(list(args), env or environment(isolated_dirs), **options)  # type: ignore[arg-type]
+        started.append(terminal)
+        return terminal
+
+    yield start
+    for terminal in started:
+        terminal.close()

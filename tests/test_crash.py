@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from chat_tui.app import ChatApp
 from chat_tui.signals import GRACE_SECONDS
 from chat_tui.widgets.prompt_input import PromptInput
 from tests.fake_openai import FakeOpenAI
-from tests.terminal import Terminal, environment
+from tests.terminal import Terminal
 from tests.test_app import SIZE, saved_files, send
 
 WORDS = [f"w{n:04d} " for n in range(3000)]
@@ -39,23 +38,8 @@ def slow_reply(fake: FakeOpenAI) -> FakeOpenAI:
     return fake
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def terminals() -> Iterator[list[Terminal]]:
-    started: list[Terminal] = []
-    yield started
-    for terminal in started:
-        terminal.close()
-
-
-def start(terminals: list[Terminal], home: Path, base_url: str, *args: str) -> Terminal:
-    terminal = Terminal(["--base-url", base_url, *args], environment(home), size=SIZE)
-    terminals.append(terminal)
-    return terminal
+def start(chat_tui, base_url: str, *args: str) -> Terminal:
+    return chat_tui("--base-url", base_url, *args, size=SIZE)
 
 
 def ask_and_stream(terminal: Terminal, fake: FakeOpenAI, words: int) -> None:
@@ -73,35 +57,34 @@ def sent_before(fake: FakeOpenAI, moment: float) -> str:
     return "".join(text for when, text in fake.sent if when <= moment)
 
 
-def data_files(home: Path) -> dict[str, Path]:
-    root = home / "data" / "chat-tui"
+def data_files(root: Path) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()}
 
 
-def conversation_on_disk(home: Path) -> dict:
-    files = sorted((home / "data" / "chat-tui" / "conversations").glob("*.json"))
+def conversation_on_disk(data_dir: Path) -> dict:
+    files = sorted((data_dir / "conversations").glob("*.json"))
     assert len(files) == 1, files
     return json.loads(files[0].read_text("utf-8"))
 
 
 def test_sigkill_mid_reply_loses_at_most_the_last_second(
-    slow_reply: FakeOpenAI, home: Path, terminals: list[Terminal]
+    slow_reply: FakeOpenAI, data_dir: Path, chat_tui
 ) -> None:
-    terminal = start(terminals, home, slow_reply.base_url)
+    terminal = start(chat_tui, slow_reply.base_url)
     ask_and_stream(terminal, slow_reply, words=200)  # four seconds: several checkpoints
     killed_at = time.monotonic()
     terminal.signal(signal.SIGKILL)
     assert terminal.wait() == -signal.SIGKILL
 
     # Every file chat-tui keeps is intact: conversations parse, nothing half-written shows.
-    for name, path in data_files(home).items():
+    for name, path in data_files(data_dir).items():
         if name.endswith(".json") and not Path(name).name.startswith("."):
             json.loads(path.read_text("utf-8"))
         else:
             assert name in {".lock", "index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"} or (
                 Path(name).name.startswith(".") and name.endswith(".tmp")
             ), name
-    saved = conversation_on_disk(home)
+    saved = conversation_on_disk(data_dir)
     prompt, reply = saved["messages"]
     assert prompt["content"] == "Tell me a long story"
     assert reply["status"] == "streaming"  # a checkpoint: the next start calls it interrupted
@@ -114,12 +97,12 @@ def test_sigkill_mid_reply_loses_at_most_the_last_second(
     )
 
     # The next start shows the partial reply, marked interrupted.
-    again = start(terminals, home, slow_reply.base_url, "--open", saved["id"])
+    again = start(chat_tui, slow_reply.base_url, "--open", saved["id"])
     again.wait_for("⚠ interrupted")
     again.wait_for(WORDS[len(content) // len(WORDS[0]) - 1].strip())
     again.type("\x11")  # ctrl+q
     assert again.wait() == 0
-    assert conversation_on_disk(home)["messages"][-1]["content"] == content
+    assert conversation_on_disk(data_dir)["messages"][-1]["content"] == content
 
 
 QUITTING = {
@@ -133,27 +116,27 @@ QUITTING = {
 
 @pytest.mark.parametrize("how", list(QUITTING))
 def test_signals_and_quit_keys_save_what_arrived_and_exit_cleanly(
-    how: str, slow_reply: FakeOpenAI, home: Path, terminals: list[Terminal]
+    how: str, slow_reply: FakeOpenAI, data_dir: Path, chat_tui
 ) -> None:
-    terminal = start(terminals, home, slow_reply.base_url)
+    terminal = start(chat_tui, slow_reply.base_url)
     ask_and_stream(terminal, slow_reply, words=60)
     asked_at = time.monotonic()
     QUITTING[how](terminal)
     assert terminal.wait() == 0
     if how != "SIGHUP (terminal closed)":
         assert "\x1b[?1049l" in terminal.output, "the terminal was not given back"
-    reply = conversation_on_disk(home)["messages"][-1]
+    reply = conversation_on_disk(data_dir)["messages"][-1]
     assert reply["status"] == "stopped"  # saved on the way out, not just checkpointed
     assert SCRIPT.startswith(reply["content"])
     assert reply["content"].startswith(sent_before(slow_reply, asked_at - 0.5))
 
 
 def test_a_signal_still_saves_and_exits_when_the_terminal_is_frozen(
-    slow_reply: FakeOpenAI, home: Path, terminals: list[Terminal]
+    slow_reply: FakeOpenAI, data_dir: Path, chat_tui
 ) -> None:
     """Nobody reads the terminal, so the app blocks on its own output; SIGTERM must still
     save what arrived and end the process (the watchdog does it from outside the loop)."""
-    terminal = start(terminals, home, slow_reply.base_url)
+    terminal = start(chat_tui, slow_reply.base_url)
     ask_and_stream(terminal, slow_reply, words=20)
     terminal.stop_reading()
     terminal.wait_until_blocked()
@@ -163,7 +146,7 @@ def test_a_signal_still_saves_and_exits_when_the_terminal_is_frozen(
     assert time.monotonic() - signalled_at < GRACE_SECONDS + 10
     terminal.resume_reading()
     assert "\x1b[?1049l" not in terminal.output, "the orderly exit ran: nothing was stuck"
-    reply = conversation_on_disk(home)["messages"][-1]
+    reply = conversation_on_disk(data_dir)["messages"][-1]
     assert reply["status"] == "stopped"
     assert SCRIPT.startswith(reply["content"]) and len(reply["content"]) >= 20 * len(WORDS[0])
 

@@ -6,7 +6,9 @@ every write past the limit fails with EFBIG, in this process, exactly like a ful
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,7 @@ from chat_tui.widgets.message_view import MessageView
 from chat_tui.widgets.prompt_input import PromptInput
 from chat_tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import file_size_limit
-from tests.terminal import Terminal, environment
+from tests.helpers import file_size_limit, workers_done
 from tests.test_app import SIZE, saved_files, send, settle
 
 BROKEN = {
@@ -37,6 +38,14 @@ BROKEN = {
 def toasts(app) -> list[str]:
     """The text of every notification on screen, title included."""
     return [str(toast.render()) for toast in app.screen.query(Toast)]
+
+
+async def send_past_failing_saves(pilot, text: str) -> None:
+    """Send `text` and wait for the reply, not for the saves (they may be failing)."""
+    await send(pilot, text)
+    await pilot.pause()
+    await workers_done(pilot.app)
+    await pilot.pause()
 
 
 def good_conversation(store: ConversationStore, title: str = "A good one") -> Conversation:
@@ -136,6 +145,17 @@ async def test_a_file_from_a_newer_chat_tui_is_shown_read_only_and_never_downgra
     assert path.read_bytes() == raw
 
 
+@contextlib.asynccontextmanager
+async def disk_full_after(pilot, data_dir: Path, first: str) -> AsyncIterator[list[dict]]:
+    """Send `first` and let it be saved; then, inside the block, the disk is full (writes
+    past 16 bytes fail). Yields the saved files as they were before."""
+    await send(pilot, first)
+    await settle(pilot)
+    before = saved_files(data_dir)
+    with file_size_limit(16):
+        yield before
+
+
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry failed saves every 50 ms instead of every few seconds."""
@@ -147,23 +167,15 @@ async def test_a_full_disk_keeps_everything_in_memory_tells_the_person_and_retri
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await send(pilot, "saved before the disk filled")
-        await settle(pilot)
-        before = saved_files(data_dir)
-        with file_size_limit(16):
-            await send(pilot, "written while the disk is full")
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        async with disk_full_after(pilot, data_dir, "saved before the disk filled") as before:
+            await send_past_failing_saves(pilot, "written while the disk is full")
             # Told: a notification that stays, the top bar, the status line.
             shown = "\n".join(toasts(app))
             assert "Not saved: saved before the disk filled" in shown
             assert "stays in memory" in shown
             assert "not saved yet" in str(app.screen.query_one("#conversation-title").render())
             # Kept in memory and still working: the reply arrived, the next one too.
-            await send(pilot, "and another")
-            await pilot.pause()
-            await app.workers.wait_for_complete()
+            await send_past_failing_saves(pilot, "and another")
             contents = [v.message.content for v in app.screen.query(MessageView)]
             assert contents[-4:] == [
                 "written while the disk is full",
@@ -204,14 +216,9 @@ async def test_quit_anyway_with_a_full_disk_leaves_the_last_good_file(
     fake: FakeOpenAI, make_app, data_dir: Path, quick_retries: None
 ) -> None:
     app = make_app()
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await send(pilot, "kept")
-        await settle(pilot)
-        before = saved_files(data_dir)
-        with file_size_limit(16):
-            await send(pilot, "lost on purpose")
-            await pilot.pause()
-            await app.workers.wait_for_complete()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:  # noqa: SIM117 (pilot)
+        async with disk_full_after(pilot, data_dir, "kept") as before:
+            await send_past_failing_saves(pilot, "lost on purpose")
             await pilot.press("ctrl+q")
             await pilot.pause()
             assert isinstance(app.screen, UnsavedScreen)
@@ -230,7 +237,7 @@ def _set_modes(root: Path, *, writable: bool) -> None:
 
 
 def test_a_read_only_data_directory_is_reported_kept_in_memory_and_retried(
-    fake: FakeOpenAI, store: ConversationStore, data_dir: Path, isolated_dirs: Path
+    fake: FakeOpenAI, store: ConversationStore, data_dir: Path, chat_tui
 ) -> None:
     """A real chat-tui process held to file permissions (root's override dropped)."""
     old = good_conversation(store, "Old and safe")
@@ -239,9 +246,7 @@ def test_a_read_only_data_directory_is_reported_kept_in_memory_and_retried(
     old_file = data_dir / "conversations" / f"{old.id}.json"
     old_bytes = old_file.read_bytes()
     _set_modes(data_dir, writable=False)
-    terminal = Terminal(
-        ["--base-url", fake.base_url], environment(isolated_dirs), size=SIZE, obey_permissions=True
-    )
+    terminal = chat_tui("--base-url", fake.base_url, size=SIZE, obey_permissions=True)
     try:
         terminal.wait_for("Old and safe")  # the rest is shown
         terminal.wait_for("Ask anything")
@@ -259,7 +264,6 @@ def test_a_read_only_data_directory_is_reported_kept_in_memory_and_retried(
         terminal.type("\x11")
         assert terminal.wait() == 0
     finally:
-        terminal.close()
         _set_modes(data_dir, writable=True)
     assert old_file.read_bytes() == old_bytes
     new = [p for p in (data_dir / "conversations").glob("*.json") if p != old_file]
@@ -278,10 +282,7 @@ async def test_a_data_directory_that_cannot_be_created_is_reported_and_retried(
     blocker.write_text("a file where the data directory should be")
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await send(pilot, "where does this go")
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await send_past_failing_saves(pilot, "where does this go")
         assert app.is_running
         assert app.screen.query(MessageView)[-1].message.content == "Echo: where does this go"
         assert "Not saved: where does this go" in "\n".join(toasts(app))

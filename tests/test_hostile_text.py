@@ -25,6 +25,7 @@ from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownBlock
 
 from chat_tui.app import ChatApp
+from chat_tui.cli import main
 from chat_tui.config import load_settings
 from chat_tui.messages import LinkActivated
 from chat_tui.models import Conversation, Message
@@ -40,9 +41,8 @@ from chat_tui.widgets.status_bar import StatusBar
 from tests.conftest import FIXED_NOW
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import file_size_limit
-from tests.terminal import Terminal, environment
 from tests.test_app import SIZE, saved_files, send, settle
-from tests.test_disk import toasts
+from tests.test_disk import send_past_failing_saves, toasts
 
 MARKUP = "[bold]b[/] [/] [link=file:///etc/passwd]x[/link] [@click=app.quit]quit[/] [/INST]"
 ESCAPES = (
@@ -179,10 +179,7 @@ async def test_hostile_text_is_literal_and_inert_everywhere_it_is_shown(
 
         # A notification title, and the question before quitting, with the title in them.
         with file_size_limit(16):
-            await send(pilot, "unsaved")
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await send_past_failing_saves(pilot, "unsaved")
             assert app.saver.unsaved
             assert f"Not saved: {one_line(HOSTILE, 40)}" in "\n".join(toasts(app))
             assert_inert(app)
@@ -208,6 +205,37 @@ async def test_hostile_text_is_literal_and_inert_everywhere_it_is_shown(
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ChatScreen)
+
+
+async def test_an_imported_file_full_of_hostile_text_is_shown_literally(
+    fake: FakeOpenAI, make_app, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`chat-tui import` of a file someone sent: its titles and messages are only text."""
+    conversation = Conversation(id="from-elsewhere", model="m", title=HOSTILE)
+    conversation.messages = [
+        Message(role="user", content=HOSTILE),
+        Message(role="assistant", content=HOSTILE, model=f"m {HOSTILE}"),
+    ]
+    path = tmp_path / "shared.json"
+    path.write_text(json.dumps(conversation.to_dict()))
+    assert main(["import", str(path)]) == 0
+    printed = "".join(capsys.readouterr())
+    assert not _UNSAFE.search(printed.replace("\n", ""))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        listing = app.query_one(ConversationList)
+        (row,) = listing.rows  # the index keeps the title with NUL and lone halves replaced
+        assert one_line(row.title).startswith(one_line(HOSTILE)[:60])
+        listing.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        user, reply = app.screen.query(MessageView)
+        assert rendered(user.query_one(".user-text", Static)) == display_text(HOSTILE)
+        assert "[@click=app.quit]quit[/]" in markdown_text(reply)
+        assert_inert(app)
+        assert await click_everywhere_on(pilot, app, "[@click=app.quit]") >= 2
+        assert app.is_running
 
 
 # -- links in replies ---------------------------------------------------------------------
@@ -308,23 +336,20 @@ TYPED = "你好 👋🏽 مرحبا 🇯🇵 ok"
 
 
 def test_control_sequences_never_reach_a_real_terminal(
-    fake: FakeOpenAI, isolated_dirs: Path, data_dir: Path
+    fake: FakeOpenAI, data_dir: Path, chat_tui
 ) -> None:
     """A real chat-tui in a pseudo-terminal: the bytes it writes hold none of the reply's
     escape sequences, only their visible stand-ins; and wide text types as it should."""
     fake.add(deltas=[ESCAPES[:30], ESCAPES[30:]])
-    terminal = Terminal(["--base-url", fake.base_url], environment(isolated_dirs), size=SIZE)
-    try:
-        terminal.wait_for("Ask anything")
-        terminal.type(f"{TYPED}\r")
-        terminal.wait_for("csi8")
-        assert "␛]52;c;SGVsbG8=␇clip" in terminal.screen  # shown, visibly, as text
-        terminal.type("typed \x1b]52;c;QUJD\x07 escapes\r")
-        terminal.wait_for("Echo: typed")
-        terminal.type("\x11")
-        assert terminal.wait() == 0
-    finally:
-        terminal.close()
+    terminal = chat_tui("--base-url", fake.base_url, size=SIZE)
+    terminal.wait_for("Ask anything")
+    terminal.type(f"{TYPED}\r")
+    terminal.wait_for("csi8")
+    assert "␛]52;c;SGVsbG8=␇clip" in terminal.screen  # shown, visibly, as text
+    terminal.type("typed \x1b]52;c;QUJD\x07 escapes\r")
+    terminal.wait_for("Echo: typed")
+    terminal.type("\x11")
+    assert terminal.wait() == 0
     output = terminal.output
     for sequence in (
         "\x1b]52;c;SGVsbG8=",  # clipboard write (OSC 52)

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from chat_tui.cli import main
 from chat_tui.client import ChatClient
 from chat_tui.config import load_settings, save_top_level
 from chat_tui.paths import config_file
 from chat_tui.store import ConversationStore
 from chat_tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI
-from tests.terminal import Terminal, environment
+from tests.terminal import environment
 from tests.test_app import SIZE, send, settle
 from tests.test_disk import toasts
 from tests.test_hostile_text import screen_text
@@ -30,8 +31,12 @@ def everything_under(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-async def test_the_key_is_never_on_disk_on_screen_in_an_error_or_a_log(
-    fake: FakeOpenAI, make_app, data_dir: Path, caplog: pytest.LogCaptureFixture
+async def test_the_key_is_never_on_disk_on_screen_in_an_error_an_export_or_a_log(
+    fake: FakeOpenAI,
+    make_app,
+    data_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     save_top_level(config_file(), {"api_key": KEY, "base_url": fake.base_url})
     settings = load_settings(environ={}, cli={"max_retries": 0, "timeout": 5})
@@ -63,9 +68,16 @@ async def test_the_key_is_never_on_disk_on_screen_in_an_error_or_a_log(
         assert KEY not in svg and KEY[8:20] not in svg
         assert all(KEY not in t for t in toasts(app))
         await pilot.press("ctrl+q")
+    # Exports of those conversations, as Markdown and as JSON.
+    exported = tmp_path / "exports"
+    exported.mkdir()
+    for form in ("md", "json"):
+        output = exported / f"all.{form}"
+        assert main(["export", "--all", "--format", form, "-o", str(output)]) == 0
+        assert "key hidden" in output.read_text("utf-8")
     # Sent where it belongs, and nowhere else.
     assert {r.headers["authorization"] for r in fake.chat_requests} == {f"Bearer {KEY}"}
-    for path, raw in everything_under(data_dir).items():
+    for path, raw in [*everything_under(data_dir).items(), *everything_under(exported).items()]:
         assert KEY.encode() not in raw and KEY[8:20].encode() not in raw, path
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert caplog.records and KEY not in logged
@@ -74,22 +86,19 @@ async def test_the_key_is_never_on_disk_on_screen_in_an_error_or_a_log(
 
 
 def test_the_config_file_holding_a_key_is_private_and_a_readable_one_is_reported(
-    fake: FakeOpenAI, isolated_dirs: Path
+    fake: FakeOpenAI, chat_tui
 ) -> None:
     path = config_file()
     save_top_level(path, {"api_key": KEY})
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     path.chmod(0o644)  # someone loosened it
-    terminal = Terminal(["--base-url", fake.base_url], environment(isolated_dirs), size=SIZE)
-    try:
-        terminal.wait_for("holds an API key")  # said in the app, on start
-        terminal.wait_for("chmod")
-        assert KEY not in terminal.output
-        terminal.type("\x11")
-        assert terminal.wait() == 0
-    finally:
-        terminal.close()
+    terminal = chat_tui("--base-url", fake.base_url, size=SIZE)
+    terminal.wait_for("holds an API key")  # said in the app, on start
+    terminal.wait_for("chmod")
+    assert KEY not in terminal.output
+    terminal.type("\x11")
+    assert terminal.wait() == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # reported, not silently changed
 
 
@@ -112,6 +121,8 @@ async def test_the_data_directory_and_every_file_in_it_are_private(
         await settle(pilot)
         doomed = app.screen.conversation.id
         app.store.delete(doomed)  # into the trash
+        await pilot.press("ctrl+n", *"a draft, typed and not sent")
+        await settle(pilot)
         await pilot.press("ctrl+q")
     names = {str(p.relative_to(data_dir)) for p in data_dir.rglob("*")}
     for expected in (
@@ -122,6 +133,7 @@ async def test_the_data_directory_and_every_file_in_it_are_private(
         "index.sqlite3",
     ):
         assert expected in names
+    assert any(name.startswith("drafts/") for name in names), names
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for path in data_dir.rglob("*"):
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -187,7 +199,9 @@ class Sink:
         self._listener.close()
 
 
-def test_requests_go_only_to_the_configured_base_url(fake: FakeOpenAI, isolated_dirs: Path) -> None:
+def test_requests_go_only_to_the_configured_base_url(
+    fake: FakeOpenAI, isolated_dirs: Path, chat_tui
+) -> None:
     """A real chat-tui, with every other destination routed to a recording proxy: the only
     requests made are chat completions to the configured server."""
     decoy = FakeOpenAI().start()
@@ -202,7 +216,7 @@ def test_requests_go_only_to_the_configured_base_url(fake: FakeOpenAI, isolated_
         NO_PROXY=f"127.0.0.1:{fake.port}",
     )
     fake.add(status=307, headers={"location": f"{decoy.base_url}/chat/completions"})
-    terminal = Terminal(["--base-url", fake.base_url], env, size=SIZE)
+    terminal = chat_tui("--base-url", fake.base_url, env=env, size=SIZE)
     try:
         terminal.wait_for("Ask anything")
         terminal.type("first\r")
@@ -212,7 +226,6 @@ def test_requests_go_only_to_the_configured_base_url(fake: FakeOpenAI, isolated_
         terminal.type("\x11")
         assert terminal.wait() == 0
     finally:
-        terminal.close()
         sink.close()
         decoy.stop()
     assert decoy.requests == []  # neither the environment's server nor the redirect

@@ -10,31 +10,25 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
 from tests.fake_openai import FakeOpenAI, Reply
-from tests.terminal import Terminal, environment
+from tests.terminal import Terminal
 from tests.test_app import SIZE
 
 
-@pytest.fixture
-def terminals() -> Iterator[list[Terminal]]:
-    started: list[Terminal] = []
-    yield started
-    for terminal in started:
-        terminal.close()
-
-
-def open_terminal(terminals: list[Terminal], home: Path, fake: FakeOpenAI, *args: str) -> Terminal:
-    terminal = Terminal(["--base-url", fake.base_url, *args], environment(home), size=SIZE)
-    terminals.append(terminal)
+def open_terminal(chat_tui, fake: FakeOpenAI, *args: str) -> Terminal:
+    terminal = chat_tui("--base-url", fake.base_url, *args, size=SIZE)
     terminal.wait_for("Ask anything" if not args else "gpt-4o-mini")
     return terminal
+
+
+def quit_all(*terminals: Terminal) -> None:
+    for terminal in terminals:
+        terminal.type("\x11")  # ctrl+q
+        assert terminal.wait() == 0
 
 
 def every_message(messages: list[dict]) -> list[dict]:
@@ -53,10 +47,10 @@ def conversations_on_disk(data_dir: Path) -> dict[str, dict]:
 
 
 def test_each_process_sees_the_others_conversations_and_messages(
-    fake: FakeOpenAI, isolated_dirs: Path, data_dir: Path, terminals: list[Terminal]
+    fake: FakeOpenAI, data_dir: Path, chat_tui
 ) -> None:
-    first = open_terminal(terminals, isolated_dirs, fake)
-    second = open_terminal(terminals, isolated_dirs, fake)
+    first = open_terminal(chat_tui, fake)
+    second = open_terminal(chat_tui, fake)
 
     first.type("alpha topic\r")
     first.wait_for("Echo: alpha topic")
@@ -72,9 +66,7 @@ def test_each_process_sees_the_others_conversations_and_messages(
     first.wait_for("Echo: gamma from the first")
     second.wait_for("Echo: gamma from the first")
 
-    for terminal in (first, second):
-        terminal.type("\x11")
-        assert terminal.wait() == 0
+    quit_all(first, second)
     (saved,) = conversations_on_disk(data_dir).values()
     assert [m["content"] for m in saved["messages"]] == [
         "alpha topic",
@@ -87,7 +79,7 @@ def test_each_process_sees_the_others_conversations_and_messages(
 
 
 def test_two_replies_streaming_into_one_conversation_are_both_kept(
-    fake: FakeOpenAI, isolated_dirs: Path, data_dir: Path, terminals: list[Terminal]
+    fake: FakeOpenAI, data_dir: Path, chat_tui
 ) -> None:
     store = ConversationStore(data_dir)
     shared = Conversation(model="gpt-4o-mini", title="Shared")
@@ -103,15 +95,13 @@ def test_two_replies_streaming_into_one_conversation_are_both_kept(
         return Reply(deltas=[f"{asked}-{n} " for n in range(60)], delay=0.04)
 
     fake.reply_for = slow_reply  # three seconds each: several checkpoints race
-    first = open_terminal(terminals, isolated_dirs, fake, "--open", shared.id)
-    second = open_terminal(terminals, isolated_dirs, fake, "--open", shared.id)
+    first = open_terminal(chat_tui, fake, "--open", shared.id)
+    second = open_terminal(chat_tui, fake, "--open", shared.id)
     first.type("left\r")
     second.type("right\r")
     first.wait_for("left-59")
     second.wait_for("right-59")
-    for terminal in (first, second):
-        terminal.type("\x11")
-        assert terminal.wait() == 0
+    quit_all(first, second)
 
     saved = conversations_on_disk(data_dir)[shared.id]
     messages = every_message(saved["messages"])

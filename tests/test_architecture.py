@@ -26,6 +26,7 @@ CORE = [
     "timefmt",
     "replying",
     "clipboard",
+    "signals",
 ]
 SHELL = [
     "cli",

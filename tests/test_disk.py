@@ -26,6 +26,7 @@ from chat_tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import file_size_limit, workers_done
 from tests.test_app import SIZE, saved_files, send, settle
+from tests.ui import Notes
 
 BROKEN = {
     "20260101-000000-trunc1.json": b'{"schema_version": 2, "id": "20260101-000000-trunc1", "ti',
@@ -65,13 +66,14 @@ async def test_unreadable_files_are_named_left_untouched_and_the_rest_is_shown(
     folder = data_dir / "conversations"
     for name, raw in BROKEN.items():
         (folder / name).write_bytes(raw)
+    notes = Notes()
     app = make_app()
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
         await settle(pilot)
         assert app.is_running
         listing = app.query_one(ConversationList)
         assert [row.title for row in listing.rows] == ["A good one"]
-        shown = "\n".join(toasts(app))
+        shown = notes.text
         assert "Some conversations could not be read" in shown
         for name in BROKEN:
             assert name in shown
@@ -101,11 +103,12 @@ async def test_opening_an_unreadable_file_names_it_and_starts_a_new_conversation
     folder.mkdir(parents=True)
     name = "20260101-000000-trunc1.json"
     (folder / name).write_bytes(BROKEN[name])
+    notes = Notes()
     app = make_app(open_conversation=name.removesuffix(".json"))
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
         await settle(pilot)
-        assert "Cannot open" in "\n".join(toasts(app))
-        assert name in "\n".join(toasts(app))
+        assert "Cannot open" in notes.text
+        assert name in notes.text
         assert not app.screen.query(MessageView)
         await send(pilot, "fresh start")
         await settle(pilot)
@@ -124,8 +127,9 @@ async def test_a_file_from_a_newer_chat_tui_is_shown_read_only_and_never_downgra
     path = data_dir / "conversations" / f"{future['id']}.json"
     raw = json.dumps(future, indent=2).encode()
     path.write_bytes(raw)
+    notes = Notes()
     app = make_app(open_conversation=future["id"])
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ChatScreen) and screen.conversation.read_only
@@ -165,12 +169,13 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_full_disk_keeps_everything_in_memory_tells_the_person_and_retries(
     fake: FakeOpenAI, make_app, data_dir: Path, quick_retries: None
 ) -> None:
+    notes = Notes()
     app = make_app()
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
         async with disk_full_after(pilot, data_dir, "saved before the disk filled") as before:
             await send_past_failing_saves(pilot, "written while the disk is full")
             # Told: a notification that stays, the top bar, the status line.
-            shown = "\n".join(toasts(app))
+            shown = notes.text
             assert "Not saved: saved before the disk filled" in shown
             assert "stays in memory" in shown
             assert "not saved yet" in str(app.screen.query_one("#conversation-title").render())
@@ -196,7 +201,7 @@ async def test_a_full_disk_keeps_everything_in_memory_tells_the_person_and_retri
             assert app.is_running and isinstance(app.screen, ChatScreen)
         # Space again: the saver's retry lands without anyone doing anything.
         await settle(pilot)
-        assert "Saved: saved before the disk filled" in "\n".join(toasts(app))
+        assert "Saved: saved before the disk filled" in notes.text
         assert "not saved yet" not in str(app.screen.query_one("#conversation-title").render())
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -216,7 +221,7 @@ async def test_quit_anyway_with_a_full_disk_leaves_the_last_good_file(
     fake: FakeOpenAI, make_app, data_dir: Path, quick_retries: None
 ) -> None:
     app = make_app()
-    async with app.run_test(size=SIZE, notifications=True) as pilot:  # noqa: SIM117 (pilot)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         async with disk_full_after(pilot, data_dir, "kept") as before:
             await send_past_failing_saves(pilot, "lost on purpose")
             await pilot.press("ctrl+q")
@@ -224,6 +229,7 @@ async def test_quit_anyway_with_a_full_disk_leaves_the_last_good_file(
             assert isinstance(app.screen, UnsavedScreen)
             await pilot.click("#quit")
             await pilot.pause()
+        assert not app.is_running
     assert app.return_code == 0
     assert saved_files(data_dir) == before
 
@@ -280,15 +286,16 @@ async def test_a_data_directory_that_cannot_be_created_is_reported_and_retried(
     blocker = data_dir.parent
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("a file where the data directory should be")
+    notes = Notes()
     app = make_app()
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
         await send_past_failing_saves(pilot, "where does this go")
         assert app.is_running
         assert app.screen.query(MessageView)[-1].message.content == "Echo: where does this go"
-        assert "Not saved: where does this go" in "\n".join(toasts(app))
+        assert "Not saved: where does this go" in notes.text
         blocker.unlink()
         await settle(pilot)
-        assert "Saved: where does this go" in "\n".join(toasts(app))
+        assert "Saved: where does this go" in notes.text
     assert [m["content"] for m in saved_files(data_dir)[0]["messages"]] == [
         "where does this go",
         "Echo: where does this go",

@@ -23,6 +23,7 @@ from tests.terminal import environment
 from tests.test_app import SIZE, send, settle
 from tests.test_disk import toasts
 from tests.test_hostile_text import screen_text
+from tests.ui import Notes
 
 KEY = "sk-test-S3CRET-0123456789abcdefXYZ"
 
@@ -47,7 +48,8 @@ async def test_the_key_is_never_on_disk_on_screen_in_an_error_an_export_or_a_log
     fake.add(deltas=["fine now"])
     caplog.set_level(logging.DEBUG)
     app = make_app(settings)
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    notes = Notes()
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
         await send(pilot, "first")
         await settle(pilot)
         await pilot.press("ctrl+r")
@@ -67,6 +69,7 @@ async def test_the_key_is_never_on_disk_on_screen_in_an_error_an_export_or_a_log
         svg = app.export_screenshot()
         assert KEY not in svg and KEY[8:20] not in svg
         assert all(KEY not in t for t in toasts(app))
+        assert KEY not in notes.text and KEY[8:20] not in notes.text
         await pilot.press("ctrl+q")
     # Exports of those conversations, as Markdown and as JSON.
     exported = tmp_path / "exports"

@@ -54,7 +54,7 @@ FAULTS = [
     Fault(
         "404 unknown model",
         {"status": 404, "error_message": "The model `gpt-4o-mini` does not exist"},
-        words=("has no model 'gpt-4o-mini' (404)", "Pick another model"),
+        words=("has no model 'gpt-4o-mini' (404)", "Choose another model with ctrl+o"),
     ),
     Fault(
         "400 context too long",

@@ -15,10 +15,10 @@ import json
 import re
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from chat_tui.config import DEFAULT_PROVIDER, Provider
@@ -54,8 +54,15 @@ class Finished:
 StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished
 
 
+NextStep = Literal["retry", "model", "context"]
+"""What the person can do about a failure, for the caller to phrase with its own keys or
+flags: try again, choose another model, or start over / choose a bigger model."""
+
+
 class ChatError(Exception):
-    """A request failed. `str()` is one line for a person; `hint` says what to do next."""
+    """A request failed. `message` says what happened; `hint` what to check, in words that
+    hold in the app and the shell alike; `next_step` what to do next, which the caller words
+    (`explain`), because only it knows its keys."""
 
     def __init__(
         self,
@@ -65,6 +72,7 @@ class ChatError(Exception):
         kind: str = "error",
         status: int | None = None,
         retry_after: float | None = None,
+        next_step: NextStep | None = "retry",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -72,14 +80,29 @@ class ChatError(Exception):
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.next_step = next_step
 
     @property
     def full_text(self) -> str:
-        """What happened, then what to do, as sentences."""
-        message = self.message.strip()
-        if message and self.hint and not message.endswith((".", "!", "?", "…")):
-            message += "."
-        return f"{message} {self.hint}".strip()
+        """What happened, then what to check, as sentences (no next step)."""
+        return self.explain({})
+
+    def explain(self, next_steps: Mapping[str, str]) -> str:
+        """`full_text` followed by the caller's wording of the next step."""
+        step = next_steps.get(self.next_step or "", "")
+        return _sentences(self.message, self.hint, step)
+
+
+def _sentences(*parts: str) -> str:
+    """Join parts into sentences, adding the full stop a part may lack."""
+    done: list[str] = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if done and not done[-1].endswith((".", "!", "?", "…")):
+            done[-1] += "."
+        done.append(part)
+    return " ".join(done)
 
 
 def load_sdk() -> ModuleType:
@@ -221,23 +244,17 @@ class ChatClient:
                 f"Cannot reach {self.server_label}: it did not accept the connection "
                 f"within {self.connect_timeout:g} s"
             )
-            explained.hint = (
-                "Is the server running, and reachable from here (firewall, VPN)? "
-                "Press ctrl+r to retry."
-            )
+            explained.hint = "Is the server running, and reachable from here (firewall, VPN)?"
         if mid_stream and explained.kind in ("connection", "timeout"):
             where = "in the middle of the reply" if received else "before any text arrived"
             if explained.kind == "timeout":
                 explained.message = (
                     f"{self.server_label} stopped sending {where} (nothing for {self.timeout:g} s)"
                 )
-                explained.hint = (
-                    "Press ctrl+r to retry, or raise `timeout` in config.toml if the model "
-                    "is slow to answer."
-                )
+                explained.hint = "If the model is slow to answer, raise `timeout` in config.toml."
             else:
                 explained.message = f"The connection broke {where}: {_root_cause(error)}"
-                explained.hint = "Press ctrl+r to retry."
+                explained.hint = ""
         if mid_stream and received:
             explained.hint = f"The text so far is kept. {explained.hint}"
         attempts = _attempts(error)
@@ -259,12 +276,12 @@ def _explain(
         if provider.api_key_env
         else "api_key in config.toml"
     )
-    retry = "Press ctrl+r to retry."
     if isinstance(error, openai.AuthenticationError):
         return ChatError(
             f"{server} rejected the API key (401){_colon(detail)}",
             hint=f"Set a valid key in {key_source}.",
             kind="auth",
+            next_step=None,
             status=401,
         )
     if isinstance(error, openai.PermissionDeniedError):
@@ -272,20 +289,22 @@ def _explain(
             f"{server} refused access (403){_colon(detail)}",
             hint="The key is not allowed to use this model or endpoint; check its permissions.",
             kind="permission",
+            next_step=None,
             status=403,
         )
     if isinstance(error, openai.NotFoundError):
         if "model" in detail.lower() or (model and model in detail):
             return ChatError(
                 f"{server} has no model {model!r} (404){_colon(detail)}",
-                hint="Pick another model with ctrl+o.",
                 kind="model",
+                next_step="model",
                 status=404,
             )
         return ChatError(
             f"{server} answered 404 Not Found{_colon(detail)}",
             hint="Check base_url: OpenAI-compatible servers usually end in /v1.",
             kind="not_found",
+            next_step=None,
             status=404,
         )
     if isinstance(error, openai.RateLimitError):
@@ -295,12 +314,12 @@ def _explain(
                 f"{server} says the account is out of quota (429){_colon(detail)}",
                 hint="Check the plan and billing of this API key.",
                 kind="quota",
+                next_step=None,
                 status=429,
             )
-        when = f"Wait {wait:g} s, then " if wait else "Wait a moment, then "
         return ChatError(
             f"{server} is rate limiting requests (429){_colon(detail)}",
-            hint=f"{when}press ctrl+r to retry.",
+            hint=f"Wait {wait:g} s." if wait else "Wait a moment.",
             kind="rate_limit",
             status=429,
             retry_after=wait,
@@ -310,15 +329,15 @@ def _explain(
         if "context" in lowered or "too long" in lowered or "maximum" in lowered:
             return ChatError(
                 f"The conversation is too long for {model!r} (400){_colon(detail)}",
-                hint="Start a new conversation (ctrl+n) or switch to a model with a larger "
-                "context window (ctrl+o).",
                 kind="context_length",
+                next_step="context",
                 status=400,
             )
         return ChatError(
             f"{server} rejected the request (400){_colon(detail)}",
             hint="Check the model name and settings.",
             kind="bad_request",
+            next_step=None,
             status=400,
         )
     if isinstance(error, openai.APIStatusError):
@@ -331,48 +350,46 @@ def _explain(
                 "requests to the configured server",
                 hint="If you trust the new address, set base_url to it.",
                 kind="redirect",
+                next_step=None,
                 status=code,
             )
         if code >= 500:
             return ChatError(
                 f"{server} failed with a server error ({code}){_colon(detail)}",
-                hint=f"This is usually temporary. {retry}",
+                hint="This is usually temporary.",
                 kind="server",
                 status=code,
             )
         return ChatError(
             f"{server} answered {code}{_colon(detail)}",
-            hint=retry,
             kind="status",
             status=code,
         )
     if isinstance(error, openai.APITimeoutError):
         return ChatError(
             f"{server} sent nothing for {timeout:g} s (timed out)",
-            hint=f"Check that the server is up, or raise `timeout` in config.toml. {retry}",
+            hint="Check that the server is up, or raise `timeout` in config.toml.",
             kind="timeout",
         )
     if isinstance(error, openai.APIConnectionError):
         return ChatError(
             f"Cannot reach {server}: {_root_cause(error)}",
-            hint=f"Is the server running and is base_url right? {retry}",
+            hint="Is the server running and is base_url right?",
             kind="connection",
         )
     if isinstance(error, openai.APIError):
         return ChatError(
             f"{server} reported an error during the reply{_colon(detail or str(error))}",
-            hint=retry,
             kind="stream_error",
         )
     if isinstance(error, json.JSONDecodeError | ValueError | TypeError | KeyError):
         return ChatError(
             f"{server} sent a response chat-tui cannot read ({type(error).__name__})",
-            hint=f"The server may not speak the OpenAI protocol. {retry}",
+            hint="The server may not speak the OpenAI protocol.",
             kind="protocol",
         )
     return ChatError(
         f"The request failed: {_root_cause(error)}",
-        hint=retry,
         kind="connection",
     )
 

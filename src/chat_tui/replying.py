@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from chat_tui.client import (
     ChatError,
@@ -39,14 +39,16 @@ async def fill_reply(
     on_text: Callable[[str], None] = _nothing,
     on_reasoning: Callable[[str], None] = _nothing,
     checkpoint: Callable[[], None] = _nothing,
-    retry_hint: str = "",
+    next_steps: Mapping[str, str] | None = None,
 ) -> None:
     """Consume `stream` into `message`.
 
     `on_text` gets each new piece of the answer, `on_reasoning` the whole thinking text so
-    far, `checkpoint` is called at most every CHECKPOINT_SECONDS, and `retry_hint` (how to
-    try again, in the caller's words) ends the error of a reply that came back empty.
+    far, `checkpoint` is called at most every CHECKPOINT_SECONDS, and `next_steps` words what
+    the person can do after a failure in the caller's terms (its keys or flags), keyed by
+    `ChatError.next_step` ("retry", "model", "context").
     """
+    steps = next_steps or {}
     usage = Usage()
     reason: str | None = None
     last_checkpoint = time.monotonic()
@@ -68,10 +70,10 @@ async def fill_reply(
             if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
                 last_checkpoint = time.monotonic()
                 checkpoint()
-        _settle(message, reason, retry_hint)
+        _settle(message, reason, steps.get("retry", ""))
     except ChatError as error:
         message.status = "failed"
-        message.error = error.full_text
+        message.error = error.explain(steps)
     except asyncio.CancelledError:
         message.status = "stopped"
         raise

@@ -20,6 +20,13 @@ from chat_tui.replying import fill_reply
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
 
+SHELL_NEXT_STEPS = {
+    "retry": "Try again.",
+    "model": "Choose another model with --model.",
+    "context": "Start a new conversation, or use a model with a larger context window (--model).",
+}
+"""What to do after a failed reply, in terms of the shell's flags."""
+
 
 def preload_sdk() -> None:
     """Start importing the SDK (seconds on a slow machine) while stdin is read or the person
@@ -105,6 +112,7 @@ class ChatSession:
             watch=Stopwatch(),
             on_text=on_text,
             checkpoint=lambda: self._save(checkpoint=True),
+            next_steps=SHELL_NEXT_STEPS,
         )
         task = asyncio.create_task(reply)
         with _interrupt_cancels(task):

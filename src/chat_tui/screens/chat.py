@@ -561,11 +561,27 @@ class ChatScreen(ConversationActions, Screen[None]):
                 on_text=show_text,
                 on_reasoning=show_reasoning,
                 checkpoint=lambda: self.chat_app.saver.request(conversation, checkpoint=True),
-                retry_hint="Press ctrl+r to retry.",
+                next_steps=self._next_steps(),
             )
         finally:
             ticker.stop()
             await self._finish_reply(state)
+
+    def _next_steps(self) -> dict[str, str]:
+        """What to do after a failed reply, with the keys as currently bound."""
+        retry = self._key_for("reply.regenerate", "ctrl+r")
+        model = self._key_for("model.choose", "ctrl+o")
+        new = self._key_for("conversation.new", "ctrl+n")
+        return {
+            "retry": f"Press {retry} to retry.",
+            "model": f"Choose another model with {model}.",
+            "context": f"Start a new conversation ({new}) or choose a model with a larger "
+            f"context window ({model}).",
+        }
+
+    def _key_for(self, binding_id: str, default: str) -> str:
+        remapped = self.chat_app.settings.keys.get(binding_id, "")
+        return remapped.split(",")[0].strip() or default
 
     def _tick(self, state: ReplyState, watch: chat_client.Stopwatch) -> None:
         """Elapsed time while waiting, live token count while streaming."""

@@ -25,10 +25,12 @@ from tests.ui import Notes, run_palette_command
 
 NO_CLIPBOARD = "Sent via the terminal (OSC 52); no system clipboard found."
 
-# A reply whose code holds an escape character: shown as ␛, copied as the real thing.
+# A reply whose code holds an escape character: shown as ␛, copied without it (pasted into
+# a terminal, an escape sequence could act as a command).
 CODE_ONE = "printf '\x1b[1mbold\x1b[0m'\necho done"
 CODE_TWO = "def f():\n\treturn 1"
 REPLY = f"First:\n\n```sh\n{CODE_ONE}\n```\n\nThen:\n\n```python\n{CODE_TWO}\n```\n"
+COPIED_REPLY = REPLY.replace("\x1b", "")
 
 
 @pytest.fixture
@@ -75,7 +77,8 @@ async def test_c_copies_the_focused_message_as_written(
         assert app.focused is views[-1]
         assert "␛[31mred" in str(views[-1].query_one("MarkdownParagraph").render())
         await focused_copy(pilot)
-        assert app.clipboard == reply  # the original, escape characters included
+        # The text as written, minus the control characters that could act when pasted.
+        assert app.clipboard == "Colour: [31mred[0m\nsecond line\nthird line"
         assert notes.texts[-1] == f"Copied\nCopied the reply: 3 lines.\n{NO_CLIPBOARD}"
 
         await pilot.press("up")  # the message above
@@ -139,7 +142,7 @@ async def test_palette_copies_the_selected_message_or_the_last_code_block(
         assert app.clipboard == CODE_TWO
         await run_palette_command(pilot, "message: copy")  # nothing selected: the last one
         await settle(pilot)
-        assert app.clipboard == REPLY
+        assert app.clipboard == COPIED_REPLY
 
 
 async def test_each_code_block_copies_by_key_and_by_click(
@@ -158,7 +161,7 @@ async def test_each_code_block_copies_by_key_and_by_click(
         await pilot.press("up")
         assert app.focused is first
         await focused_copy(pilot, "enter")
-        assert app.clipboard == CODE_ONE  # the real escape characters, not ␛
+        assert app.clipboard == "printf '[1mbold[0m'\necho done"  # no ESC, and no ␛ either
 
         app.copy_to_clipboard("something else")
         app.query_one(PromptInput).focus()

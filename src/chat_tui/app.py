@@ -24,7 +24,7 @@ from chat_tui.config import DEFAULT_THEME, ConfigError, Settings, save_top_level
 from chat_tui.drafts import DraftStore
 from chat_tui.messages import CopyRequested
 from chat_tui.models import Conversation, Message
-from chat_tui.safetext import display_text
+from chat_tui.safetext import display_text, pasteable_text
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
 
@@ -287,7 +287,11 @@ class ChatApp(App[None]):
         self.copy_text(event.text, event.what)
 
     def copy_text(self, text: str, what: str) -> None:
-        """Copy through the terminal (OSC 52) now, and to the system clipboard in a thread."""
+        """Copy through the terminal (OSC 52) now, and to the system clipboard in a thread.
+
+        Control characters are left out: pasted into a terminal they could act as commands.
+        """
+        text = pasteable_text(text)
         if not text:
             self.notify(
                 f"Nothing to copy: {what} is empty.", title="Copy", severity="warning", markup=False

@@ -87,3 +87,16 @@ def shortened(text: str, limit: int = SHOWN_CHARACTERS) -> str:
         return display_text(text)
     rest = len(text) - limit
     return display_text(text[:limit]) + f"\n… {rest:,} more characters (all of it was kept)"
+
+
+_REMOVALS: dict[int, None] = dict.fromkeys(_REPLACEMENTS)
+
+
+def pasteable_text(text: str) -> str:
+    """`text` without control characters, for the clipboard.
+
+    What is copied gets pasted into terminals: an escape sequence in a model's reply (one
+    that ends bracketed paste, say) could otherwise turn the rest of the paste into typed
+    commands. Newlines and tabs stay; Windows line endings become plain newlines.
+    """
+    return text.replace("\r\n", "\n").translate(_REMOVALS)

@@ -37,6 +37,8 @@ class Reply:
     """Seconds between chunks."""
     first_delay: float = 0.0
     """Seconds before the first chunk (time to first token)."""
+    rate: float = 0.0
+    """Chunks per second on a fixed schedule that does not drift (used instead of `delay`)."""
     status: int = 200
     """Anything but 200 answers with an OpenAI-shaped error body instead of a stream."""
     error_message: str = "Something went wrong."
@@ -83,6 +85,12 @@ class FakeOpenAI:
         self.chunks_sent = 0
         self.sent: list[tuple[float, str]] = []
         """(time.monotonic(), text) of every answer delta written to a client, in order."""
+
+    @property
+    def sent_at(self) -> list[float]:
+        """`time.monotonic()` when each answer delta was written, for benchmarks."""
+        with self._lock:
+            return [at for at, _ in self.sent]
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -314,11 +322,14 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._event(frame({"role": "assistant", "content": ""}))
                 pieces = [("reasoning_content", r) for r in reply.reasoning]
                 pieces += [("content", d) for d in reply.deltas]
+                start = time.monotonic()
                 for sent, (kind, text) in enumerate(pieces):
                     if reply.fault and sent == reply.fault_after:
                         self._fault(reply)
                         return
-                    if reply.delay and sent:
+                    if reply.rate:
+                        time.sleep(max(0.0, start + sent / reply.rate - time.monotonic()))
+                    elif reply.delay and sent:
                         time.sleep(reply.delay)
                     self._event(frame({kind: text}))
                     if kind == "content":

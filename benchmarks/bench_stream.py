@@ -1,0 +1,176 @@
+"""Streaming a long Markdown reply: how fast it gets on screen, and what it costs.
+
+- Flat out: the server sends a 4,000-token reply (headings, lists, tables, fenced code) as
+  fast as the app reads it. Measured from the first token leaving the server to the reply's
+  last line on screen. The yardstick is the bare app rendering the same final text once,
+  with a single `Markdown.update`, measured from the key that asks for it to the last line on
+  screen.
+- Linearity: the app's CPU time (all threads, from Enter until it is idle again with the
+  reply saved) for 8,000 tokens against 4,000.
+- Paced at 100 tokens/s: every paragraph and list item of the reply ends with a marker word;
+  for each, the time from the server sending its last token to the word being on screen.
+
+Each chat-tui run is a fresh process that first has a short exchange, so the connection is
+open and the SDK imported before the measured reply, as in any conversation after the first
+message.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from harness import (
+    PROMPT_PLACEHOLDER,
+    PYTHON,
+    BenchmarkError,
+    ChatSession,
+    Figure,
+    Scale,
+    Terminal,
+    app_env,
+    median,
+    percentile,
+)
+from workloads import CODE_SNIPPETS, Reply, markdown_reply
+
+GROUP = "Streaming"
+PROMPT = "Write the long answer please"
+WARM_UP = (
+    "Hello there.\n\n"
+    + "\n\n".join(f"```{language}\n{code}```" for language, code in CODE_SNIPPETS.items())
+    + "\n\nWarm-up done."
+)
+"""First reply of every session (and first render of the bare app): Markdown and the code
+highlighters are loaded, so the measured render is the steady state in both."""
+
+
+def render_once(reply: Reply, home: Path) -> tuple[float, float]:
+    """The bare app: seconds from ctrl+g to the last line on screen, and CPU seconds."""
+    source = home / "reply.md"
+    source.write_text(reply.text, "utf-8")
+    warm_up = home / "warm-up.md"
+    warm_up.write_text(WARM_UP, "utf-8")
+    argv = [
+        PYTHON,
+        str(Path(__file__).with_name("bare_app.py")),
+        "--warm-up",
+        str(warm_up),
+        "--markdown",
+        str(source),
+    ]
+    with Terminal(argv, app_env(home)) as terminal:
+        terminal.wait_for(PROMPT_PLACEHOLDER)
+        terminal.wait_for("Warm-up done.")
+        time.sleep(0.5)
+        cpu = terminal.cpu_seconds()
+        sent = terminal.send("\x07")  # ctrl+g
+        shown = terminal.wait_for(reply.last_line)
+        # Idle again: the same settling as for chat-tui.
+        before = cpu
+        while True:
+            time.sleep(0.3)
+            now = terminal.cpu_seconds()
+            if now - before <= 0.021:
+                break
+            before = now
+        terminal.quit()
+    return shown - sent, now - cpu
+
+
+def stream(fake, home: Path, reply: Reply, *, rate: float = 0.0) -> dict[str, object]:
+    """chat-tui streams `reply`; when it was sent and shown, and the CPU it took."""
+    with ChatSession(fake, home) as session:
+        session.exchange("Say hello", WARM_UP)
+        terminal = session.terminal
+        session.settle()
+        first = len(fake.sent_at)
+        fake.add(deltas=reply.tokens, rate=rate)
+        mark = terminal.mark()
+        cpu = terminal.cpu_seconds()
+        entered = session.send_prompt(PROMPT)
+        shown = {}
+        for word, _ in reply.markers if rate else []:
+            shown[word] = terminal.wait_for(word, after=mark)
+        last = terminal.wait_for(reply.last_line, after=mark)
+        session.wait_saved(reply.text)
+        idle_cpu = session.settle()
+        sent = fake.sent_at[first : first + len(reply.tokens)]
+        if len(sent) != len(reply.tokens):
+            raise BenchmarkError("the server did not send the whole reply")
+    lags = [shown[word] - sent[index] for word, index in reply.markers if word in shown]
+    return {
+        "first_token": sent[0] - entered,
+        "to_last_line": last - sent[0],
+        "cpu": idle_cpu - cpu,
+        "lags": lags,
+    }
+
+
+def run(scale: Scale, fake, cache: Path, home_of) -> list[Figure]:
+    tokens = scale.reply_tokens
+    reply = markdown_reply(tokens)
+    double = markdown_reply(tokens * 2, seed=8)
+    once, flat, flat_double = [], [], []
+    for _ in range(scale.runs):
+        once.append(render_once(reply, home_of("render-once")))
+        flat.append(stream(fake, home_of("stream"), reply))
+        flat_double.append(stream(fake, home_of("stream-double"), double))
+    paced = [
+        stream(fake, home_of("stream-paced"), markdown_reply(scale.paced_tokens, seed=9), rate=100)
+        for _ in range(max(1, scale.runs // 2))
+    ]
+    once_s = median([seconds for seconds, _ in once])
+    once_cpu = median([cpu for _, cpu in once])
+    flat_s = median([run["to_last_line"] for run in flat])
+    cpu = median([run["cpu"] for run in flat])
+    cpu_double = median([run["cpu"] for run in flat_double])
+    p95 = median([percentile(run["lags"], 0.95) for run in paced])
+    worst = median([max(run["lags"]) for run in paced])
+    p50 = median([percentile(run["lags"], 0.5) for run in paced])
+    kb = len(reply.text.encode()) / 1000
+    label = f"{len(reply.tokens):,} tokens ({kb:.1f} KB)"
+    return [
+        Figure(
+            GROUP,
+            f"bare app, one Markdown.update of {label}",
+            once_s,
+            "s",
+            samples=[s for s, _ in once],
+            detail=f"CPU {once_cpu:.2f} s",
+        ),
+        Figure(
+            GROUP,
+            f"chat-tui streams {label}: first token → last line",
+            flat_s,
+            "s",
+            samples=[run["to_last_line"] for run in flat],
+        ),
+        Figure(GROUP, "streamed ÷ one Markdown.update", flat_s / once_s, "×", target=2.0),
+        Figure(GROUP, f"chat-tui CPU, {label}", cpu, "s", samples=[run["cpu"] for run in flat]),
+        Figure(
+            GROUP,
+            f"chat-tui CPU, {len(double.tokens):,} tokens",
+            cpu_double,
+            "s",
+            samples=[run["cpu"] for run in flat_double],
+            detail=f"first token → last line "
+            f"{median([run['to_last_line'] for run in flat_double]):.2f} s",
+        ),
+        Figure(
+            GROUP,
+            f"CPU {len(double.tokens):,} ÷ {len(reply.tokens):,} tokens",
+            cpu_double / cpu,
+            "×",
+            target=2.3,
+        ),
+        Figure(
+            GROUP,
+            "100 tokens/s: screen trails server, p95",
+            p95,
+            "s",
+            target=0.25,
+            detail=f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms over "
+            f"{len(paced[0]['lags'])} markers per run",
+        ),
+    ]

@@ -1,0 +1,141 @@
+"""Run chat-tui exactly as `python -m chat_tui` does, with measuring instruments attached.
+
+    CHAT_TUI_BENCH_PROBE=out.json python benchmarks/instrumented.py [chat-tui arguments]
+
+Nothing in the app changes. From the outside this adds:
+
+- a loop-lag probe: a task on the app's event loop that asks to wake every 10 ms and records
+  how late it woke (a callback that holds the loop, or a thread hogging the GIL, shows up);
+- a record of every outgoing socket connection, and of the moment `openai` was first seen in
+  `sys.modules` (to check that start-up neither imports the SDK nor touches the network);
+- the CPU time (`time.thread_time`) of every save: the snapshot taken on the event loop and
+  the write in the saver's thread, each tagged checkpoint or not.
+
+Everything is written as JSON to `$CHAT_TUI_BENCH_PROBE` when the app exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+PROBE_SECONDS = 0.010
+OUTPUT = Path(os.environ["CHAT_TUI_BENCH_PROBE"])
+RECORD: dict[str, object] = {
+    "started": time.monotonic(),
+    "lag": [],
+    "connects": [],
+    "openai_seen": None,
+    "saves": [],
+}
+_lag: list[tuple[float, float]] = RECORD["lag"]  # type: ignore[assignment]
+_saves: list[dict[str, object]] = RECORD["saves"]  # type: ignore[assignment]
+_main_thread = threading.main_thread()
+
+
+async def _probe() -> None:
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(PROBE_SECONDS)
+        after = time.monotonic()
+        _lag.append((after, after - before - PROBE_SECONDS))
+        if RECORD["openai_seen"] is None and "openai" in sys.modules:
+            RECORD["openai_seen"] = after
+
+
+class _ProbedPolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        loop.call_soon(lambda: loop.create_task(_probe()))
+        return loop
+
+
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+
+
+def _record_connect(address: object) -> None:
+    RECORD["connects"].append((time.monotonic(), repr(address)))  # type: ignore[union-attr]
+
+
+def _connect_recorded(self: socket.socket, address: object) -> None:
+    _record_connect(address)
+    return _connect(self, address)
+
+
+def _connect_ex_recorded(self: socket.socket, address: object) -> int:
+    _record_connect(address)
+    return _connect_ex(self, address)
+
+
+def _instrument_saving() -> None:
+    from chat_tui.models import Conversation
+    from chat_tui.saver import Saver
+    from chat_tui.store import ConversationStore
+
+    to_dict = Conversation.to_dict
+    save_snapshot = ConversationStore.save_snapshot
+    saver_code = Saver._run.__code__
+
+    def timed_to_dict(self: Conversation) -> dict:
+        caller = sys._getframe(1)
+        if caller.f_code is not saver_code:
+            return to_dict(self)
+        cpu, wall = time.thread_time(), time.monotonic()
+        data = to_dict(self)
+        _saves.append(
+            {
+                "where": "loop",
+                "checkpoint": bool(caller.f_locals.get("checkpoint")),
+                "cpu": time.thread_time() - cpu,
+                "wall": time.monotonic() - wall,
+                "at": wall,
+                "messages": len(self.messages),
+            }
+        )
+        return data
+
+    def timed_save_snapshot(self: ConversationStore, data: dict, *, checkpoint: bool = False):
+        cpu, wall = time.thread_time(), time.monotonic()
+        try:
+            return save_snapshot(self, data, checkpoint=checkpoint)
+        finally:
+            _saves.append(
+                {
+                    "where": "loop" if threading.current_thread() is _main_thread else "thread",
+                    "checkpoint": checkpoint,
+                    "cpu": time.thread_time() - cpu,
+                    "wall": time.monotonic() - wall,
+                    "at": wall,
+                    "messages": len(data.get("messages", [])),
+                }
+            )
+
+    Conversation.to_dict = timed_to_dict  # type: ignore[method-assign]
+    ConversationStore.save_snapshot = timed_save_snapshot  # type: ignore[method-assign]
+
+
+def _write() -> None:
+    OUTPUT.write_text(json.dumps(RECORD))
+
+
+def main() -> int:
+    asyncio.set_event_loop_policy(_ProbedPolicy())
+    socket.socket.connect = _connect_recorded  # type: ignore[method-assign]
+    socket.socket.connect_ex = _connect_ex_recorded  # type: ignore[method-assign]
+    atexit.register(_write)
+    _instrument_saving()
+    from chat_tui.cli import main as chat_tui_main
+
+    return chat_tui_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -68,3 +68,9 @@ class CodeCopyRequested(Message):
     """A code block asks to be copied; the message view holding it knows the original text."""
 
     block: Widget
+
+
+@dataclass
+class ContentGrew(Message):
+    """A message view's content grew (a streamed reply started a new chunk): the log
+    re-checks which chunks are far enough off screen to fold."""

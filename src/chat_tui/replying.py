@@ -54,6 +54,9 @@ async def fill_reply(
     last_checkpoint = time.monotonic()
     try:
         async for event in stream:
+            # Buffered chunks arrive without a real wait: give the screen and the keyboard a
+            # turn, or a server sending flat out would freeze them until the reply ends.
+            await asyncio.sleep(0)
             if isinstance(event, TextDelta):
                 watch.token_arrived()
                 message.content += event.text

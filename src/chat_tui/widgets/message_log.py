@@ -10,6 +10,7 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from chat_tui.messages import ContentGrew
 from chat_tui.models import Message
 from chat_tui.widgets.message_view import MessageView
 
@@ -26,6 +27,7 @@ class MessageLog(VerticalScroll, can_focus=True):
         self._first_mounted = 0
         """Index of the oldest message that has a view."""
         self._loading_older = False
+        self._refold_pending = False
 
     @property
     def views(self) -> list[MessageView]:
@@ -53,6 +55,7 @@ class MessageLog(VerticalScroll, can_focus=True):
             if views:
                 await self.mount_all(views)
         self.anchor()
+        self._refold_soon()
 
     async def append(self, message: Message, index: int) -> MessageView:
         """Add a view for a message just added to the conversation."""
@@ -72,9 +75,34 @@ class MessageLog(VerticalScroll, can_focus=True):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        self._refold_soon()
         if new < 2 and self._first_mounted > 0 and not self._loading_older:
             self._loading_older = True
             self.call_after_refresh(self._mount_older)
+
+    # -- folding what is far off screen ----------------------------------------------------
+
+    def _refold_soon(self) -> None:
+        if not self._refold_pending:
+            self._refold_pending = True
+            self.call_after_refresh(self._refold)
+
+    def _refold(self) -> None:
+        """Fold reply chunks more than a screen away from the visible part of the log."""
+        self._refold_pending = False
+        if not self.is_attached:
+            return
+        region = self.region
+        top, bottom = region.y - region.height, region.bottom + region.height
+        for view in self.query_children(MessageView):
+            view.fold_outside(top, bottom)
+
+    def on_content_grew(self, event: ContentGrew) -> None:
+        event.stop()
+        self._refold_soon()
+
+    def on_resize(self) -> None:
+        self._refold_soon()
 
     async def _mount_older(self) -> None:
         """Mount the previous page above the first view, keeping the reader's place."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import ClassVar
 
 from textual import on
@@ -17,17 +18,32 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content, Span
 from textual.style import Style
+from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
 
 from chat_tui.mdsplit import CHUNK_CHARS, next_boundary, split_markdown
-from chat_tui.messages import CodeCopyRequested, CopyRequested, LinkActivated, VariantStep
+from chat_tui.messages import (
+    CodeCopyRequested,
+    ContentGrew,
+    CopyRequested,
+    LinkActivated,
+    VariantStep,
+)
 from chat_tui.models import Message
 from chat_tui.safetext import display_text, markdown_text, shortened
 from chat_tui.timefmt import clock_time
 from chat_tui.widgets.code_block import CodeFence, ReplyMarkdown, original_code
 
-FRAME_SECONDS = 1 / 30
+FRAME_SECONDS = 0.1
 """Streamed text reaches the screen at most this often; tokens in between are batched."""
+PACE = 1.0
+"""After each frame the stream waits `PACE` times what the frame cost (at least a frame).
+
+Every layout pass visits every widget on the screen, so a frame costs more as a reply grows.
+Pacing keeps drawing to at most half of the event loop's time whatever the size: the rest
+goes to reading tokens and to the keyboard, and the total cost stays linear.
+"""
+REFRESH_TIMEOUT = 1.0
 
 _STATUS_LABELS = {
     "streaming": "● writing…",
@@ -80,33 +96,106 @@ class MessageHeader(Static):
         self.post_message(VariantStep(self._view.index, step))
 
 
+class ChunkFrame(Widget):
+    """One chunk of a reply's Markdown; far off screen it is folded to an empty box.
+
+    Every layout pass visits every widget on the screen, and a chunk is dozens of Markdown
+    blocks. Folded, the Markdown is hidden (`display: none`, so layout skips its blocks) and
+    the frame keeps its height, so the log scrolls exactly as before. Unfolding costs a
+    layout pass; nothing is re-parsed or re-mounted.
+    """
+
+    DEFAULT_CSS = """
+    ChunkFrame {
+        width: 1fr;
+        height: auto;
+        layout: vertical;
+    }
+    ChunkFrame > .chunk-end {
+        height: 0;
+    }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.markdown = ReplyMarkdown(text, open_links=False)
+        self.folded_width: int | None = None
+        """Width the frame had when it was folded (None while unfolded)."""
+
+    def compose(self) -> ComposeResult:
+        yield self.markdown
+        # A child of fixed height makes Textual measure the frame at its own width only,
+        # so a chunk that did not change keeps its cached layout while the reply grows.
+        # (With only auto-height children it is re-measured whenever an ancestor's
+        # height changes: every block of every chunk, on every frame.)
+        yield Widget(classes="chunk-end")
+
+    @property
+    def folded(self) -> bool:
+        return self.folded_width is not None
+
+    def fold(self) -> None:
+        height = self.outer_size.height
+        if self.folded or not height or not self.markdown.source:
+            return
+        self.styles.height = height
+        self.markdown.display = False
+        self.folded_width = self.size.width
+
+    def unfold(self) -> None:
+        if not self.folded:
+            return
+        self.folded_width = None
+        self.markdown.display = True
+        self.styles.height = "auto"
+
+
 class MarkdownBody(Vertical):
-    """A reply's Markdown, as one or more chunk widgets."""
+    """A reply's Markdown, as one or more chunk frames (see `ChunkFrame`)."""
+
+    streaming = False
+    """Set while a `ReplyStream` writes into the last chunk (which then never folds)."""
+
+    def frames(self) -> list[ChunkFrame]:
+        return list(self.query_children(ChunkFrame))
 
     def chunks(self) -> list[Markdown]:
-        return list(self.query_children(Markdown))
+        return [frame.markdown for frame in self.frames()]
 
     async def show(self, text: str) -> None:
         """Render `text` in full, re-using chunk widgets whose text is unchanged."""
         pieces = split_markdown(text)
-        existing = self.chunks()
-        for position, piece in enumerate(pieces):
-            if position < len(existing):
-                widget = existing[position]
-                last = position == len(pieces) - 1
-                if widget.source != piece or last:
-                    await widget.update(piece)
+        existing = self.frames()
+        for position, (frame, piece) in enumerate(zip(existing, pieces, strict=False)):
+            if frame.markdown.source != piece or position == len(pieces) - 1:
+                frame.unfold()
+                await frame.markdown.update(piece)
+        for frame in existing[len(pieces) :]:
+            await frame.remove()
+        if len(pieces) > len(existing):
+            # All at once: one layout pass for the lot, not one per chunk.
+            await self.mount_all([ChunkFrame(piece) for piece in pieces[len(existing) :]])
+
+    def fold_outside(self, top: int, bottom: int) -> None:
+        """Fold the chunks lying wholly outside screen rows `top`..`bottom`, unfold the rest.
+
+        A frame folded at another width no longer knows its height: it unfolds.
+        """
+        frames = self.frames()
+        if self.streaming and frames:
+            frames[-1].unfold()
+            frames = frames[:-1]
+        width = self.size.width
+        for frame in frames:
+            region = frame.region
+            outside = region.bottom < top or region.y > bottom
+            if outside and (not frame.folded or frame.folded_width == width):
+                frame.fold()
             else:
-                await self.mount(_markdown(piece))
-        for widget in existing[len(pieces) :]:
-            await widget.remove()
+                frame.unfold()
 
     def start_stream(self, text_so_far: str) -> ReplyStream:
         return ReplyStream(self, text_so_far)
-
-
-def _markdown(text: str) -> Markdown:
-    return ReplyMarkdown(text, open_links=False)
 
 
 class ReplyStream:
@@ -119,6 +208,7 @@ class ReplyStream:
 
     def __init__(self, body: MarkdownBody, text_so_far: str) -> None:
         self._body = body
+        body.streaming = True
         self._text = text_so_far
         chunks = split_markdown(text_so_far)
         self._chunk_start = len(text_so_far) - len(chunks[-1])
@@ -135,15 +225,20 @@ class ReplyStream:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            started = time.monotonic()
             await self._render_pending()
-            await asyncio.sleep(FRAME_SECONDS)
+            # The layout and paint the append caused happen on the screen's refresh.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._body.wait_for_refresh(), REFRESH_TIMEOUT)
+            cost = time.monotonic() - started
+            await asyncio.sleep(max(FRAME_SECONDS, cost * PACE))
 
     async def _render_pending(self) -> None:
         text = self._text
         while True:
             chunks = self._body.chunks()
             if not chunks:
-                await self._body.mount(_markdown(""))
+                await self._body.mount(ChunkFrame(""))
                 continue
             current = chunks[-1]
             cut = next_boundary(text, self._chunk_start, self._chunk_start + CHUNK_CHARS)
@@ -157,8 +252,10 @@ class ReplyStream:
                     await current.append(text[self._shown : cut])
             else:
                 await current.update(text[self._chunk_start : cut])
-            await self._body.mount(_markdown(""))
+            await self._body.mount(ChunkFrame(""))
             self._chunk_start = self._shown = cut
+            # Earlier chunks may have scrolled far enough away to fold.
+            self._body.post_message(ContentGrew())
 
     async def finish(self, final_text: str) -> None:
         """Stop streaming and render the final text in full (fixes any half-open block)."""
@@ -166,6 +263,7 @@ class ReplyStream:
         await self._body.show(markdown_text(final_text))
 
     async def stop(self) -> None:
+        self._body.streaming = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -234,10 +332,26 @@ class MessageView(Vertical, can_focus=True):
         error = self.query_one(".message-error", Static)
         error.update(Content(display_text(message.error or "")))
         error.display = bool(message.error)
-        self.set_class(message.status == "streaming", "-streaming")
-        self.set_class(message.status in ("failed", "interrupted"), "-problem")
+        self._set_own_class(message.status == "streaming", "-streaming")
+        self._set_own_class(message.status in ("failed", "interrupted"), "-problem")
         if message.role == "assistant":
             self.show_reasoning(message.reasoning or "")
+
+    def _set_own_class(self, add: bool, name: str) -> None:
+        """Toggle a class that styles this view itself, without restyling its descendants.
+
+        `set_class` re-applies the stylesheet to every descendant: for a long reply, hundreds
+        of Markdown blocks and about a second of CPU when streaming ends. The view's classes
+        only style the view (see app.tcss), so only the view is restyled.
+        """
+        if self.has_class(name) == add:
+            return
+        if add:
+            self.add_class(name, update=False)
+        else:
+            self.remove_class(name, update=False)
+        if self.is_attached:
+            self.app.stylesheet.update_nodes([self], animate=True)
 
     def show_reasoning(self, text: str) -> None:
         reasoning = self.query_one(".reasoning", Collapsible)
@@ -247,6 +361,11 @@ class MessageView(Vertical, can_focus=True):
 
     def start_stream(self) -> ReplyStream:
         return self.query_one(MarkdownBody).start_stream(markdown_text(self.message.content))
+
+    def fold_outside(self, top: int, bottom: int) -> None:
+        """Fold the body's chunks lying outside screen rows `top`..`bottom`."""
+        for body in self.query_children(MarkdownBody):
+            body.fold_outside(top, bottom)
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         event.stop()

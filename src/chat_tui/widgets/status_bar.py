@@ -35,4 +35,6 @@ class StatusBar(Static):
     def show(self, text: str, severity: str = "info") -> None:
         for name in ("info", "busy", "error"):
             self.set_class(name == severity, f"-{name}")
-        self.update(Content(one_line(text)))
+        # One line whatever the text: no layout pass (one would visit every widget on screen,
+        # and a streaming reply updates this ten times a second).
+        self.update(Content(one_line(text)), layout=False)

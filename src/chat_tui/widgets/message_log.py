@@ -14,8 +14,10 @@ from chat_tui.messages import ContentGrew
 from chat_tui.models import Message
 from chat_tui.widgets.message_view import MessageView
 
-PAGE = 30
-"""Messages mounted at open, and per step when scrolling up."""
+FIRST_PAGE = 10
+"""Messages mounted when a conversation opens: a screenful or two of the newest."""
+PAGE = 10
+"""Older messages mounted per step as the reader scrolls up."""
 
 
 class MessageLog(VerticalScroll, can_focus=True):
@@ -40,9 +42,9 @@ class MessageLog(VerticalScroll, can_focus=True):
         return None
 
     async def show(self, messages: list[Message], placeholder: str = "") -> None:
-        """Replace the log with `messages` (only the newest `PAGE` mount now)."""
+        """Replace the log with `messages` (only the newest `FIRST_PAGE` mount now)."""
         self._messages = messages
-        self._first_mounted = max(0, len(messages) - PAGE)
+        self._first_mounted = max(0, len(messages) - FIRST_PAGE)
         with self.app.batch_update():
             await self.remove_children()
             if not messages and placeholder:

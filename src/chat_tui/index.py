@@ -21,7 +21,7 @@ from pathlib import Path
 
 from chat_tui.models import Conversation, Message, NewerSchemaError, SchemaError
 
-INDEX_FORMAT = "3"
+INDEX_FORMAT = "4"
 """Bump to force a rebuild when the index layout or its derivation changes."""
 TRIGRAM = 3
 SNIPPET_TOKENS = 16
@@ -55,12 +55,17 @@ class Problem:
     reason: str
 
 
-FileStamp = tuple[int, int]
-"""(mtime_ns, size): changes whenever a file is replaced."""
+FileStamp = tuple[int, int, int, int]
+"""(mtime_ns, size, ctime_ns, inode): changes whenever a file is written or replaced.
+
+The change time and the inode catch what mtime and size miss: an edit that keeps the size
+and puts the old modification time back (`touch -r`, `rsync -t`), or a file swapped for
+another one. Nothing but the kernel sets the change time.
+"""
 
 
 def stamp_of(stat: os.stat_result) -> FileStamp:
-    return (stat.st_mtime_ns, stat.st_size)
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, stat.st_ino)
 
 
 class ConversationIndex:
@@ -118,6 +123,8 @@ class ConversationIndex:
                 id TEXT UNIQUE NOT NULL,
                 mtime_ns INTEGER NOT NULL,
                 size INTEGER NOT NULL,
+                ctime_ns INTEGER NOT NULL DEFAULT 0,
+                inode INTEGER NOT NULL DEFAULT 0,
                 problem TEXT,
                 title TEXT NOT NULL DEFAULT '',
                 created_at TEXT NOT NULL DEFAULT '',
@@ -207,8 +214,8 @@ class ConversationIndex:
         return stamps
 
     def _indexed_stamps(self) -> dict[str, FileStamp]:
-        rows = self.db.execute("SELECT id, mtime_ns, size FROM conversations")
-        return {cid: (mtime, size) for cid, mtime, size in rows}
+        rows = self.db.execute("SELECT id, mtime_ns, size, ctime_ns, inode FROM conversations")
+        return {cid: (mtime, size, ctime, inode) for cid, mtime, size, ctime, inode in rows}
 
     def _index_file(self, conversation_id: str, stamp: FileStamp) -> None:
         path = self._conversations_dir / f"{conversation_id}.json"
@@ -303,11 +310,12 @@ class ConversationIndex:
     ) -> int:
         row = db.execute(
             """
-            INSERT INTO conversations(id, mtime_ns, size, problem, title, created_at,
-                                      updated_at, model, message_count, read_only)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO conversations(id, mtime_ns, size, ctime_ns, inode, problem, title,
+                                      created_at, updated_at, model, message_count, read_only)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET
-                mtime_ns = excluded.mtime_ns, size = excluded.size, problem = excluded.problem,
+                mtime_ns = excluded.mtime_ns, size = excluded.size,
+                ctime_ns = excluded.ctime_ns, inode = excluded.inode, problem = excluded.problem,
                 title = excluded.title, created_at = excluded.created_at,
                 updated_at = excluded.updated_at, model = excluded.model,
                 message_count = excluded.message_count, read_only = excluded.read_only
@@ -315,8 +323,7 @@ class ConversationIndex:
             """,
             (
                 conversation_id,
-                stamp[0],
-                stamp[1],
+                *stamp,
                 problem and _indexable(problem),
                 _indexable(title),
                 _indexable(created_at),

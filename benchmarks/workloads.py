@@ -12,6 +12,7 @@ import json
 import random
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -286,3 +287,31 @@ def copy_conversations(source: Path, data_root: Path) -> None:
     target = data_root / "conversations"
     data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.copytree(source, target)
+
+
+_INDEXED: dict[tuple[int, int], Path] = {}
+
+
+def indexed_store(cache: Path, conversations: int, messages: int, home_of) -> tuple[Path, float]:
+    """A home whose data directory holds the big store with its index built.
+
+    Built once per run (the first caller pays, and learns how long the build took: the
+    returned seconds; later callers get 0).
+    """
+    from chat_tui.store import ConversationStore
+
+    key = (conversations, messages)
+    if key in _INDEXED:
+        return _INDEXED[key], 0.0
+    home = home_of("big-store")
+    root = home / "data" / "chat-tui"
+    copy_conversations(big_store(cache, conversations, messages), root)
+    store = ConversationStore(root)
+    started = time.perf_counter()
+    problems = store.refresh()
+    built = time.perf_counter() - started
+    store.close()
+    if problems:
+        raise RuntimeError(f"the generated store has unreadable files: {problems[:3]}")
+    _INDEXED[key] = home
+    return home, built

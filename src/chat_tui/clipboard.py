@@ -16,8 +16,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from markdown_it import MarkdownIt
-
 from chat_tui.models import Message
 
 TOOL_TIMEOUT = 2.0
@@ -105,6 +103,8 @@ def copied_message(text: str, what: str, tool: str | None) -> str:
 def code_blocks(markdown: str) -> list[str]:
     """The text of every code block in `markdown`, in order (parsed as the Markdown widget
     parses it), without the newline that ends each block."""
+    from markdown_it import MarkdownIt  # about 40 ms: not at start-up
+
     tokens = MarkdownIt("gfm-like").parse(markdown)
     return [t.content.rstrip("\n") for t in tokens if t.type in ("fence", "code_block")]
 

@@ -30,7 +30,7 @@ from chat_tui.screens.conversation_actions import ConversationActions
 from chat_tui.store import StoreError
 from chat_tui.widgets.conversation_list import Row
 from chat_tui.widgets.message_log import MessageLog
-from chat_tui.widgets.message_view import MessageView, ReplyStream
+from chat_tui.widgets.message_view import MessageView, ReplyStream, preload_markdown
 from chat_tui.widgets.prompt_input import PromptInput
 from chat_tui.widgets.sidebar import Sidebar
 from chat_tui.widgets.status_bar import StatusBar, usage_line
@@ -211,6 +211,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Index of the user message being edited (ctrl+up), if any."""
         self._unsaved: set[str] = set()
         """Conversations whose last save failed (the saver retries them)."""
+        self._sdk_warming = False
 
     @property
     def chat_app(self) -> ChatApp:
@@ -256,7 +257,16 @@ class ChatScreen(ConversationActions, Screen[None]):
         self.set_interval(WATCH_SECONDS, self._watch_directory)
         self.set_interval(1.0, self._save_draft_if_changed)
         self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
-        if self._configured:
+        # Markdown is not needed to show an empty conversation: load it once the screen is up.
+        self.call_after_refresh(
+            lambda: self.run_worker(preload_markdown(), group="warm-up", exit_on_error=False)
+        )
+
+    @on(TextArea.Changed, "#prompt")
+    def _warm_up_sdk(self) -> None:
+        """Importing the SDK takes about a second: begin at the first key, not at start-up."""
+        if not self._sdk_warming and self._configured:
+            self._sdk_warming = True
             self.run_worker(chat_client.warm_up(), group="warm-up", exit_on_error=False)
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.content import Content, Span
 from textual.style import Style
 from textual.widget import Widget
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from chat_tui.mdsplit import CHUNK_CHARS, next_boundary, split_markdown
 from chat_tui.messages import (
@@ -32,7 +32,9 @@ from chat_tui.messages import (
 from chat_tui.models import Message
 from chat_tui.safetext import display_text, markdown_text, shortened
 from chat_tui.timefmt import clock_time
-from chat_tui.widgets.code_block import CodeFence, ReplyMarkdown, original_code
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 
 FRAME_SECONDS = 0.1
 """Streamed text reaches the screen at most this often; tokens in between are batched."""
@@ -96,6 +98,19 @@ class MessageHeader(Static):
         self.post_message(VariantStep(self._view.index, step))
 
 
+async def preload_markdown() -> None:
+    """Import Textual's Markdown widget (and its parser) in a thread.
+
+    It costs about 80 ms, which start-up does not need to pay: nothing is rendered as
+    Markdown until a reply or a saved conversation is shown.
+    """
+
+    def load() -> None:
+        import chat_tui.widgets.code_block  # noqa: F401 (Textual's Markdown and more)
+
+    await asyncio.to_thread(load)
+
+
 class ChunkFrame(Widget):
     """One chunk of a reply's Markdown; far off screen it is folded to an empty box.
 
@@ -118,6 +133,9 @@ class ChunkFrame(Widget):
 
     def __init__(self, text: str) -> None:
         super().__init__()
+        # Loaded on first use (see preload_markdown).
+        from chat_tui.widgets.code_block import ReplyMarkdown
+
         self.markdown = ReplyMarkdown(text, open_links=False)
         self.folded_width: int | None = None
         """Width the frame had when it was folded (None while unfolded)."""
@@ -380,6 +398,8 @@ class MessageView(Vertical, can_focus=True):
     @on(CodeCopyRequested)
     def _copy_code(self, event: CodeCopyRequested) -> None:
         event.stop()
+        from chat_tui.widgets.code_block import CodeFence, original_code
+
         if isinstance(event.block, CodeFence):
             code = original_code(event.block, list(self.query(CodeFence)), self.message.content)
             self.post_message(CopyRequested(code, "the code block"))

@@ -209,3 +209,41 @@ def test_the_index_never_loses_a_conversation_that_is_on_disk(operations) -> Non
             assert listed == on_disk
         finally:
             store.close()
+
+
+def test_search_lists_the_newest_matches_first_and_stops_at_the_limit(
+    store: ConversationStore,
+) -> None:
+    for n in range(12):
+        made = conversation(f"soup {n:02d}", f"a lentil soup, version {n}")
+        made.updated_at = f"2026-01-{n + 1:02d}T10:00:00.000+00:00"
+        store.save(made)
+    store.refresh()
+    hits = store.search("lentil", limit=5)
+    assert [hit.summary.title for hit in hits] == [f"soup {n:02d}" for n in (11, 10, 9, 8, 7)]
+    assert all("lentil soup" in hit.snippet for hit in hits)
+
+
+def test_a_conversation_saved_again_moves_to_the_top_of_search_results(
+    store: ConversationStore,
+) -> None:
+    older = conversation("older", "cumin and lentils")
+    newer = conversation("newer", "cumin and rice")
+    older.updated_at = "2026-01-01T10:00:00.000+00:00"
+    newer.updated_at = "2026-01-02T10:00:00.000+00:00"
+    store.save(older)
+    store.save(newer)
+    assert [hit.summary.title for hit in store.search("cumin")] == ["newer", "older"]
+    older.messages.append(Message(role="user", content="more cumin"))
+    older.updated_at = "2026-01-03T10:00:00.000+00:00"
+    store.save(older)
+    assert [hit.summary.title for hit in store.search("cumin")] == ["older", "newer"]
+
+
+def test_a_match_in_the_title_only_gives_no_snippet(store: ConversationStore) -> None:
+    store.save(conversation("Kyoto trip", "temples and gardens"))
+    [hit] = store.search("kyoto")
+    assert hit.summary.title == "Kyoto trip"
+    assert hit.snippet == ""
+    [hit] = store.search("garden")
+    assert hit.snippet.startswith("temples and garden")

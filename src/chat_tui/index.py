@@ -17,14 +17,21 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from chat_tui.models import Conversation, Message, NewerSchemaError, SchemaError
 
-INDEX_FORMAT = "4"
+INDEX_FORMAT = "5"
 """Bump to force a rebuild when the index layout or its derivation changes."""
 TRIGRAM = 3
-SNIPPET_TOKENS = 16
+SNIPPET_CHARS = 60
+"""Characters of message text shown under a search hit (the sidebar cuts what is too long)."""
+SNIPPET_BEFORE = 12
+SEARCH_LIMIT = 200
+"""Search hits returned: the newest matches (a person refines the query before scrolling)."""
+SYNC_BATCH = 200
+"""Files indexed per transaction when catching up with the directory."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,13 @@ def stamp_of(stat: os.stat_result) -> FileStamp:
 
 
 class ConversationIndex:
-    """Summaries and full text of every conversation file in one directory."""
+    """Summaries and full text of every conversation file in one directory.
+
+    The text of a conversation is one row of an FTS5 table whose rowid is made from the time
+    the conversation was last active (`_recency_key`), so "the newest conversations holding
+    this text" is a walk down the index that stops after `limit` rows, however many of the
+    10,000 conversations hold a common word.
+    """
 
     def __init__(self, database: Path, conversations_dir: Path) -> None:
         self._database = database
@@ -127,13 +140,16 @@ class ConversationIndex:
                 inode INTEGER NOT NULL DEFAULT 0,
                 problem TEXT,
                 title TEXT NOT NULL DEFAULT '',
+                folded_title TEXT NOT NULL DEFAULT '',
                 created_at TEXT NOT NULL DEFAULT '',
                 updated_at TEXT NOT NULL DEFAULT '',
                 model TEXT NOT NULL DEFAULT '',
                 message_count INTEGER NOT NULL DEFAULT 0,
-                read_only INTEGER NOT NULL DEFAULT 0
+                read_only INTEGER NOT NULL DEFAULT 0,
+                text_key INTEGER UNIQUE
             );
-            CREATE INDEX IF NOT EXISTS by_updated ON conversations(updated_at);
+            CREATE INDEX IF NOT EXISTS by_updated ON conversations(updated_at, id);
+            CREATE INDEX IF NOT EXISTS with_problems ON conversations(id) WHERE problem IS NOT NULL;
             CREATE VIRTUAL TABLE IF NOT EXISTS message_text
                 USING fts5(text, tokenize='trigram');
             INSERT OR REPLACE INTO meta VALUES ('format', '{INDEX_FORMAT}');
@@ -178,7 +194,12 @@ class ConversationIndex:
     # -- keeping in step with the files -----------------------------------------------------
 
     def sync(self, progress: Callable[[int, int], None] | None = None) -> list[Problem]:
-        """Bring the index in line with the directory; return the files that cannot be read."""
+        """Bring the index in line with the directory; return the files that cannot be read.
+
+        Changed files are read in batches of `SYNC_BATCH`, one transaction each: FTS5 then
+        writes a few large segments instead of one per file, which makes a first build of
+        thousands of conversations several times faster.
+        """
         on_disk = self._scan()
         with self._lock:
             try:
@@ -193,10 +214,18 @@ class ConversationIndex:
             with self._transaction() as db:
                 for cid in gone:
                     self._delete_row(db, cid)
-        for done, cid in enumerate(stale, 1):
-            self._index_file(cid, on_disk[cid])
+        for start in range(0, len(stale), SYNC_BATCH):
+            batch = [(cid, self._read_file(cid)) for cid in stale[start : start + SYNC_BATCH]]
+            with self._transaction() as db:
+                for cid, (found, stamp) in batch:
+                    if found is None:
+                        self._delete_row(db, cid)
+                    elif isinstance(found, str):
+                        self._record_problem(db, cid, stamp, found)
+                    else:
+                        self._put(db, found, stamp)
             if progress is not None:
-                progress(done, len(stale))
+                progress(min(start + SYNC_BATCH, len(stale)), len(stale))
         return self.problems()
 
     def _scan(self) -> dict[str, FileStamp]:
@@ -217,82 +246,73 @@ class ConversationIndex:
         rows = self.db.execute("SELECT id, mtime_ns, size, ctime_ns, inode FROM conversations")
         return {cid: (mtime, size, ctime, inode) for cid, mtime, size, ctime, inode in rows}
 
-    def _index_file(self, conversation_id: str, stamp: FileStamp) -> None:
+    def _read_file(self, conversation_id: str) -> tuple[Conversation | str | None, FileStamp]:
+        """The conversation in a file (or why it cannot be read, or None if it is gone).
+
+        The stamp is taken from the open file, so it always describes the bytes read.
+        """
         path = self._conversations_dir / f"{conversation_id}.json"
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as handle:
+                stamp = stamp_of(os.fstat(handle.fileno()))
+                raw = handle.read()
         except FileNotFoundError:
-            with self._transaction() as db:
-                self._delete_row(db, conversation_id)
-            return
+            return None, (0, 0, 0, 0)
         except OSError as error:
-            self._record_problem(conversation_id, stamp, f"cannot be read: {error.strerror}")
-            return
+            try:
+                stamp = stamp_of(os.stat(path))
+            except OSError:
+                stamp = (0, 0, 0, 0)
+            return f"cannot be read: {error.strerror}", stamp
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            self._record_problem(conversation_id, stamp, f"is not valid JSON ({error})")
-            return
+            return f"is not valid JSON ({error})", stamp
         try:
             conversation = Conversation.from_dict(data)
         except NewerSchemaError:
             try:
                 conversation = Conversation.from_dict_read_only(data)
             except SchemaError as error:
-                self._record_problem(conversation_id, stamp, f"is not a conversation: {error}")
-                return
+                return f"is not a conversation: {error}", stamp
         except SchemaError as error:
-            self._record_problem(conversation_id, stamp, f"is not a conversation: {error}")
-            return
-        if conversation.id != conversation_id:
-            conversation.id = conversation_id
-        self.put(conversation, stamp)
+            return f"is not a conversation: {error}", stamp
+        conversation.id = conversation_id
+        return conversation, stamp
 
     def put(self, conversation: Conversation, stamp: FileStamp) -> None:
         """Record a conversation as written to disk with `stamp`."""
         with self._transaction() as db:
-            rowid = self._upsert(
-                db,
-                conversation.id,
-                stamp,
-                problem=None,
-                title=conversation.title,
-                created_at=conversation.created_at,
-                updated_at=conversation.updated_at,
-                model=conversation.model,
-                message_count=len(conversation.messages),
-                read_only=conversation.read_only,
-            )
-            db.execute("DELETE FROM message_text WHERE rowid = ?", (rowid,))
-            db.execute(
-                "INSERT INTO message_text(rowid, text) VALUES (?, ?)",
-                (rowid, searchable_text(conversation)),
-            )
+            self._put(db, conversation, stamp)
+
+    def _put(self, db: sqlite3.Connection, conversation: Conversation, stamp: FileStamp) -> None:
+        self._upsert(db, conversation.id, stamp, problem=None, conversation=conversation)
+        self._delete_text(db, conversation.id)
+        key = _recency_key(conversation.updated_at)
+        while db.execute("SELECT 1 FROM conversations WHERE text_key = ?", (key,)).fetchone():
+            key -= 1  # another conversation was active in the same second
+        # A row no conversation points to is a leftover (say, of a row deleted by hand).
+        db.execute("DELETE FROM message_text WHERE rowid = ?", (key,))
+        db.execute(
+            "INSERT INTO message_text(rowid, text) VALUES (?, ?)",
+            (key, searchable_text(conversation)),
+        )
+        db.execute("UPDATE conversations SET text_key = ? WHERE id = ?", (key, conversation.id))
 
     def touch(self, conversation_id: str, stamp: FileStamp, conversation: Conversation) -> None:
         """Update the summary only (a checkpoint mid-stream); text is indexed on `put`."""
         with self._transaction() as db:
-            self._upsert(
-                db,
-                conversation_id,
-                stamp,
-                problem=None,
-                title=conversation.title,
-                created_at=conversation.created_at,
-                updated_at=conversation.updated_at,
-                model=conversation.model,
-                message_count=len(conversation.messages),
-                read_only=conversation.read_only,
-            )
+            self._upsert(db, conversation_id, stamp, problem=None, conversation=conversation)
 
     def remove(self, conversation_id: str) -> None:
         with self._transaction() as db:
             self._delete_row(db, conversation_id)
 
-    def _record_problem(self, conversation_id: str, stamp: FileStamp, reason: str) -> None:
-        with self._transaction() as db:
-            rowid = self._upsert(db, conversation_id, stamp, problem=reason)
-            db.execute("DELETE FROM message_text WHERE rowid = ?", (rowid,))
+    def _record_problem(
+        self, db: sqlite3.Connection, conversation_id: str, stamp: FileStamp, reason: str
+    ) -> None:
+        self._upsert(db, conversation_id, stamp, problem=reason)
+        self._delete_text(db, conversation_id)
 
     @staticmethod
     def _upsert(
@@ -301,56 +321,60 @@ class ConversationIndex:
         stamp: FileStamp,
         *,
         problem: str | None,
-        title: str = "",
-        created_at: str = "",
-        updated_at: str = "",
-        model: str = "",
-        message_count: int = 0,
-        read_only: bool = False,
-    ) -> int:
-        row = db.execute(
+        conversation: Conversation | None = None,
+    ) -> None:
+        title = _indexable(conversation.title) if conversation else ""
+        db.execute(
             """
             INSERT INTO conversations(id, mtime_ns, size, ctime_ns, inode, problem, title,
-                                      created_at, updated_at, model, message_count, read_only)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      folded_title, created_at, updated_at, model,
+                                      message_count, read_only)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET
                 mtime_ns = excluded.mtime_ns, size = excluded.size,
                 ctime_ns = excluded.ctime_ns, inode = excluded.inode, problem = excluded.problem,
-                title = excluded.title, created_at = excluded.created_at,
-                updated_at = excluded.updated_at, model = excluded.model,
-                message_count = excluded.message_count, read_only = excluded.read_only
-            RETURNING rowid
+                title = excluded.title, folded_title = excluded.folded_title,
+                created_at = excluded.created_at, updated_at = excluded.updated_at,
+                model = excluded.model, message_count = excluded.message_count,
+                read_only = excluded.read_only
             """,
             (
                 conversation_id,
                 *stamp,
                 problem and _indexable(problem),
-                _indexable(title),
-                _indexable(created_at),
-                _indexable(updated_at),
-                _indexable(model),
-                message_count,
-                int(read_only),
+                title,
+                title.casefold(),
+                _indexable(conversation.created_at) if conversation else "",
+                _indexable(conversation.updated_at) if conversation else "",
+                _indexable(conversation.model) if conversation else "",
+                len(conversation.messages) if conversation else 0,
+                int(conversation.read_only) if conversation else 0,
             ),
-        ).fetchone()
-        return int(row[0])
+        )
 
     @staticmethod
-    def _delete_row(db: sqlite3.Connection, conversation_id: str) -> None:
+    def _delete_text(db: sqlite3.Connection, conversation_id: str) -> None:
         row = db.execute(
-            "DELETE FROM conversations WHERE id = ? RETURNING rowid", (conversation_id,)
+            "SELECT text_key FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()
-        if row is not None:
+        if row is not None and row[0] is not None:
             db.execute("DELETE FROM message_text WHERE rowid = ?", (row[0],))
+            db.execute("UPDATE conversations SET text_key = NULL WHERE id = ?", (conversation_id,))
+
+    @classmethod
+    def _delete_row(cls, db: sqlite3.Connection, conversation_id: str) -> None:
+        cls._delete_text(db, conversation_id)
+        db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     # -- queries ---------------------------------------------------------------------------
 
-    def summaries(self) -> list[ConversationSummary]:
-        """Every readable conversation, most recently active first."""
+    def summaries(self, limit: int | None = None) -> list[ConversationSummary]:
+        """Readable conversations (all, or the newest `limit`), most recently active first."""
         with self._lock:
             rows = self.db.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE problem IS NULL "
-                "ORDER BY updated_at DESC, id DESC"
+                "ORDER BY updated_at DESC, id DESC LIMIT ?",
+                (-1 if limit is None else limit,),
             ).fetchall()
         return [_summary(row) for row in rows]
 
@@ -361,11 +385,12 @@ class ConversationIndex:
             ).fetchall()
         return [Problem(self._conversations_dir / f"{cid}.json", reason) for cid, reason in rows]
 
-    def search(self, query: str, limit: int = 500) -> list[SearchHit]:
+    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
         """Conversations whose title or text holds every word of `query` (any case).
 
         Words of three or more characters are matched anywhere in the text through the
-        trigram index. Shorter words in scripts without spaces between words (Chinese,
+        trigram index, newest conversations first (the index is walked in that order and
+        stops after `limit`). Shorter words in scripts without spaces between words (Chinese,
         Japanese; most Chinese words have two characters) are looked for in the text too, by
         a scan narrowed by any longer words; other short words (English "a", "to") only
         match titles, since scanning every message for them per keystroke would not stay
@@ -374,27 +399,41 @@ class ConversationIndex:
         words = [_indexable(w) for w in query.split()]
         if not words:
             return []
+        short = [w for w in words if len(w) < TRIGRAM]
+        if short and all(not w.isascii() for w in short):
+            return self._scan_text(words, limit)
+        if not all(len(w) >= TRIGRAM for w in words):
+            return self._search_titles([w.casefold() for w in words], limit)
         with self._lock:
-            short = [w for w in words if len(w) < TRIGRAM]
-            if short and all(not w.isascii() for w in short):
-                return self._scan_text(words, limit)
-            if all(len(w) >= TRIGRAM for w in words):
-                rows = self.db.execute(
-                    f"""
-                    SELECT {_SUMMARY_COLUMNS_C}, snippet(message_text, 0, '', '', '…', ?)
-                    FROM message_text JOIN conversations c ON c.rowid = message_text.rowid
-                    WHERE message_text MATCH ? AND c.problem IS NULL
-                    ORDER BY c.updated_at DESC LIMIT ?
-                    """,
-                    (SNIPPET_TOKENS, " AND ".join(_fts_phrase(w) for w in words), limit),
-                ).fetchall()
-                return [SearchHit(_summary(row[:-1]), _one_line(row[-1])) for row in rows]
-            title_clause = " AND ".join("instr(casefold(c.title), ?) > 0" for _ in words)
+            found = self.db.execute(
+                _SEARCH_TEXT, (words[0].lower(), " AND ".join(map(_fts_phrase, words)), limit)
+            ).fetchall()
+            if not found:
+                return []
+            keys = [key for key, _, _ in found]
             rows = self.db.execute(
-                f"SELECT {_SUMMARY_COLUMNS_C} FROM conversations c "
-                f"WHERE c.problem IS NULL AND {title_clause} "
-                "ORDER BY c.updated_at DESC LIMIT ?",
-                (*(w.casefold() for w in words), limit),
+                f"SELECT text_key, {_SUMMARY_COLUMNS} FROM conversations "
+                f"WHERE problem IS NULL AND text_key IN ({','.join('?' * len(keys))})",
+                keys,
+            ).fetchall()
+        summaries = {row[0]: _summary(row[1:]) for row in rows}
+        hits = [
+            SearchHit(summaries[key], _snippet(at, piece))
+            for key, at, piece in found
+            if key in summaries
+        ]
+        # Checkpoints move `updated_at` before the text is re-indexed: sort on the summary.
+        hits.sort(key=lambda hit: hit.summary.updated_at, reverse=True)
+        return hits
+
+    def _search_titles(self, words: list[str], limit: int) -> list[SearchHit]:
+        title_clause = " AND ".join("instr(folded_title, ?) > 0" for _ in words)
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM conversations "
+                f"WHERE problem IS NULL AND {title_clause} "
+                "ORDER BY updated_at DESC LIMIT ?",
+                (*words, limit),
             ).fetchall()
         return [SearchHit(_summary(row), "") for row in rows]
 
@@ -405,28 +444,35 @@ class ConversationIndex:
         longer = [w for w in words if len(w) >= TRIGRAM]
         match = "message_text MATCH ? AND " if longer else ""
         contains = " AND ".join("instr(casefold(message_text.text), ?) > 0" for _ in folded)
-        parameters = ([" AND ".join(_fts_phrase(w) for w in longer)] if longer else []) + folded
-        rows = self.db.execute(
-            f"""
-            SELECT {_SUMMARY_COLUMNS_C}, message_text.text
-            FROM message_text JOIN conversations c ON c.rowid = message_text.rowid
-            WHERE {match}{contains} AND c.problem IS NULL
-            ORDER BY c.updated_at DESC LIMIT ?
-            """,
-            (*parameters, limit),
-        ).fetchall()
-        return [SearchHit(_summary(row[:-1]), _snippet(row[-1], folded[0])) for row in rows]
+        parameters = ([" AND ".join(map(_fts_phrase, longer))] if longer else []) + folded
+        with self._lock:
+            rows = self.db.execute(
+                f"""
+                SELECT {_SUMMARY_COLUMNS_C}, message_text.text
+                FROM message_text JOIN conversations c ON c.text_key = message_text.rowid
+                WHERE {match}{contains} AND c.problem IS NULL
+                ORDER BY message_text.rowid DESC LIMIT ?
+                """,
+                (*parameters, limit),
+            ).fetchall()
+        return [
+            SearchHit(_summary(row[:-1]), _snippet_around(row[-1], folded[0])) for row in rows
+        ]
 
 
-def _snippet(text: str, word: str, around: int = 30) -> str:
-    """Text around the first `word` (already casefolded), on one line."""
-    at = text.casefold().find(word)
-    if at < 0:
-        return ""
-    start, end = max(0, at - around), at + len(word) + around
-    return ("…" if start else "") + _one_line(text[start:end]) + ("…" if end < len(text) else "")
+_SEARCH_TEXT = f"""
+    SELECT rowid, at, substr(body, max(1, at - {SNIPPET_BEFORE}), {SNIPPET_CHARS}) FROM (
+        SELECT rowid, body, instr(lower(body), ?) AS at FROM (
+            SELECT rowid, substr(text, instr(text, char(10)) + 1) AS body
+            FROM message_text WHERE message_text MATCH ? ORDER BY rowid DESC LIMIT ?
+        )
+    )
+"""
+"""The newest matching conversations, and the message text around the first word.
 
-
+The text's first line is the title: a match only there gives no snippet. SQLite's lower()
+folds ASCII only, so a match found by case-folding other scripts also gives none.
+"""
 _SUMMARY_COLUMNS = "id, title, created_at, updated_at, model, message_count, read_only"
 _SUMMARY_COLUMNS_C = ", ".join(f"c.{name.strip()}" for name in _SUMMARY_COLUMNS.split(","))
 
@@ -446,6 +492,38 @@ def _make_private(database: Path) -> None:
 def _summary(row: tuple) -> ConversationSummary:
     cid, title, created_at, updated_at, model, count, read_only = row
     return ConversationSummary(cid, title, created_at, updated_at, model, count, bool(read_only))
+
+
+def _recency_key(updated_at: str) -> int:
+    """An FTS rowid that sorts like `updated_at`: seconds since 1970 (0 if unreadable).
+
+    Seconds, not finer: FTS5 stores the gaps between rowids in every posting list, and
+    small gaps take fewer bytes (microseconds made the index a fifth bigger).
+    """
+    try:
+        moment = datetime.fromisoformat(updated_at)
+    except (TypeError, ValueError):
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _snippet(at: int, piece: str) -> str:
+    """One line of the text around a match (`at` is where the match is, 0 if not found)."""
+    if not at:
+        return ""
+    return ("…" if at > SNIPPET_BEFORE + 1 else "") + _one_line(piece)
+
+
+def _snippet_around(text: str, word: str, around: int = 30) -> str:
+    """Message text (the title line left out) around the first `word`, on one line."""
+    body = text.partition("\n")[2]
+    at = body.casefold().find(word)
+    if at < 0:
+        return ""
+    start, end = max(0, at - around), at + len(word) + around
+    return ("…" if start else "") + _one_line(body[start:end]) + ("…" if end < len(body) else "")
 
 
 def _fts_phrase(word: str) -> str:

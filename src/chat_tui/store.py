@@ -25,6 +25,7 @@ from typing import Any
 
 from chat_tui.atomic import write_bytes_atomic
 from chat_tui.index import (
+    SEARCH_LIMIT,
     ConversationIndex,
     ConversationSummary,
     FileStamp,
@@ -90,12 +91,13 @@ class ConversationStore:
         self._prepare()
         return self._index.sync(progress)
 
-    def summaries(self) -> list[ConversationSummary]:
+    def summaries(self, limit: int | None = None) -> list[ConversationSummary]:
+        """What the sidebar lists (all, or the newest `limit`), as the index knows it."""
         if not self.root.exists():
             return []
-        return self._index.summaries()
+        return self._index.summaries(limit)
 
-    def search(self, query: str, limit: int = 500) -> list[SearchHit]:
+    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
         if not self.root.exists():
             return []
         return self._index.search(query, limit)

@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 WATCH_SECONDS = 2.0
 """How often the conversations directory is checked for changes made by other processes."""
 QUIT_COMMANDS = ("/quit", "/exit")
+WARM_UP_DELAY = 0.5
+"""Seconds after the first key before the SDK is imported in the background."""
+FIRST_ROWS = 100
+"""Conversations listed from the index at start-up, before it is checked against the files."""
+SYNC_NOTICE = 200
+"""Re-indexing more files than this shows its progress in the (still empty) sidebar."""
 
 SETUP_HINT = (
     "No server is configured yet.\n\n"
@@ -201,6 +207,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._loaded: dict[str, Conversation] = {}
         """Conversations with a reply in flight, kept so switching back shows live text."""
         self._summaries: list[ConversationSummary] = []
+        self._rows: list[Row] = []
+        """The sidebar rows of `_summaries`, built off the event loop."""
         self._directory_stamp: int | None = None
         self._reported: set[str] = set()
         """Unreadable files already reported, so each is mentioned once."""
@@ -257,17 +265,19 @@ class ChatScreen(ConversationActions, Screen[None]):
         self.set_interval(WATCH_SECONDS, self._watch_directory)
         self.set_interval(1.0, self._save_draft_if_changed)
         self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
-        # Markdown is not needed to show an empty conversation: load it once the screen is up.
-        self.call_after_refresh(
-            lambda: self.run_worker(preload_markdown(), group="warm-up", exit_on_error=False)
-        )
 
     @on(TextArea.Changed, "#prompt")
     def _warm_up_sdk(self) -> None:
-        """Importing the SDK takes about a second: begin at the first key, not at start-up."""
+        """Importing the SDK takes about a second: begin soon after the first key, not at
+        start-up (and not at once, while the sidebar may still be loading)."""
         if not self._sdk_warming and self._configured:
             self._sdk_warming = True
-            self.run_worker(chat_client.warm_up(), group="warm-up", exit_on_error=False)
+            self.set_timer(
+                WARM_UP_DELAY,
+                lambda: self.run_worker(
+                    chat_client.warm_up(), group="warm-up", exit_on_error=False
+                ),
+            )
 
     @property
     def _configured(self) -> bool:
@@ -393,20 +403,42 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
     def refresh_sidebar(self) -> None:
-        """Re-index changed files and list conversations, off the event loop."""
+        """Re-index changed files and list conversations, off the event loop.
+
+        The first time, the newest conversations the index knows are listed at once, before
+        the index is checked against the files (10,000 of them take a moment), and the
+        check then brings the list in line with the files.
+        """
         store = self.chat_app.store
-        problems = store.refresh()
+        if not self._summaries:
+            newest = store.summaries(limit=FIRST_ROWS)
+            if newest:
+                rows = [_row(s) for s in newest]
+                self.app.call_from_thread(self._sidebar_loaded, newest, rows, None, [])
+            # Not needed for an empty conversation, so not loaded before the first paint;
+            # here, not in a thread of its own, so the two do not fight over the interpreter.
+            preload_markdown()
+        problems = store.refresh(progress=self._indexing)
         summaries = store.summaries()
+        rows = [_row(s) for s in summaries]
         query = self.sidebar.query_text
         hits = store.search(query) if query else None
-        self.app.call_from_thread(self._sidebar_loaded, summaries, hits, problems)
+        self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems)
 
-    def _sidebar_loaded(self, summaries, hits, problems) -> None:
+    def _indexing(self, done: int, total: int) -> None:
+        """Progress of a (re)build of the index, shown while the list is still empty."""
+        if total > SYNC_NOTICE and not self._summaries:
+            self.app.call_from_thread(
+                self.sidebar.set_empty_text, f"Indexing conversations… {done:,} of {total:,}"
+            )
+
+    def _sidebar_loaded(self, summaries, rows, hits, problems) -> None:
         self._summaries = summaries
+        self._rows = rows
         if hits is not None:
             self._show_hits(hits)
         else:
-            self.sidebar.set_rows([_row(s) for s in summaries])
+            self.sidebar.set_rows(rows)
         self._report_problems(problems)
 
     def _show_hits(self, hits: list[SearchHit]) -> None:
@@ -431,7 +463,7 @@ class ChatScreen(ConversationActions, Screen[None]):
     @on(SearchChanged)
     def _search_changed(self, event: SearchChanged) -> None:
         if not event.query:
-            self.sidebar.set_rows([_row(s) for s in self._summaries])
+            self.sidebar.set_rows(self._rows)
             return
         self._search(event.query)
 

@@ -98,17 +98,13 @@ class MessageHeader(Static):
         self.post_message(VariantStep(self._view.index, step))
 
 
-async def preload_markdown() -> None:
-    """Import Textual's Markdown widget (and its parser) in a thread.
+def preload_markdown() -> None:
+    """Import Textual's Markdown widget and its parser (call it from a thread).
 
     It costs about 80 ms, which start-up does not need to pay: nothing is rendered as
     Markdown until a reply or a saved conversation is shown.
     """
-
-    def load() -> None:
-        import chat_tui.widgets.code_block  # noqa: F401 (Textual's Markdown and more)
-
-    await asyncio.to_thread(load)
+    import chat_tui.widgets.code_block  # noqa: F401 (Textual's Markdown and more)
 
 
 class ChunkFrame(Widget):

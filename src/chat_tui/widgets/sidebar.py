@@ -69,6 +69,12 @@ class Sidebar(Vertical):
         listing.empty_text = "No matches" if self.query_text else "No conversations yet"
         listing.set_rows(rows)
 
+    def set_empty_text(self, text: str) -> None:
+        """What the list says while it has no rows (e.g. while the index is being built)."""
+        listing = self.conversation_list
+        listing.empty_text = text
+        listing.refresh()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.post_message(SearchChanged(event.value.strip()))

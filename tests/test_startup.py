@@ -1,0 +1,68 @@
+"""Start-up neither imports the SDK nor talks to the server; the first key starts the import.
+
+Run in a fresh interpreter: in the test process other tests have imported `openai` already.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = """
+import asyncio, json, sys
+from chat_tui.app import ChatApp
+from chat_tui.config import load_settings
+from chat_tui.paths import data_dir
+from chat_tui.screens.chat import WARM_UP_DELAY
+from chat_tui.store import ConversationStore
+from tests.fake_openai import FakeOpenAI
+from tests.sample_data import seed
+
+
+async def main():
+    fake = FakeOpenAI().start()
+    store = ConversationStore(data_dir())
+    seed(store)
+    settings = load_settings(environ={}, cli={"base_url": fake.base_url})
+    app = ChatApp(settings, store)
+    report = {}
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.2)
+        report["listed"] = len(app.screen.sidebar.conversation_list.rows)
+        report["openai at start"] = "openai" in sys.modules
+        report["requests at start"] = len(fake.requests)
+        await pilot.press("h")
+        await pilot.pause(WARM_UP_DELAY + 0.1)
+        await app.workers.wait_for_complete()
+        report["openai after a key"] = "openai" in sys.modules
+        report["requests after a key"] = len(fake.requests)
+    fake.stop()
+    store.close()
+    print(json.dumps(report))
+
+
+asyncio.run(main())
+"""
+
+
+def test_start_up_imports_no_sdk_and_sends_nothing_until_needed() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {
+        "listed": 6,
+        "openai at start": False,
+        "requests at start": 0,
+        "openai after a key": True,
+        "requests after a key": 0,
+    }

@@ -455,9 +455,7 @@ class ConversationIndex:
                 """,
                 (*parameters, limit),
             ).fetchall()
-        return [
-            SearchHit(_summary(row[:-1]), _snippet_around(row[-1], folded[0])) for row in rows
-        ]
+        return [SearchHit(_summary(row[:-1]), _snippet_around(row[-1], folded[0])) for row in rows]
 
 
 _SEARCH_TEXT = f"""
@@ -510,10 +508,17 @@ def _recency_key(updated_at: str) -> int:
 
 
 def _snippet(at: int, piece: str) -> str:
-    """One line of the text around a match (`at` is where the match is, 0 if not found)."""
+    """The text around a match, from the start of its line when that is near.
+
+    `at` is where the match is in the messages (1-based, 0 if not found) and `piece` the
+    text from `SNIPPET_BEFORE` characters before it.
+    """
     if not at:
         return ""
-    return ("…" if at > SNIPPET_BEFORE + 1 else "") + _one_line(piece)
+    before = min(at - 1, SNIPPET_BEFORE)
+    line_start = piece.rfind("\n", 0, before) + 1
+    cut = "…" if line_start == 0 and at - 1 > SNIPPET_BEFORE else ""
+    return cut + _one_line(piece[line_start:])
 
 
 def _snippet_around(text: str, word: str, around: int = 30) -> str:

@@ -1,0 +1,117 @@
+"""Long conversations open with their newest messages and mount older ones as the reader
+scrolls up, all the way to the first; long replies fold the chunks far off screen."""
+
+from __future__ import annotations
+
+from chat_tui.models import Conversation, Message
+from chat_tui.store import ConversationStore
+from chat_tui.widgets.message_log import FIRST_PAGE, MessageLog
+from chat_tui.widgets.message_view import ChunkFrame, MessageView
+from tests.test_app import SIZE
+
+LENGTH = 2000
+
+
+def long_conversation(store: ConversationStore) -> Conversation:
+    conversation = Conversation(title="A very long chat", model="gpt-test")
+    conversation.messages = [
+        Message(
+            role="user" if n % 2 == 0 else "assistant",
+            content=f"message number {n}" + ("\n\nwith a second paragraph" if n % 2 else ""),
+            model=None if n % 2 == 0 else "gpt-test",
+        )
+        for n in range(LENGTH)
+    ]
+    store.save(conversation)
+    return conversation
+
+
+def shown_text(view: MessageView) -> str:
+    return "\n".join(str(w.render()) for w in view.query("Static, MarkdownBlock"))
+
+
+async def scroll_to_top_of_window(pilot, log: MessageLog) -> None:
+    """What a mouse wheel flung upwards does: the log's top, which pages older messages in."""
+    log.scroll_to(y=0, animate=False)
+    await pilot.pause()
+
+
+def assert_window(log: MessageLog) -> list[int]:
+    """The mounted views are consecutive messages, in order, up to the newest."""
+    indexes = [view.index for view in log.views]
+    assert indexes == list(range(indexes[0], len(log._messages)))
+    return indexes
+
+
+def long_conversation_of(store: ConversationStore, length: int) -> Conversation:
+    conversation = Conversation(title="A very long chat", model="gpt-test")
+    conversation.messages = [
+        Message(role="user" if n % 2 == 0 else "assistant", content=f"message number {n}")
+        for n in range(length)
+    ]
+    store.save(conversation)
+    return conversation
+
+
+async def test_scrolling_up_reaches_the_first_message_and_every_one_on_the_way(
+    store: ConversationStore, make_app
+) -> None:
+    length = 150
+    conversation = long_conversation_of(store, length)
+    app = make_app(open_conversation=conversation.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        log = app.query_one(MessageLog)
+        seen = set(assert_window(log))
+        for _ in range(length):
+            await scroll_to_top_of_window(pilot, log)
+            seen.update(assert_window(log))
+            if log.all_mounted and log.scroll_y == 0:
+                break
+        assert seen == set(range(length))  # every message was shown on the way up
+        first = log.views[0]
+        assert first.index == 0 and "message number 0" in shown_text(first)
+        assert first.region.y <= log.region.y + 2 < first.region.bottom  # on screen, at the top
+
+
+async def test_a_2000_message_conversation_opens_with_its_newest_and_pages_older_in(
+    store: ConversationStore, make_app
+) -> None:
+    conversation = long_conversation(store)
+    app = make_app(open_conversation=conversation.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        log = app.query_one(MessageLog)
+        assert assert_window(log) == list(range(LENGTH - FIRST_PAGE, LENGTH))
+        assert "message number 1999" in shown_text(log.views[-1])
+        for _ in range(5):  # older messages come in, in order, as the reader scrolls up
+            above = log.views[0].index
+            await scroll_to_top_of_window(pilot, log)
+            assert assert_window(log)[0] < above
+            assert log.scroll_y > 0  # the reader's place is kept: they see what they saw
+
+
+async def test_chunks_of_a_long_reply_fold_off_screen_and_unfold_when_scrolled_to(
+    store: ConversationStore, make_app
+) -> None:
+    paragraphs = [f"Paragraph {n}: " + "words " * 60 for n in range(400)]
+    conversation = Conversation(title="One long reply", model="gpt-test")
+    conversation.messages = [
+        Message(role="user", content="Write a lot"),
+        Message(role="assistant", content="\n\n".join(paragraphs), model="gpt-test"),
+    ]
+    store.save(conversation)
+    app = make_app(open_conversation=conversation.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        log = app.query_one(MessageLog)
+        frames = list(app.query(ChunkFrame))
+        assert len(frames) > 5
+        folded = [frame.folded for frame in frames]
+        assert folded[0] and not folded[-1]  # the top is far away, the bottom on screen
+        height = log.virtual_size.height
+        log.scroll_home(animate=False)
+        await pilot.pause(0.5)
+        assert not frames[0].folded and frames[-1].folded
+        assert log.virtual_size.height == height  # folding never moves anything
+        assert "Paragraph 0:" in "".join(str(b.render()) for b in frames[0].query("MarkdownBlock"))

@@ -238,7 +238,12 @@ def _status_kb(pid: int, key: str) -> int:
 
 
 def app_env(home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment with its own data and config directories and no API key."""
+    """A clean environment with its own data and config directories and no API key.
+
+    Drafts an earlier launch left are removed: a restored draft fills the input box, and
+    the benchmarks know the prompt is painted by its placeholder.
+    """
+    shutil.rmtree(data_root(home) / "drafts", ignore_errors=True)
     env = {
         key: value
         for key, value in os.environ.items()

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content, Span
+from textual.css.query import NoMatches
 from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
@@ -331,13 +332,17 @@ class MessageView(Vertical, can_focus=True):
         yield Static(classes="message-error", markup=False)
 
     async def on_mount(self) -> None:
-        self.refresh_meta()
-        if self.message.role == "assistant":
-            text = self.message.content
-            if text:
-                await self.query_one(MarkdownBody).show(markdown_text(text))
-        else:
-            self.query_one(".user-text", Static).update(Content(shortened(self.message.content)))
+        # The log can replace its views (another process changed the conversation) before
+        # this one has finished mounting: a view already taken away has nothing to show.
+        with contextlib.suppress(NoMatches):
+            self.refresh_meta()
+            if self.message.role == "assistant":
+                text = self.message.content
+                if text:
+                    await self.query_one(MarkdownBody).show(markdown_text(text))
+            else:
+                user_text = self.query_one(".user-text", Static)
+                user_text.update(Content(shortened(self.message.content)))
 
     def refresh_meta(self) -> None:
         """Redraw header, thinking and error from `message` (status, usage, versions)."""

@@ -7,6 +7,7 @@ from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
 from chat_tui.widgets.message_log import FIRST_PAGE, MessageLog
 from chat_tui.widgets.message_view import ChunkFrame, MessageView
+from tests.helpers import eventually
 from tests.test_app import SIZE
 
 LENGTH = 2000
@@ -31,9 +32,16 @@ def shown_text(view: MessageView) -> str:
 
 
 async def scroll_to_top_of_window(pilot, log: MessageLog) -> None:
-    """What a mouse wheel flung upwards does: the log's top, which pages older messages in."""
+    """What a mouse wheel flung upwards does: the log's top, which pages older messages in.
+
+    Returns once the page is in and the reader's place restored (both happen after a
+    refresh).
+    """
+    first = log.views[0].index
     log.scroll_to(y=0, animate=False)
     await pilot.pause()
+    if first > 0:
+        await eventually(pilot, lambda: log.views[0].index < first and log.scroll_y > 0)
 
 
 def assert_window(log: MessageLog) -> list[int]:
@@ -103,15 +111,17 @@ async def test_chunks_of_a_long_reply_fold_off_screen_and_unfold_when_scrolled_t
     store.save(conversation)
     app = make_app(open_conversation=conversation.id)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.5)
         log = app.query_one(MessageLog)
-        frames = list(app.query(ChunkFrame))
-        assert len(frames) > 5
-        folded = [frame.folded for frame in frames]
-        assert folded[0] and not folded[-1]  # the top is far away, the bottom on screen
+
+        def chunk_frames() -> list[ChunkFrame]:
+            return list(app.query(ChunkFrame))
+
+        # The top is far away and folds; the bottom is on screen.
+        assert await eventually(pilot, lambda: len(chunk_frames()) > 5 and chunk_frames()[0].folded)
+        frames = chunk_frames()
+        assert not frames[-1].folded
         height = log.virtual_size.height
         log.scroll_home(animate=False)
-        await pilot.pause(0.5)
-        assert not frames[0].folded and frames[-1].folded
+        assert await eventually(pilot, lambda: not frames[0].folded and frames[-1].folded)
         assert log.virtual_size.height == height  # folding never moves anything
         assert "Paragraph 0:" in "".join(str(b.render()) for b in frames[0].query("MarkdownBlock"))

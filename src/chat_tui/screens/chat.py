@@ -508,7 +508,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         conversation.messages = merged.messages
         conversation.revision = max(conversation.revision, theirs.revision)
         conversation.updated_at = merged.updated_at
-        await self.log_view.show(conversation.messages)
+        await self._show_messages(conversation)
         self._show_idle_status()
 
     @on(ConversationChosen)
@@ -573,8 +573,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._loaded[conversation.id] = conversation
         if conversation is self.conversation:
             view = await self.log_view.append(reply, index)
-            state.view = view
             state.stream = view.start_stream()
+            # A view the log already replaced (another process changed the conversation)
+            # gets nothing; `_show_messages` attaches the new one.
+            state.view = view if state.stream is not None else None
             self.status.show("Waiting for the first token…", "busy")
         self._mark_streaming()
         state.worker = self._stream_reply(state)
@@ -656,8 +658,8 @@ class ChatScreen(ConversationActions, Screen[None]):
     def _attach_reply(self, state: ReplyState) -> None:
         view = self.log_view.view_for(state.index)
         if view is not None:
-            state.view = view
             state.stream = view.start_stream()
+            state.view = view if state.stream is not None else None
 
     async def _detach_reply(self, state: ReplyState) -> None:
         if state.stream is not None:
@@ -732,7 +734,16 @@ class ChatScreen(ConversationActions, Screen[None]):
     def merged(self, conversation: Conversation) -> None:
         """Another window changed this conversation; show the union if it is open and idle."""
         if conversation is self.conversation and conversation.id not in self._replies:
-            self.run_worker(self.log_view.show(conversation.messages), group="rerender")
+            self.run_worker(self._show_messages(conversation), group="rerender")
+
+    async def _show_messages(self, conversation: Conversation) -> None:
+        """Re-show the open conversation (another process changed it). A reply started
+        while the log was being replaced streams into its new view."""
+        await self.log_view.show(conversation.messages)
+        state = self._replies.get(conversation.id)
+        if state is not None and (state.view is None or not state.view.is_attached):
+            await self._detach_reply(state)
+            self._attach_reply(state)
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -378,8 +378,12 @@ class MessageView(Vertical, can_focus=True):
         if text:
             self.query_one(".reasoning-text", Static).update(Content(display_text(text)))
 
-    def start_stream(self) -> ReplyStream:
-        return self.query_one(MarkdownBody).start_stream(markdown_text(self.message.content))
+    def start_stream(self) -> ReplyStream | None:
+        """Stream into this view; None if it was already taken off the log (re-shown)."""
+        bodies = self.query_children(MarkdownBody)
+        if not self.is_attached or not bodies:
+            return None
+        return bodies.first().start_stream(markdown_text(self.message.content))
 
     def fold_outside(self, top: int, bottom: int) -> None:
         """Fold the body's chunks lying outside screen rows `top`..`bottom`."""

@@ -33,8 +33,8 @@ def chart(results: dict) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="13">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="10" y="24" font-size="16" font-weight="bold">chat-tui: each goal, measured '
-        f"as a share of the goal (shorter is better)</text>",
+        '<text x="10" y="24" font-size="16" font-weight="bold">chat-tui: each goal, measured '
+        "as a share of the goal (shorter is better)</text>",
         f'<text x="10" y="44" fill="#555">{escape(machine["date"])} · {machine["cpus"]} CPUs · '
         f"Python {escape(machine['python'])} · Textual {escape(machine['textual'])}</text>",
     ]

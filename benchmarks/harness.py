@@ -161,8 +161,11 @@ class Terminal:
                     return self._times[bisect.bisect_left(self._ends, end)]
                 searched = len(text)
                 if self._closed:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.process.wait(5)
                     raise BenchmarkError(
-                        f"the program ended before showing {needle!r}:\n{self.tail()}"
+                        f"the program ended (exit status {self.process.returncode}) "
+                        f"before showing {needle!r}:\n{self.tail()}"
                     )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

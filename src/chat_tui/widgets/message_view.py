@@ -47,6 +47,7 @@ Pacing keeps drawing to at most half of the event loop's time whatever the size:
 goes to reading tokens and to the keyboard, and the total cost stays linear.
 """
 REFRESH_TIMEOUT = 1.0
+STOP_TIMEOUT = 2.0
 
 _STATUS_LABELS = {
     "streaming": "● writing…",
@@ -181,6 +182,10 @@ class MarkdownBody(Vertical):
         """Render `text` in full, re-using chunk widgets whose text is unchanged."""
         pieces = split_markdown(text)
         existing = self.frames()
+        # A chunk still being mounted cannot be updated yet: replace it.
+        for frame in [frame for frame in existing if not frame.markdown.is_attached]:
+            await frame.remove()
+        existing = [frame for frame in existing if frame.markdown.is_attached]
         for position, (frame, piece) in enumerate(zip(existing, pieces, strict=False)):
             if frame.markdown.source != piece or position == len(pieces) - 1:
                 frame.unfold()
@@ -229,6 +234,8 @@ class ReplyStream:
         self._chunk_start = len(text_so_far) - len(chunks[-1])
         self._shown = len(text_so_far)
         self._wake = asyncio.Event()
+        self._rendering = asyncio.Lock()
+        """Held while a render mounts or updates widgets: stopping waits for it to end."""
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._pump())
 
     def write(self, fragment: str) -> None:
@@ -241,7 +248,8 @@ class ReplyStream:
             await self._wake.wait()
             self._wake.clear()
             started = time.monotonic()
-            await self._render_pending()
+            async with self._rendering:
+                await self._render_pending()
             # The layout and paint the append caused happen on the screen's refresh.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._body.wait_for_refresh(), REFRESH_TIMEOUT)
@@ -275,11 +283,17 @@ class ReplyStream:
     async def finish(self, final_text: str) -> None:
         """Stop streaming and render the final text in full (fixes any half-open block)."""
         await self.stop()
-        await self._body.show(markdown_text(final_text))
+        if self._body.is_attached:  # not if the log has been re-shown meanwhile
+            await self._body.show(markdown_text(final_text))
 
     async def stop(self) -> None:
         self._body.streaming = False
         if self._task is not None:
+            # Not in the middle of a render: a chunk cancelled half-mounted could not be
+            # updated by `finish`. (A render that cannot end in time is cancelled anyway.)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rendering.acquire(), STOP_TIMEOUT)
+                self._rendering.release()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.content import Content, Span
 from textual.css.query import NoMatches
 from textual.style import Style
-from textual.widget import Widget
+from textual.widget import MountError, Widget
 from textual.widgets import Collapsible, Static
 
 from chat_tui.mdsplit import CHUNK_CHARS, next_boundary, split_markdown
@@ -179,7 +179,15 @@ class MarkdownBody(Vertical):
         return [frame.markdown for frame in self.frames()]
 
     async def show(self, text: str) -> None:
-        """Render `text` in full, re-using chunk widgets whose text is unchanged."""
+        """Render `text` in full, re-using chunk widgets whose text is unchanged.
+
+        The log may take this body away meanwhile (it re-shows a conversation another
+        process changed): a body no longer on screen has nothing to render.
+        """
+        with contextlib.suppress(MountError):
+            await self._show(text)
+
+    async def _show(self, text: str) -> None:
         pieces = split_markdown(text)
         existing = self.frames()
         # A chunk still being mounted cannot be updated yet: replace it.
@@ -249,7 +257,8 @@ class ReplyStream:
             self._wake.clear()
             started = time.monotonic()
             async with self._rendering:
-                await self._render_pending()
+                with contextlib.suppress(MountError):  # the body was taken off the log
+                    await self._render_pending()
             # The layout and paint the append caused happen on the screen's refresh.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._body.wait_for_refresh(), REFRESH_TIMEOUT)

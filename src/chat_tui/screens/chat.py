@@ -572,11 +572,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._replies[conversation.id] = state
         self._loaded[conversation.id] = conversation
         if conversation is self.conversation:
-            view = await self.log_view.append(reply, index)
-            state.stream = view.start_stream()
+            await self.log_view.append(reply, index)
             # A view the log already replaced (another process changed the conversation)
             # gets nothing; `_show_messages` attaches the new one.
-            state.view = view if state.stream is not None else None
+            self._attach_reply(state)
             self.status.show("Waiting for the first token…", "busy")
         self._mark_streaming()
         state.worker = self._stream_reply(state)

@@ -37,6 +37,9 @@ class Reply:
     """Seconds between chunks."""
     first_delay: float = 0.0
     """Seconds before the first chunk (time to first token)."""
+    gate: threading.Event | None = None
+    """When set, the first chunk also waits for this event, so a test can look at the
+    waiting state for as long as it needs on a loaded machine."""
     rate: float = 0.0
     """Chunks per second on a fixed schedule that does not drift (used instead of `delay`)."""
     status: int = 200
@@ -319,6 +322,8 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             try:
                 if reply.first_delay:
                     time.sleep(reply.first_delay)
+                if reply.gate is not None:
+                    reply.gate.wait(timeout=60)
                 self._event(frame({"role": "assistant", "content": ""}))
                 pieces = [("reasoning_content", r) for r in reply.reasoning]
                 pieces += [("content", d) for d in reply.deltas]

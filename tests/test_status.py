@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 from chat_tui.models import Usage
@@ -16,7 +17,7 @@ def status_text(app) -> str:
 
 
 async def wait_for_status(pilot, pattern: str) -> str:
-    for _ in range(200):
+    for _ in range(500):
         text = status_text(pilot.app)
         if re.search(pattern, text):
             return text
@@ -27,9 +28,11 @@ async def wait_for_status(pilot, pattern: str) -> str:
 async def test_thinking_then_the_usage_of_the_reply(
     fake: FakeOpenAI, make_app, data_dir: Path
 ) -> None:
+    first_token = threading.Event()
     fake.add(
         deltas=["one ", "two ", "three"],
         first_delay=0.6,
+        gate=first_token,
         delay=0.05,
         usage={"prompt_tokens": 1234, "completion_tokens": 56, "total_tokens": 1290},
     )
@@ -38,6 +41,7 @@ async def test_thinking_then_the_usage_of_the_reply(
         await send(pilot, "count")
         thinking = await wait_for_status(pilot, r"Thinking… [0-9]+\.[0-9] s")
         assert thinking.endswith("(Esc to stop)")
+        first_token.set()
         await settle(pilot)
         line = status_text(app)
         match = re.fullmatch(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, Provider
@@ -19,6 +20,7 @@ from textual.screen import Screen
 
 from chat_tui import __version__, clipboard, signals
 from chat_tui.client import ChatClient
+from chat_tui.collector import Collector
 from chat_tui.commands import ActionCommands, ConversationCommands, ThemeCommands
 from chat_tui.config import DEFAULT_THEME, ConfigError, Settings, save_top_level
 from chat_tui.drafts import DraftStore
@@ -27,11 +29,16 @@ from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, pasteable_text
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
+from chat_tui.widgets.style_caches import release_style_caches
 
 if TYPE_CHECKING:
     from chat_tui.screens.chat import ChatScreen
 
 Clock = Callable[[], datetime]
+STARTUP_SETTLE_SECONDS = 1.0
+"""After this the start-up heap is collected once and frozen (see collector.py)."""
+IDLE_SECONDS = 1.0
+"""No key or mouse event for this long: a moment for a full collection."""
 
 
 class ChatApp(App[None]):
@@ -119,6 +126,8 @@ class ChatApp(App[None]):
         self._quitting = False
         """Set while replies are stopped and saves flushed on the way out."""
         self._signals = signals.QuitSignals(self.quit_on_signal, self.emergency_exit)
+        self.collector = Collector(release=[release_style_caches])
+        self._last_input = time.monotonic()
 
     def get_default_screen(self) -> Screen:
         from chat_tui.screens.chat import ChatScreen
@@ -139,6 +148,20 @@ class ChatApp(App[None]):
         self._apply_keys()
         if not self.is_headless:
             self._signals.install()
+        # Once the first screen is up: its full collection is not in the way of start-up.
+        self.set_timer(STARTUP_SETTLE_SECONDS, self.collector.start)
+        self.set_interval(1.0, self._tick_collector)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
+
+    def _tick_collector(self) -> None:
+        self.collector.tick(idle=time.monotonic() - self._last_input > IDLE_SECONDS)
+
+    def on_unmount(self) -> None:
+        self.collector.stop()
 
     @property
     def version(self) -> str:

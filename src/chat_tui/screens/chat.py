@@ -48,6 +48,8 @@ FIRST_ROWS = 100
 """Conversations listed from the index at start-up, before it is checked against the files."""
 SYNC_NOTICE = 200
 """Re-indexing more files than this shows its progress in the (still empty) sidebar."""
+RECENT = 4
+"""Conversations the person left that stay parsed in memory, for switching back."""
 
 SETUP_HINT = (
     "No server is configured yet.\n\n"
@@ -206,6 +208,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._replies: dict[str, ReplyState] = {}
         self._loaded: dict[str, Conversation] = {}
         """Conversations with a reply in flight, kept so switching back shows live text."""
+        self._recent: dict[str, Conversation] = {}
+        """The last conversations left, oldest first: switching back to one that no other
+        process changed re-uses it instead of reading and parsing its file again (which,
+        for long ones, was most of a switch and grew resident memory every time)."""
         self._summaries: list[ConversationSummary] = []
         self._rows: list[Row] = []
         """The sidebar rows of `_summaries`, built off the event loop."""
@@ -300,6 +306,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         leaving, arriving = self._draft_key(self.conversation), self._draft_key(conversation)
         if leaving != arriving:
             self._keep_draft(leaving, self.prompt.text)
+        if self.conversation is not conversation:
+            self._keep_recent(self.conversation)
         self.conversation = conversation
         if leaving != arriving or not self.prompt.text:
             # (At start-up both are the new conversation: keep anything typed meanwhile.)
@@ -309,6 +317,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self._placeholder())
+        self.chat_app.collector.garbage_left()  # the views of what was shown before
         state = self._replies.get(conversation.id)
         if state is not None:
             self._attach_reply(state)
@@ -355,7 +364,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Show a saved conversation (loaded in a thread); False if it cannot be read."""
         if conversation_id == self.conversation.id:
             return True
-        conversation = self._loaded.get(conversation_id)
+        conversation = self._loaded.get(conversation_id) or await self._reopen(conversation_id)
         if conversation is None:
             try:
                 conversation = await asyncio.to_thread(self.chat_app.store.load, conversation_id)
@@ -366,6 +375,26 @@ class ChatScreen(ConversationActions, Screen[None]):
                 return False
         await self._show(conversation)
         return True
+
+    async def _reopen(self, conversation_id: str) -> Conversation | None:
+        """A recently left conversation, if its file is still there and unchanged."""
+        recent = self._recent.pop(conversation_id, None)
+        if recent is None:
+            return None
+        store = self.chat_app.store
+
+        def unchanged() -> bool:
+            return store.exists(conversation_id) and not store.changed_on_disk(conversation_id)
+
+        return recent if await asyncio.to_thread(unchanged) else None
+
+    def _keep_recent(self, conversation: Conversation) -> None:
+        if not conversation.messages:
+            return
+        self._recent.pop(conversation.id, None)
+        self._recent[conversation.id] = conversation
+        while len(self._recent) > RECENT:
+            del self._recent[next(iter(self._recent))]
 
     # -- drafts ----------------------------------------------------------------------------
 
@@ -739,6 +768,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Re-show the open conversation (another process changed it). A reply started
         while the log was being replaced streams into its new view."""
         await self.log_view.show(conversation.messages)
+        self.chat_app.collector.garbage_left()
         state = self._replies.get(conversation.id)
         if state is not None and (state.view is None or not state.view.is_attached):
             await self._detach_reply(state)

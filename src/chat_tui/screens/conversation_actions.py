@@ -55,7 +55,7 @@ class ConversationActions(_Base):
         """The object in memory when there is one, else a fresh load (errors are shown)."""
         if conversation_id == self.conversation.id:
             return self.conversation
-        live = self._loaded.get(conversation_id)
+        live = self._loaded.get(conversation_id) or self._recent.get(conversation_id)
         if live is not None:
             return live
         try:

@@ -1,0 +1,127 @@
+"""The cyclic garbage collector, tuned so it never stalls typing or streaming.
+
+A full collection walks every tracked object and holds the event loop meanwhile. A screen
+of rendered Markdown is a few hundred thousand objects, so while a long reply streams
+Python's own schedule ran one every second or so, each stopping the app for up to a
+quarter of a second (benchmarks/bench_typing.py: the worst loop lag and keystroke echo).
+
+The survivors of a full collection are alive by definition, so they are frozen
+(`gc.freeze`): later full collections walk only what was made since, and stay a few
+milliseconds long. What dies after being frozen in a reference cycle (the views of a
+conversation the person switched away from) is not collected by those; it is reclaimed
+by a real full collection: after a moment of quiet when the app says much was dropped
+(or at once when more is dropped before that moment came), and whenever what was frozen
+since the last one has grown by a quarter while the person is idle, or fourfold anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import gc
+from collections.abc import Callable
+from typing import Any
+
+IDLE_SECONDS = 1.0
+"""Quiet after a burst of garbage before the whole heap is collected."""
+GROWTH_WHEN_IDLE = 1.25
+"""Frozen objects, relative to after the last reclaim, that make an idle moment reclaim."""
+GROWTH_AT_MOST = 4.0
+"""... and that make a reclaim happen whatever the person is doing: memory stays bounded."""
+OLDEST_GENERATION = 2
+
+
+class Collector:
+    """Owns the process's collector settings between `start` and `stop`."""
+
+    def __init__(self, release: list[Callable[[], None]] | None = None) -> None:
+        self._release = release or []
+        """Dropped before each reclaim: caches that would keep dead objects alive."""
+        self._reclaim_handle: asyncio.TimerHandle | None = None
+        self.started = False
+        self.reclaims = 0
+        self._frozen_after_reclaim = 0
+
+    def start(self) -> None:
+        """Collect what start-up left behind and freeze the rest (imports, styles, screen)."""
+        if self.started:
+            return
+        self.started = True
+        gc.callbacks.append(self._after_collection)
+        self.reclaim()
+
+    def stop(self) -> None:
+        """Give the process its usual collector back (tests run many apps in one process)."""
+        if not self.started:
+            return
+        self.started = False
+        self._cancel_pending()
+        gc.callbacks.remove(self._after_collection)
+        gc.unfreeze()
+
+    def garbage_left(self) -> None:
+        """Many objects just became garbage (the log was re-shown): reclaim them soon.
+
+        A reclaim still waiting runs now, so quick switching never piles up more than two
+        conversations' worth of garbage.
+        """
+        if not self.started:
+            return
+        if self._reclaim_handle is not None:
+            self.reclaim()
+        self._reclaim_handle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self.reclaim)
+
+    def tick(self, idle: bool) -> None:
+        """Call every second or so; `idle` when the person has not typed or clicked lately."""
+        if not self.started:
+            return
+        grown = gc.get_freeze_count() / max(self._frozen_after_reclaim, 1)
+        if grown > GROWTH_AT_MOST or (idle and grown > GROWTH_WHEN_IDLE):
+            self.reclaim()
+
+    def reclaim(self) -> None:
+        """One full collection over everything, frozen survivors included."""
+        self._cancel_pending()
+        for release in self._release:
+            release()
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _return_free_memory()
+        self._frozen_after_reclaim = gc.get_freeze_count()
+        self.reclaims += 1
+
+    def _cancel_pending(self) -> None:
+        if self._reclaim_handle is not None:
+            self._reclaim_handle.cancel()
+            self._reclaim_handle = None
+
+    def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop" and info["generation"] == OLDEST_GENERATION:
+            gc.freeze()
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, or None elsewhere (musl, macOS, Windows)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _return_free_memory() -> None:
+    """Give the C heap's free pages back to the system.
+
+    Conversations are read in worker threads, and glibc keeps what each thread's arena
+    freed: without this, resident memory grew with every switch although the objects were
+    gone.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)

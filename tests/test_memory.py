@@ -1,0 +1,138 @@
+"""Memory and the garbage collector: full collections stay short (what survives one is
+frozen), what the app drops is reclaimed, and switching back to a conversation re-uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from chat_tui import collector as collector_module
+from chat_tui.collector import Collector
+from chat_tui.models import Conversation, Message
+from chat_tui.widgets.message_view import MessageView
+from tests.helpers import eventually
+from tests.test_app import SIZE
+
+
+class Node:
+    """A reference cycle: only the cyclic collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    released: list[str] = []
+    started = Collector(release=[lambda: released.append("released")])
+    started.released = released  # type: ignore[attr-defined]
+    started.start()
+    yield started
+    started.stop()
+
+
+def test_survivors_of_a_full_collection_are_frozen(collector: Collector) -> None:
+    assert gc.get_freeze_count() > 0  # start-up's survivors
+    gc.unfreeze()
+    gc.collect()
+    assert gc.get_freeze_count() > 0  # frozen again by the callback
+
+
+def test_a_cycle_that_dies_frozen_is_freed_by_a_reclaim(collector: Collector) -> None:
+    node = Node()
+    alive = weakref.ref(node)
+    gc.collect()  # `node` survives and is frozen
+    del node
+    gc.collect()
+    assert alive() is not None  # frozen objects are not walked
+    collector.reclaim()
+    assert alive() is None
+    assert len(collector.released) == collector.reclaims == 2  # type: ignore[attr-defined]
+
+
+def test_stop_gives_the_usual_collector_back(collector: Collector) -> None:
+    collector.stop()
+    assert gc.get_freeze_count() == 0
+    node = Node()
+    alive = weakref.ref(node)
+    gc.collect()
+    del node
+    gc.collect()
+    assert alive() is None
+
+
+async def test_garbage_is_reclaimed_after_a_quiet_moment_or_at_the_next_burst(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collector_module, "IDLE_SECONDS", 0.2)
+    before = collector.reclaims
+    collector.garbage_left()
+    assert collector.reclaims == before
+    collector.garbage_left()  # a second burst before the quiet: the first is reclaimed now
+    assert collector.reclaims == before + 1
+    await asyncio.sleep(0.4)
+    assert collector.reclaims == before + 2
+    await asyncio.sleep(0.3)
+    assert collector.reclaims == before + 2  # nothing more was asked for
+
+
+def two_conversations(store, *first_lines: str) -> tuple[Conversation, Conversation]:
+    first = Conversation(title="First", model="m")
+    first.messages = [Message(role="user", content=line) for line in first_lines]
+    second = Conversation(title="Second", model="m")
+    second.messages = [Message(role="user", content="other")]
+    store.save(first)
+    store.save(second)
+    return first, second
+
+
+async def test_views_of_a_conversation_left_are_freed(make_app, store) -> None:
+    """Switching away frees the old views, frozen or not, and Textual's style caches."""
+    from textual._styles_cache import StylesCache
+
+    first, second = two_conversations(store, *(f"line {n}" for n in range(6)))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert await screen.open_conversation(first.id)
+        assert await eventually(pilot, lambda: app.collector.started)
+        views = [weakref.ref(view) for view in screen.query(MessageView)]
+        assert len(views) == 6
+        gc.collect()  # the views are frozen while alive
+        reclaims = app.collector.reclaims
+        assert await screen.open_conversation(second.id)
+        assert await eventually(pilot, lambda: app.collector.reclaims > reclaims, seconds=5)
+        assert [view for view in views if view() is not None] == []
+        assert StylesCache.get_inner_outer.cache_info().currsize < 100
+
+
+async def test_switching_back_reuses_a_conversation_unless_its_file_changed(
+    make_app, store, data_dir
+) -> None:
+    from chat_tui.store import ConversationStore
+
+    first, second = two_conversations(store, "first question")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert await screen.open_conversation(first.id)
+        shown = screen.conversation
+        assert await screen.open_conversation(second.id)
+        assert await screen.open_conversation(first.id)
+        assert screen.conversation is shown  # not read and parsed again
+        assert await screen.open_conversation(second.id)
+        # Another process adds a message to the first one meanwhile.
+        elsewhere = ConversationStore(data_dir)
+        changed = elsewhere.load(first.id)
+        changed.messages.append(Message(role="assistant", content="written elsewhere"))
+        elsewhere.save(changed)
+        elsewhere.close()
+        assert await screen.open_conversation(first.id)
+        await pilot.pause()
+        assert screen.conversation is not shown
+        texts = [view.message.content for view in screen.query(MessageView)]
+        assert texts == ["first question", "written elsewhere"]

@@ -34,6 +34,15 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def collector_given_back() -> Iterator[None]:
+    """Every app a test ran gave the process's garbage collector back when it ended."""
+    from chat_tui.collector import active_collectors
+
+    yield
+    assert active_collectors() == 0, "an app ended without stopping its collector"
+
+
 @pytest.fixture
 def data_dir(isolated_dirs: Path) -> Path:
     return isolated_dirs / "data" / "chat-tui"

@@ -40,25 +40,31 @@ class Collector:
         """Dropped before each reclaim: caches that would keep dead objects alive."""
         self._reclaim_handle: asyncio.TimerHandle | None = None
         self.started = False
+        self._stopped = False
         self.reclaims = 0
         self._frozen_after_reclaim = 0
 
     def start(self) -> None:
         """Collect what start-up left behind and freeze the rest (imports, styles, screen)."""
-        if self.started:
+        if self.started or self._stopped:
             return
         self.started = True
-        gc.callbacks.append(self._after_collection)
+        if not _active:
+            gc.callbacks.append(_freeze_survivors)
+        _active.add(self)
         self.reclaim()
 
     def stop(self) -> None:
         """Give the process its usual collector back (tests run many apps in one process)."""
+        self._stopped = True  # a start timer that fires during shutdown must not start it
         if not self.started:
             return
         self.started = False
         self._cancel_pending()
-        gc.callbacks.remove(self._after_collection)
-        gc.unfreeze()
+        _active.discard(self)
+        if not _active:
+            gc.callbacks.remove(_freeze_survivors)
+            gc.unfreeze()
 
     def garbage_left(self) -> None:
         """Many objects just became garbage (the log was re-shown): reclaim them soon.
@@ -97,9 +103,18 @@ class Collector:
             self._reclaim_handle.cancel()
             self._reclaim_handle = None
 
-    def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "stop" and info["generation"] == OLDEST_GENERATION:
-            gc.freeze()
+
+_active: set[Collector] = set()
+"""Started collectors: the process has one garbage collector, tests run many apps."""
+
+
+def active_collectors() -> int:
+    return len(_active)
+
+
+def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
+    if phase == "stop" and info["generation"] == OLDEST_GENERATION:
+        gc.freeze()
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:

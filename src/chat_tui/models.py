@@ -9,6 +9,7 @@ nothing is ever thrown away.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -155,8 +156,8 @@ class Message:
         return cls(
             role=cast(Role, role),
             content=content,
-            id=_str_or(data.get("id"), new_message_id()),
-            created_at=_str_or(data.get("created_at"), now_iso()),
+            id=_str_or_new(data.get("id"), new_message_id),
+            created_at=_str_or_new(data.get("created_at"), now_iso),
             status=cast(Status, status if status in STATUSES else "complete"),
             model=_opt_str(data.get("model")),
             error=_opt_str(data.get("error")),
@@ -296,7 +297,7 @@ class Conversation:
         messages = data.get("messages", [])
         if not isinstance(messages, list):
             raise SchemaError("messages is not a list")
-        created_at = _str_or(data.get("created_at"), now_iso())
+        created_at = _str_or_new(data.get("created_at"), now_iso)
         return cls(
             id=conversation_id,
             title=_str_or(data.get("title"), ""),
@@ -343,6 +344,12 @@ def _branch_from_data(data: Any) -> list[Message]:
 
 def _str_or(value: Any, default: str) -> str:
     return value if isinstance(value, str) else default
+
+
+def _str_or_new(value: Any, make: Callable[[], str]) -> str:
+    """`value` if it is text, else a new one (made only then: reading 2,000 messages made
+    2,000 random ids and timestamps just to throw them away)."""
+    return value if isinstance(value, str) else make()
 
 
 def _opt_str(value: Any) -> str | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chat_tui.atomic import write_bytes_atomic
+from chat_tui.encoding import ConversationEncoder
 from chat_tui.index import (
     SEARCH_LIMIT,
     ConversationIndex,
@@ -63,6 +64,7 @@ class ConversationStore:
         self.trash_dir = root / "trash"
         self._index = ConversationIndex(root / "index.sqlite3", self.conversations_dir)
         self._known: dict[str, FileStamp] = {}
+        self._encoder = ConversationEncoder()
         """Stamp of each file as we last read or wrote it: a different one means a race."""
         self._known_revision: dict[str, int] = {}
         """Revision of each file as we last read or wrote it: a snapshot older than that was
@@ -183,7 +185,7 @@ class ConversationStore:
                 merged = merge_conversations(theirs, ours)
                 ours = merged
             ours.revision = max(ours.revision, theirs.revision if theirs else 0) + 1
-            payload = _encode(ours.to_dict())
+            payload = self._encoder.encode(ours.to_dict())
             try:
                 write_bytes_atomic(path, payload)
                 stamp = stamp_of(os.stat(path))
@@ -306,15 +308,6 @@ def _summary_of(conversation: Conversation) -> ConversationSummary:
         message_count=len(conversation.messages),
         read_only=conversation.read_only,
     )
-
-
-def _encode(data: dict[str, Any]) -> bytes:
-    """Readable UTF-8 JSON; text UTF-8 cannot hold (lone surrogates a server sent) is kept
-    exactly by writing the file with ASCII escapes instead."""
-    try:
-        return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(data, ensure_ascii=True, indent=1).encode("ascii")
 
 
 def _describe_write_error(error: OSError, path: Path) -> str:

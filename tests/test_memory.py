@@ -3,7 +3,6 @@ frozen), what the app drops is reclaimed, and switching back to a conversation r
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import time
 import weakref
@@ -11,7 +10,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chat_tui import collector as collector_module
 from chat_tui.collector import Collector
 from chat_tui.models import Conversation, Message
 from chat_tui.widgets.message_view import MessageView
@@ -78,19 +76,27 @@ def test_stop_gives_the_usual_collector_back(collector: Collector) -> None:
     assert not collector.started  # stopped for good: its app is gone
 
 
-async def test_garbage_is_reclaimed_after_a_quiet_moment_or_at_the_next_burst(
-    collector: Collector, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(collector_module, "IDLE_SECONDS", 0.2)
+def test_garbage_is_reclaimed_when_idle_or_at_the_next_burst(collector: Collector) -> None:
     before = collector.reclaims
     collector.garbage_left()
+    collector.tick(idle=False)  # someone is typing, or a reply streams
     assert collector.reclaims == before
-    collector.garbage_left()  # a second burst before the quiet: the first is reclaimed now
+    collector.tick(idle=True)
     assert collector.reclaims == before + 1
-    await asyncio.sleep(0.4)
+    collector.tick(idle=True)
+    assert collector.reclaims == before + 1  # nothing more was dropped
+    collector.garbage_left()
+    collector.garbage_left()  # a second drop before an idle moment: the first goes now
     assert collector.reclaims == before + 2
-    await asyncio.sleep(0.3)
-    assert collector.reclaims == before + 2  # nothing more was asked for
+
+
+def test_a_frozen_set_grown_fourfold_is_reclaimed_even_when_busy(collector: Collector) -> None:
+    before = collector.reclaims
+    kept = [Node() for _ in range(4 * gc.get_freeze_count())]
+    gc.collect()  # they survive and are frozen
+    collector.tick(idle=False)
+    assert collector.reclaims == before + 1
+    del kept
 
 
 def two_conversations(store, *first_lines: str) -> tuple[Conversation, Conversation]:
@@ -118,6 +124,7 @@ async def test_views_of_a_conversation_left_are_freed(make_app, store) -> None:
         gc.collect()  # the views are frozen while alive
         reclaims = app.collector.reclaims
         assert await screen.open_conversation(second.id)
+        # The app ticks the collector every second; with no input it is idle.
         assert await eventually(pilot, lambda: app.collector.reclaims > reclaims, seconds=5)
         assert [view for view in views if view() is not None] == []
         assert StylesCache.get_inner_outer.cache_info().currsize < 100

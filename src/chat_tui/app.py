@@ -158,7 +158,10 @@ class ChatApp(App[None]):
         await super().on_event(event)
 
     def _tick_collector(self) -> None:
-        self.collector.tick(idle=time.monotonic() - self._last_input > IDLE_SECONDS)
+        screen = self.chat_screen
+        streaming = screen is not None and screen.streaming
+        quiet = time.monotonic() - self._last_input > IDLE_SECONDS
+        self.collector.tick(idle=quiet and not streaming)
 
     def on_unmount(self) -> None:
         self.collector.stop()

@@ -1,34 +1,31 @@
 """The cyclic garbage collector, tuned so it never stalls typing or streaming.
 
 A full collection walks every tracked object and holds the event loop meanwhile. A screen
-of rendered Markdown is a few hundred thousand objects, so while a long reply streams
+of rendered Markdown is a few hundred thousand objects, so while a long reply streamed
 Python's own schedule ran one every second or so, each stopping the app for up to a
 quarter of a second (benchmarks/bench_typing.py: the worst loop lag and keystroke echo).
 
 The survivors of a full collection are alive by definition, so they are frozen
 (`gc.freeze`): later full collections walk only what was made since, and stay a few
 milliseconds long. What dies after being frozen in a reference cycle (the views of a
-conversation the person switched away from) is not collected by those; it is reclaimed
-by a real full collection: after a moment of quiet when the app says much was dropped
-(or at once when more is dropped before that moment came), and whenever what was frozen
-since the last one has grown by a quarter while the person is idle, or fourfold anyway.
+conversation the person switched away from) is not collected by those; a real full
+collection reclaims it when the app is idle (no input, no reply streaming) and either the
+app said much was dropped or the frozen set grew by a quarter. Two drops without an idle
+moment between, or a frozen set grown fourfold, reclaim at once: memory stays bounded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import ctypes.util
 import gc
 from collections.abc import Callable
 from typing import Any
 
-IDLE_SECONDS = 1.0
-"""Quiet after a burst of garbage before the whole heap is collected."""
 GROWTH_WHEN_IDLE = 1.25
 """Frozen objects, relative to after the last reclaim, that make an idle moment reclaim."""
 GROWTH_AT_MOST = 4.0
-"""... and that make a reclaim happen whatever the person is doing: memory stays bounded."""
+"""... and that make a reclaim happen whatever the person is doing."""
 OLDEST_GENERATION = 2
 
 
@@ -38,11 +35,11 @@ class Collector:
     def __init__(self, release: list[Callable[[], None]] | None = None) -> None:
         self._release = release or []
         """Dropped before each reclaim: caches that would keep dead objects alive."""
-        self._reclaim_handle: asyncio.TimerHandle | None = None
         self.started = False
         self._stopped = False
-        self.reclaims = 0
+        self._garbage_pending = False
         self._frozen_after_reclaim = 0
+        self.reclaims = 0
 
     def start(self) -> None:
         """Collect what start-up left behind and freeze the rest (imports, styles, screen)."""
@@ -60,35 +57,32 @@ class Collector:
         if not self.started:
             return
         self.started = False
-        self._cancel_pending()
         _active.discard(self)
         if not _active:
             gc.callbacks.remove(_freeze_survivors)
             gc.unfreeze()
 
     def garbage_left(self) -> None:
-        """Many objects just became garbage (the log was re-shown): reclaim them soon.
-
-        A reclaim still waiting runs now, so quick switching never piles up more than two
-        conversations' worth of garbage.
-        """
+        """Many objects just became garbage (the log was re-shown): reclaim when idle, or
+        now if the last such garbage is still waiting (quick switching)."""
         if not self.started:
             return
-        if self._reclaim_handle is not None:
+        if self._garbage_pending:
             self.reclaim()
-        self._reclaim_handle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self.reclaim)
+        self._garbage_pending = True
 
     def tick(self, idle: bool) -> None:
-        """Call every second or so; `idle` when the person has not typed or clicked lately."""
+        """Call every second or so; `idle` when nobody is typing and nothing streams."""
         if not self.started:
             return
         grown = gc.get_freeze_count() / max(self._frozen_after_reclaim, 1)
-        if grown > GROWTH_AT_MOST or (idle and grown > GROWTH_WHEN_IDLE):
+        wanted = self._garbage_pending or grown > GROWTH_WHEN_IDLE
+        if (idle and wanted) or grown > GROWTH_AT_MOST:
             self.reclaim()
 
     def reclaim(self) -> None:
         """One full collection over everything, frozen survivors included."""
-        self._cancel_pending()
+        self._garbage_pending = False
         for release in self._release:
             release()
         gc.unfreeze()
@@ -97,11 +91,6 @@ class Collector:
         _return_free_memory()
         self._frozen_after_reclaim = gc.get_freeze_count()
         self.reclaims += 1
-
-    def _cancel_pending(self) -> None:
-        if self._reclaim_handle is not None:
-            self._reclaim_handle.cancel()
-            self._reclaim_handle = None
 
 
 _active: set[Collector] = set()

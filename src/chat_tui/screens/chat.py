@@ -244,6 +244,11 @@ class ChatScreen(ConversationActions, Screen[None]):
         yield Footer()
 
     @property
+    def streaming(self) -> bool:
+        """Whether any reply is streaming (in this conversation or another)."""
+        return bool(self._replies)
+
+    @property
     def log_view(self) -> MessageLog:
         return self.query_one(MessageLog)
 

@@ -37,6 +37,8 @@ class Reply:
     """Seconds between chunks."""
     first_delay: float = 0.0
     """Seconds before the first chunk (time to first token)."""
+    odd_frames: list[Any] = field(default_factory=list)
+    """JSON values sent as frames before the answer, whatever their shape."""
     gate: threading.Event | None = None
     """When set, the first chunk also waits for this event, so a test can look at the
     waiting state for as long as it needs on a loaded machine."""
@@ -325,6 +327,8 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 if reply.gate is not None:
                     reply.gate.wait(timeout=60)
                 self._event(frame({"role": "assistant", "content": ""}))
+                for odd in reply.odd_frames:
+                    self._event(odd)
                 pieces = [("reasoning_content", r) for r in reply.reasoning]
                 pieces += [("content", d) for d in reply.deltas]
                 start = time.monotonic()

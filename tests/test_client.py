@@ -40,6 +40,27 @@ async def test_streams_deltas_usage_and_finish(fake: FakeOpenAI, settings: Setti
     assert request.headers["authorization"] == "Bearer sk-no-key-required"
 
 
+async def test_chunks_of_odd_shapes_are_skipped(fake: FakeOpenAI, settings: Settings) -> None:
+    """Chunks arrive as parsed JSON: whatever a server puts in them, only text is text."""
+    fake.add(
+        deltas=["fine"],
+        odd_frames=[
+            {"choices": None},
+            {"choices": [None]},
+            {"choices": "nope"},
+            {"choices": [{"delta": None, "finish_reason": 7}]},
+            {"choices": [{"delta": {"content": 5, "reasoning_content": ["x"]}}]},
+            {"choices": [{"delta": "text"}]},
+            {"usage": {"prompt_tokens": "3", "completion_tokens": True}},
+            [1, 2, 3],
+            '"just a string"',
+            "42",
+        ],
+    )
+    events = await collect(client_for(settings))
+    assert events == [UsageReport(None, None), TextDelta("fine"), Finished("stop")]
+
+
 async def test_real_key_is_sent_as_bearer(fake: FakeOpenAI, settings: Settings) -> None:
     await collect(client_for(settings, api_key="sk-test-123"))
     assert fake.chat_requests[0].headers["authorization"] == "Bearer sk-test-123"

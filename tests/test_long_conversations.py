@@ -3,12 +3,15 @@ scrolls up, all the way to the first; long replies fold the chunks far off scree
 
 from __future__ import annotations
 
+from chat_tui.mdsplit import split_markdown
 from chat_tui.models import Conversation, Message
+from chat_tui.safetext import markdown_text
 from chat_tui.store import ConversationStore
 from chat_tui.widgets.message_log import FIRST_PAGE, MessageLog
 from chat_tui.widgets.message_view import ChunkFrame, MessageView
+from tests.fake_openai import FakeOpenAI
 from tests.helpers import eventually
-from tests.test_app import SIZE
+from tests.test_app import SIZE, send, settle
 
 LENGTH = 2000
 
@@ -125,3 +128,28 @@ async def test_chunks_of_a_long_reply_fold_off_screen_and_unfold_when_scrolled_t
         assert await eventually(pilot, lambda: not frames[0].folded and frames[-1].folded)
         assert log.virtual_size.height == height  # folding never moves anything
         assert "Paragraph 0:" in "".join(str(b.render()) for b in frames[0].query("MarkdownBlock"))
+
+
+async def test_a_reply_arriving_faster_than_it_renders_splits_as_it_will_reopen(
+    fake: FakeOpenAI, make_app
+) -> None:
+    """Many chunks completed within one frame mount together, each with its own text."""
+    paragraphs = [f"Paragraph {n}: " + "words " * 40 for n in range(120)]
+    text = "\n\n".join(paragraphs) + "\n\n"
+    # All of it in a few big pieces, then the server goes quiet mid-reply.
+    fake.add(deltas=[text[:9000], text[9000:], "Never sent."], fault="hang", fault_after=2)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Write a lot")
+        expected = split_markdown(markdown_text(text))
+        assert len(expected) > 5
+
+        def sources() -> list[str]:
+            return [frame.markdown.source for frame in app.query(ChunkFrame)]
+
+        assert await eventually(pilot, lambda: sources() == expected)
+        await pilot.press("escape")
+        await settle(pilot)
+        reply = app.screen.conversation.messages[-1]
+        assert reply.status == "stopped"
+        assert sources() == split_markdown(markdown_text(reply.content))

@@ -267,27 +267,36 @@ class ReplyStream:
 
     async def _render_pending(self) -> None:
         text = self._text
-        while True:
-            chunks = self._body.chunks()
-            if not chunks:
-                await self._body.mount(ChunkFrame(""))
-                continue
-            current = chunks[-1]
-            cut = next_boundary(text, self._chunk_start, self._chunk_start + CHUNK_CHARS)
-            if cut is None:
-                if len(text) > self._shown:
-                    await current.append(text[self._shown :])
-                    self._shown = len(text)
-                return
-            if cut >= self._shown:
-                if cut > self._shown:
-                    await current.append(text[self._shown : cut])
-            else:
-                await current.update(text[self._chunk_start : cut])
+        chunks = self._body.chunks()
+        if not chunks:
             await self._body.mount(ChunkFrame(""))
-            self._chunk_start = self._shown = cut
-            # Earlier chunks may have scrolled far enough away to fold.
-            self._body.post_message(ContentGrew())
+            chunks = self._body.chunks()
+        current = chunks[-1]
+        cuts = []
+        start = self._chunk_start
+        while (cut := next_boundary(text, start, start + CHUNK_CHARS)) is not None:
+            cuts.append(cut)
+            start = cut
+        if not cuts:
+            if len(text) > self._shown:
+                await current.append(text[self._shown :])
+                self._shown = len(text)
+            return
+        first = cuts[0]
+        if first >= self._shown:
+            if first > self._shown:
+                await current.append(text[self._shown : first])
+        else:
+            await current.update(text[self._chunk_start : first])
+        # Every chunk completed since the last frame at once: one layout pass for the lot,
+        # not one per chunk over all the chunks before it (text that arrives faster than
+        # it renders made that quadratic).
+        ends = [*cuts[1:], len(text)]
+        await self._body.mount_all([ChunkFrame(text[a:b]) for a, b in zip(cuts, ends, strict=True)])
+        self._chunk_start = cuts[-1]
+        self._shown = len(text)
+        # Earlier chunks may have scrolled far enough away to fold.
+        self._body.post_message(ContentGrew())
 
     async def finish(self, final_text: str) -> None:
         """Stop streaming and render the final text in full (fixes any half-open block)."""

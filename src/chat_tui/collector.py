@@ -16,8 +16,6 @@ moment between, or a frozen set grown fourfold, reclaim at once: memory stays bo
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 from collections.abc import Callable
 from typing import Any
@@ -106,18 +104,25 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
         gc.freeze()
 
 
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    """glibc's `malloc_trim`, or None elsewhere (musl, macOS, Windows)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        return ctypes.CDLL(name).malloc_trim  # type: ignore[no-any-return]
-    except (OSError, AttributeError):
-        return None
+_MALLOC_TRIM: list[Callable[[int], int] | None] = []
+"""glibc's `malloc_trim` once looked up (None where there is none: musl, macOS, Windows);
+looked up on the first reclaim, as finding the C library costs milliseconds at start-up."""
 
 
-_malloc_trim = _load_malloc_trim()
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not _MALLOC_TRIM:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        function = None
+        if name is not None:
+            try:
+                function = ctypes.CDLL(name).malloc_trim
+            except (OSError, AttributeError):
+                function = None
+        _MALLOC_TRIM.append(function)
+    return _MALLOC_TRIM[0]
 
 
 def _return_free_memory() -> None:
@@ -127,5 +132,6 @@ def _return_free_memory() -> None:
     freed: without this, resident memory grew with every switch although the objects were
     gone.
     """
-    if _malloc_trim is not None:
-        _malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -117,6 +117,10 @@ def check_key_spec(spec: str) -> str | None:
 
 def resolve_keymap(keys: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     """The usable part of a `[keys]` table, and a warning for each entry that is not."""
+    if not keys:
+        # Nothing to check, and nothing to import: finding every binding imports every
+        # screen and widget (Markdown among them), which start-up otherwise never needs.
+        return {}, []
     known = binding_ids()
     keymap: dict[str, str] = {}
     warnings: list[str] = []

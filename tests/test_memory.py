@@ -156,3 +156,31 @@ async def test_switching_back_reuses_a_conversation_unless_its_file_changed(
         assert screen.conversation is not shown
         texts = [view.message.content for view in screen.query(MessageView)]
         assert texts == ["first question", "written elsewhere"]
+
+
+async def test_the_footer_keys_a_focus_change_replaces_are_freed(make_app) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from chat_tui.widgets.conversation_list import ConversationList
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.query_one(ConversationList).focus()
+        await pilot.pause(0.1)
+        keys = [weakref.ref(key) for key in screen.query(FooterKey)]
+        assert keys
+        for _ in range(3):
+            screen.prompt.focus()
+            await pilot.pause(0.1)
+            screen.query_one(ConversationList).focus()
+            await pilot.pause(0.1)
+
+        def replaced() -> bool:
+            shown = list(screen.query(FooterKey))
+            return all(key() not in shown for key in keys)
+
+        assert await eventually(pilot, replaced)
+        app.collector.reclaim()
+        collect_until(lambda: all(key() is None for key in keys))
+        assert [key for key in keys if key() is not None] == []

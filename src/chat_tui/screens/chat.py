@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Static, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from chat_tui import client as chat_client
@@ -29,6 +29,7 @@ from chat_tui.safetext import display_text, one_line
 from chat_tui.screens.conversation_actions import ConversationActions
 from chat_tui.store import StoreError
 from chat_tui.widgets.conversation_list import Row
+from chat_tui.widgets.footer import ChatFooter
 from chat_tui.widgets.message_log import MessageLog
 from chat_tui.widgets.message_view import MessageView, ReplyStream, preload_markdown
 from chat_tui.widgets.prompt_input import PromptInput
@@ -241,7 +242,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 yield MessageLog(id="log")
                 yield StatusBar(id="status")
                 yield PromptInput(id="prompt")
-        yield Footer()
+        yield ChatFooter()
 
     @property
     def streaming(self) -> bool:

@@ -247,3 +247,36 @@ def test_a_match_in_the_title_only_gives_no_snippet(store: ConversationStore) ->
     assert hit.snippet == ""
     [hit] = store.search("garden")
     assert hit.snippet.startswith("temples and garden")
+
+
+SHORT_TEXT = st.text(alphabet="北京烤鸭美食ÄäßΣσ a,.，。é1Z\n", min_size=1, max_size=40)
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=SHORT_TEXT, start=st.integers(0, 39), length=st.integers(1, 2))
+def test_every_short_non_ascii_piece_of_the_text_finds_it(
+    text: str, start: int, length: int
+) -> None:
+    """One- and two-character words in scripts without spaces go through the pieces table;
+    whatever the text, a piece of it always finds it, and nothing else does."""
+    word = text[start % len(text) :][:length]
+    if word.isascii() or any(char.isspace() for char in word):
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        store = ConversationStore(Path(folder))
+        try:
+            store.save(conversation("the one", text))
+            store.save(conversation("another", "nothing to see"))
+            found = [hit.summary.title for hit in store.search(word)]
+            assert found == ["the one"], (text, word)
+        finally:
+            store.close()
+
+
+def test_a_short_chinese_word_not_in_the_text_finds_nothing(store: ConversationStore) -> None:
+    store.save(conversation("中文对话", "我们讨论一下北京烤鸭的做法。"))
+    assert [hit.summary.title for hit in store.search("北京")] == ["中文对话"]
+    assert [hit.summary.title for hit in store.search("京烤")] == ["中文对话"]
+    assert "北京" in store.search("北京")[0].snippet
+    assert store.search("上海") == []
+    assert store.search("鸭北") == []

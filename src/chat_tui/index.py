@@ -4,7 +4,9 @@ The JSON files are the truth; this index only makes them fast to list and search
 remembers the (mtime, size) of the file it was built from, so `sync` re-reads exactly the files
 that changed, appeared or vanished behind our back, and a damaged index is simply rebuilt.
 Message text goes into an FTS5 table with the trigram tokenizer, which matches substrings in
-any script (Chinese has no spaces to split words on).
+any script (Chinese has no spaces to split words on). Words too short for trigrams in such
+scripts (most Chinese words have two characters) are found through a second table of the
+one- and two-character pieces of the text's non-ASCII runs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from chat_tui.models import Conversation, Message, NewerSchemaError, SchemaError
 
-INDEX_FORMAT = "5"
+INDEX_FORMAT = "6"
 """Bump to force a rebuild when the index layout or its derivation changes."""
 TRIGRAM = 3
 SNIPPET_CHARS = 60
@@ -125,6 +127,7 @@ class ConversationIndex:
                 """
                 DROP TABLE IF EXISTS conversations;
                 DROP TABLE IF EXISTS message_text;
+                DROP TABLE IF EXISTS short_pieces;
                 DROP TABLE IF EXISTS meta;
                 """
             )
@@ -152,6 +155,8 @@ class ConversationIndex:
             CREATE INDEX IF NOT EXISTS with_problems ON conversations(id) WHERE problem IS NOT NULL;
             CREATE VIRTUAL TABLE IF NOT EXISTS message_text
                 USING fts5(text, tokenize='trigram');
+            CREATE VIRTUAL TABLE IF NOT EXISTS short_pieces
+                USING fts5(pieces, tokenize='ascii');
             INSERT OR REPLACE INTO meta VALUES ('format', '{INDEX_FORMAT}');
             """
         )
@@ -293,10 +298,12 @@ class ConversationIndex:
             key -= 1  # another conversation was active in the same second
         # A row no conversation points to is a leftover (say, of a row deleted by hand).
         db.execute("DELETE FROM message_text WHERE rowid = ?", (key,))
-        db.execute(
-            "INSERT INTO message_text(rowid, text) VALUES (?, ?)",
-            (key, searchable_text(conversation)),
-        )
+        db.execute("DELETE FROM short_pieces WHERE rowid = ?", (key,))
+        text = searchable_text(conversation)
+        db.execute("INSERT INTO message_text(rowid, text) VALUES (?, ?)", (key, text))
+        pieces = short_pieces(text)
+        if pieces:
+            db.execute("INSERT INTO short_pieces(rowid, pieces) VALUES (?, ?)", (key, pieces))
         db.execute("UPDATE conversations SET text_key = ? WHERE id = ?", (key, conversation.id))
 
     def touch(self, conversation_id: str, stamp: FileStamp, conversation: Conversation) -> None:
@@ -359,6 +366,7 @@ class ConversationIndex:
         ).fetchone()
         if row is not None and row[0] is not None:
             db.execute("DELETE FROM message_text WHERE rowid = ?", (row[0],))
+            db.execute("DELETE FROM short_pieces WHERE rowid = ?", (row[0],))
             db.execute("UPDATE conversations SET text_key = NULL WHERE id = ?", (conversation_id,))
 
     @classmethod
@@ -442,9 +450,18 @@ class ConversationIndex:
         trigram index; longer words, if any, narrow the scan through the index first."""
         folded = [w.casefold() for w in words]
         longer = [w for w in words if len(w) >= TRIGRAM]
+        short = [w for w in folded if len(w) < TRIGRAM]
         match = "message_text MATCH ? AND " if longer else ""
+        parameters = [" AND ".join(map(_fts_phrase, longer))] if longer else []
+        if short and all(_is_short_piece(w) for w in short):
+            # Only the conversations holding every short word as a piece are scanned.
+            match += (
+                "message_text.rowid IN (SELECT rowid FROM short_pieces WHERE short_pieces MATCH ?) "
+                "AND "
+            )
+            parameters.append(" AND ".join(map(_fts_phrase, short)))
         contains = " AND ".join("instr(casefold(message_text.text), ?) > 0" for _ in folded)
-        parameters = ([" AND ".join(map(_fts_phrase, longer))] if longer else []) + folded
+        parameters += folded
         with self._lock:
             rows = self.db.execute(
                 f"""
@@ -563,3 +580,39 @@ def searchable_text(conversation: Conversation) -> str:
 
     walk(conversation.messages)
     return _indexable("\n".join(parts))
+
+
+def _piece_character(char: str) -> bool:
+    """Characters FTS5's `ascii` tokenizer keeps inside a token: ASCII letters and digits
+    and every non-ASCII character."""
+    return not char.isascii() or char.isalnum()
+
+
+def _is_short_piece(word: str) -> bool:
+    """Whether `short_pieces` holds every occurrence of `word` (a one- or two-character
+    casefolded word with a non-ASCII character)."""
+    return not word.isascii() and all(_piece_character(char) for char in word)
+
+
+def short_pieces(text: str) -> str:
+    """The distinct one- and two-character pieces of `text` a short non-ASCII word can be,
+    casefolded and separated by spaces (each is one token for the `ascii` tokenizer).
+
+    Runs of pure ASCII are skipped at C speed (`str.isascii` is constant time): short
+    English words are matched in titles only.
+    """
+    pieces: set[str] = set()
+    for run in text.casefold().split():
+        if run.isascii():
+            continue
+        previous = ""
+        for char in run:
+            if not _piece_character(char):
+                previous = ""
+                continue
+            if not char.isascii():
+                pieces.add(char)
+            if previous and not (previous.isascii() and char.isascii()):
+                pieces.add(previous + char)
+            previous = char
+    return " ".join(pieces)

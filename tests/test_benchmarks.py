@@ -24,6 +24,17 @@ GROUPS = {
 }
 
 
+def why_not_measured(stderr: str) -> str:
+    """The first lines of each benchmark's failure (its screen tail comes after them)."""
+    lines = stderr.splitlines()
+    reasons = [
+        "\n".join(lines[n : n + 3])
+        for n, line in enumerate(lines)
+        if "could not be measured" in line or line.startswith("harness.BenchmarkError")
+    ]
+    return "\n\n".join(reasons) or stderr[-3000:]
+
+
 def test_the_quick_benchmark_run_measures_every_figure(tmp_path: Path) -> None:
     output = tmp_path / "quick.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAT_TUI_"))}
@@ -35,7 +46,7 @@ def test_the_quick_benchmark_run_measures_every_figure(tmp_path: Path) -> None:
         text=True,
         timeout=400,
     )
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.returncode == 0, why_not_measured(finished.stderr)
     assert "could not measure" not in finished.stderr
     report = json.loads(output.read_text())
     figures = report["figures"]

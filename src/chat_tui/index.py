@@ -453,21 +453,24 @@ class ConversationIndex:
         short = [w for w in folded if len(w) < TRIGRAM]
         match = "message_text MATCH ? AND " if longer else ""
         parameters = [" AND ".join(map(_fts_phrase, longer))] if longer else []
+        checked = folded
         if short and all(_is_short_piece(w) for w in short):
-            # Only the conversations holding every short word as a piece are scanned.
+            # Only the conversations holding every short word as a piece are read, and a
+            # piece is a substring of the casefolded text: those words need no check.
             match += (
                 "message_text.rowid IN (SELECT rowid FROM short_pieces WHERE short_pieces MATCH ?) "
                 "AND "
             )
             parameters.append(" AND ".join(map(_fts_phrase, short)))
-        contains = " AND ".join("instr(casefold(message_text.text), ?) > 0" for _ in folded)
-        parameters += folded
+            checked = [w for w in folded if len(w) >= TRIGRAM]
+        contains = "".join("instr(casefold(message_text.text), ?) > 0 AND " for _ in checked)
+        parameters += checked
         with self._lock:
             rows = self.db.execute(
                 f"""
                 SELECT {_SUMMARY_COLUMNS_C}, message_text.text
                 FROM message_text JOIN conversations c ON c.text_key = message_text.rowid
-                WHERE {match}{contains} AND c.problem IS NULL
+                WHERE {match}{contains}c.problem IS NULL
                 ORDER BY message_text.rowid DESC LIMIT ?
                 """,
                 (*parameters, limit),
@@ -541,7 +544,9 @@ def _snippet(at: int, piece: str) -> str:
 def _snippet_around(text: str, word: str, around: int = 30) -> str:
     """Message text (the title line left out) around the first `word`, on one line."""
     body = text.partition("\n")[2]
-    at = body.casefold().find(word)
+    at = body.find(word)  # most often found as it is (Chinese has no case): no casefold copy
+    if at < 0:
+        at = body.casefold().find(word)
     if at < 0:
         return ""
     start, end = max(0, at - around), at + len(word) + around

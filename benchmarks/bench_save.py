@@ -10,6 +10,7 @@ write), and the loop-lag probe shows whether the loop ever stalled.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from bench_history import _open, _store
@@ -38,6 +39,7 @@ def save_session(fake, home: Path, scale: Scale) -> dict[str, object]:
         stream_started = fake.sent_at[first]
         stream_ended = fake.sent_at[first + len(reply.tokens) - 1]
         session.settle()
+        settled = time.monotonic()  # the quit that follows is not part of the window
     record = json.loads(probe.read_text())
     saves = [save for save in record["saves"] if save["at"] >= entered and save["messages"] > 100]
     checkpoints = [
@@ -45,7 +47,7 @@ def save_session(fake, home: Path, scale: Scale) -> dict[str, object]:
         for save in saves
         if save["checkpoint"] and stream_started <= save["at"] <= stream_ended
     ]
-    lags = [lag for at, lag in record["lag"] if at >= entered]
+    lags = [lag for at, lag in record["lag"] if entered <= at <= settled]
     return {
         "messages": size,
         "loop": [save["cpu"] for save in saves if save["where"] == "loop"],

@@ -99,6 +99,26 @@ def test_a_frozen_set_grown_fourfold_is_reclaimed_even_when_busy(collector: Coll
     del kept
 
 
+def test_reclaims_that_find_little_make_idle_ones_rarer(collector: Collector) -> None:
+    """A long reply grows the heap with live objects: reclaiming for that alone would walk
+    the whole heap for nothing on every idle moment."""
+    collector.reclaim()  # finds (almost) nothing
+    live = [Node() for _ in range(gc.get_freeze_count() // 2)]
+    gc.collect()  # frozen: the frozen set grew by half, less than what is asked now
+    before = collector.reclaims
+    collector.tick(idle=True)
+    assert collector.reclaims == before
+    garbage = [Node() for _ in range(gc.get_freeze_count())]
+    gc.collect()
+    del garbage
+    collector.reclaim()  # found plenty: idle growth of a quarter is enough again
+    more = [Node() for _ in range(gc.get_freeze_count() // 2)]
+    gc.collect()
+    collector.tick(idle=True)
+    assert collector.reclaims == before + 2
+    del live, more
+
+
 def two_conversations(store, *first_lines: str) -> tuple[Conversation, Conversation]:
     first = Conversation(title="First", model="m")
     first.messages = [Message(role="user", content=line) for line in first_lines]

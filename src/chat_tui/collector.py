@@ -10,7 +10,8 @@ The survivors of a full collection are alive by definition, so they are frozen
 milliseconds long. What dies after being frozen in a reference cycle (the views of a
 conversation the person switched away from) is not collected by those; a real full
 collection reclaims it when the app is idle (no input, no reply streaming) and either the
-app said much was dropped or the frozen set grew by a quarter. Two drops without an idle
+app said much was dropped or the frozen set grew by a quarter (by more after reclaims
+that found little). Two drops without an idle
 moment between, or a frozen set grown fourfold, reclaim at once: memory stays bounded.
 """
 
@@ -24,6 +25,10 @@ GROWTH_WHEN_IDLE = 1.25
 """Frozen objects, relative to after the last reclaim, that make an idle moment reclaim."""
 GROWTH_AT_MOST = 4.0
 """... and that make a reclaim happen whatever the person is doing."""
+LITTLE_GARBAGE = 0.05
+"""A reclaim that frees less than this share of what it keeps found little: the growth
+that asks for the next idle one doubles (up to `GROWTH_AT_MOST`), as a long reply or a
+long conversation grows the heap with live objects, not garbage."""
 OLDEST_GENERATION = 2
 
 
@@ -37,6 +42,7 @@ class Collector:
         self._stopped = False
         self._garbage_pending = False
         self._frozen_after_reclaim = 0
+        self._idle_growth = GROWTH_WHEN_IDLE
         self.reclaims = 0
 
     def start(self) -> None:
@@ -74,7 +80,7 @@ class Collector:
         if not self.started:
             return
         grown = gc.get_freeze_count() / max(self._frozen_after_reclaim, 1)
-        wanted = self._garbage_pending or grown > GROWTH_WHEN_IDLE
+        wanted = self._garbage_pending or grown > self._idle_growth
         if (idle and wanted) or grown > GROWTH_AT_MOST:
             self.reclaim()
 
@@ -84,10 +90,15 @@ class Collector:
         for release in self._release:
             release()
         gc.unfreeze()
-        gc.collect()
+        found = gc.collect()
         gc.freeze()
         _return_free_memory()
-        self._frozen_after_reclaim = gc.get_freeze_count()
+        kept = gc.get_freeze_count()
+        if found < LITTLE_GARBAGE * kept:
+            self._idle_growth = min(self._idle_growth * 2, GROWTH_AT_MOST)
+        else:
+            self._idle_growth = GROWTH_WHEN_IDLE
+        self._frozen_after_reclaim = kept
         self.reclaims += 1
 
 

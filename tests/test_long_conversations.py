@@ -8,10 +8,17 @@ from chat_tui.models import Conversation, Message
 from chat_tui.safetext import markdown_text
 from chat_tui.store import ConversationStore
 from chat_tui.widgets.message_log import FIRST_PAGE, MessageLog
-from chat_tui.widgets.message_view import ChunkFrame, MessageView
+from chat_tui.widgets.message_view import (
+    FRAME_SECONDS,
+    PACE,
+    TYPING_FRAME_SECONDS,
+    ChunkFrame,
+    MessageView,
+    frame_interval,
+)
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import eventually
-from tests.test_app import SIZE, send, settle
+from tests.test_app import SIZE, send, settle, visible_text
 
 LENGTH = 2000
 
@@ -153,3 +160,27 @@ async def test_a_reply_arriving_faster_than_it_renders_splits_as_it_will_reopen(
         reply = app.screen.conversation.messages[-1]
         assert reply.status == "stopped"
         assert sources() == split_markdown(markdown_text(reply.content))
+
+
+def test_frames_are_rarer_while_the_person_types() -> None:
+    assert frame_interval(0.01, typed_ago=10.0) == FRAME_SECONDS
+    assert frame_interval(0.01, typed_ago=0.1) == TYPING_FRAME_SECONDS > FRAME_SECONDS
+    assert frame_interval(0.5, typed_ago=10.0) == 0.5 * PACE  # a costly frame paces itself
+
+
+async def test_typing_while_a_reply_streams_tells_its_stream(fake: FakeOpenAI, make_app) -> None:
+    fake.add(deltas=["Thinking about it", " for a while"], fault="hang", fault_after=1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Question")
+        screen = app.screen
+        assert await eventually(pilot, lambda: "Thinking about it" in visible_text(app))
+        stream = screen._replies[screen.conversation.id].stream
+        assert stream is not None
+        # (Emptying the input after Enter counted as typing for a moment.)
+        assert await eventually(pilot, lambda: not stream.person_is_typing, seconds=3)
+        await pilot.press(*"next question")
+        assert stream.person_is_typing
+        assert await eventually(pilot, lambda: not stream.person_is_typing, seconds=3)
+        await pilot.press("escape")
+        await settle(pilot)

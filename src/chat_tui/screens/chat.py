@@ -411,6 +411,9 @@ class ChatScreen(ConversationActions, Screen[None]):
     @on(TextArea.Changed, "#prompt")
     def _prompt_changed(self) -> None:
         self._draft_changed = True
+        state = self._replies.get(self.conversation.id)
+        if state is not None and state.stream is not None:
+            state.stream.person_typed()
 
     def _save_draft_if_changed(self) -> None:
         """Runs every second: what is typed survives a crash or a closed terminal."""

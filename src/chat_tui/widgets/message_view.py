@@ -46,8 +46,20 @@ Every layout pass visits every widget on the screen, so a frame costs more as a 
 Pacing keeps drawing to at most half of the event loop's time whatever the size: the rest
 goes to reading tokens and to the keyboard, and the total cost stays linear.
 """
+TYPING_FRAME_SECONDS = 0.3
+"""... and this often while the person types: a key that arrives during a frame waits for
+it (30-50 ms), so fewer frames while typing keep the echo quick."""
+TYPING_SECONDS = 0.5
+"""How long after a key the person counts as typing."""
 REFRESH_TIMEOUT = 1.0
 STOP_TIMEOUT = 2.0
+
+
+def frame_interval(cost: float, typed_ago: float) -> float:
+    """Seconds from one frame of a streamed reply to the next (see the constants above)."""
+    least = TYPING_FRAME_SECONDS if typed_ago < TYPING_SECONDS else FRAME_SECONDS
+    return max(least, cost * PACE)
+
 
 _STATUS_LABELS = {
     "streaming": "● writing…",
@@ -241,10 +253,19 @@ class ReplyStream:
         chunks = split_markdown(text_so_far)
         self._chunk_start = len(text_so_far) - len(chunks[-1])
         self._shown = len(text_so_far)
+        self._typed_at = -TYPING_SECONDS
         self._wake = asyncio.Event()
         self._rendering = asyncio.Lock()
         """Held while a render mounts or updates widgets: stopping waits for it to end."""
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._pump())
+
+    def person_typed(self) -> None:
+        """The person pressed a key: draw less often for a moment (see `frame_interval`)."""
+        self._typed_at = time.monotonic()
+
+    @property
+    def person_is_typing(self) -> bool:
+        return time.monotonic() - self._typed_at < TYPING_SECONDS
 
     def write(self, fragment: str) -> None:
         if fragment:
@@ -262,8 +283,8 @@ class ReplyStream:
             # The layout and paint the append caused happen on the screen's refresh.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._body.wait_for_refresh(), REFRESH_TIMEOUT)
-            cost = time.monotonic() - started
-            await asyncio.sleep(max(FRAME_SECONDS, cost * PACE))
+            now = time.monotonic()
+            await asyncio.sleep(frame_interval(now - started, now - self._typed_at))
 
     async def _render_pending(self) -> None:
         text = self._text

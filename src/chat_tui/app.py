@@ -24,7 +24,7 @@ from chat_tui.collector import Collector
 from chat_tui.commands import ActionCommands, ConversationCommands, ThemeCommands
 from chat_tui.config import DEFAULT_THEME, ConfigError, Settings, save_top_level
 from chat_tui.drafts import DraftStore
-from chat_tui.messages import CopyRequested
+from chat_tui.messages import CopyRequested, ViewsReplaced
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, pasteable_text
 from chat_tui.saver import Saver
@@ -39,6 +39,7 @@ STARTUP_SETTLE_SECONDS = 1.0
 """After this the start-up heap is collected once and frozen (see collector.py)."""
 IDLE_SECONDS = 1.0
 """No key or mouse event for this long: a moment for a full collection."""
+COLLECTOR_TICK_SECONDS = 1.0
 
 
 class ChatApp(App[None]):
@@ -150,7 +151,7 @@ class ChatApp(App[None]):
             self._signals.install()
         # Once the first screen is up: its full collection is not in the way of start-up.
         self.set_timer(STARTUP_SETTLE_SECONDS, self.collector.start)
-        self.set_interval(1.0, self._tick_collector)
+        self.set_interval(COLLECTOR_TICK_SECONDS, self._tick_collector)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
@@ -165,6 +166,9 @@ class ChatApp(App[None]):
 
     def on_unmount(self) -> None:
         self.collector.stop()
+
+    def on_views_replaced(self, _: ViewsReplaced) -> None:
+        self.collector.garbage_left()
 
     @property
     def version(self) -> str:

@@ -235,15 +235,15 @@ class ChatClient:
 
     async def _open_stream(self, client: Any, messages: list[dict[str, str]], model: str) -> Any:
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
-        extra = self._send_stream_options
-        if extra:
+        asks_usage = self._send_stream_options
+        if asks_usage:
             body["stream_options"] = {"include_usage": True}
         try:
             return await _post_chat_stream(client, body)
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            if extra and _rejects_stream_options(error):
+            if asks_usage and _rejects_stream_options(error):
                 self._send_stream_options = False
                 return await self._open_stream(client, messages, model)
             raise self._explain(error, model, mid_stream=False) from error

@@ -17,6 +17,7 @@ moment between, or a frozen set grown fourfold, reclaim at once: memory stays bo
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable
 from typing import Any
@@ -115,25 +116,20 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
         gc.freeze()
 
 
-_MALLOC_TRIM: list[Callable[[int], int] | None] = []
-"""glibc's `malloc_trim` once looked up (None where there is none: musl, macOS, Windows);
-looked up on the first reclaim, as finding the C library costs milliseconds at start-up."""
-
-
+@functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    if not _MALLOC_TRIM:
-        import ctypes
-        import ctypes.util
+    """glibc's `malloc_trim` (None where there is none: musl, macOS, Windows); looked up on
+    the first reclaim, as finding the C library costs milliseconds at start-up."""
+    import ctypes
+    import ctypes.util
 
-        name = ctypes.util.find_library("c")
-        function = None
-        if name is not None:
-            try:
-                function = ctypes.CDLL(name).malloc_trim
-            except (OSError, AttributeError):
-                function = None
-        _MALLOC_TRIM.append(function)
-    return _MALLOC_TRIM[0]
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
 
 
 def _return_free_memory() -> None:

@@ -74,3 +74,9 @@ class CodeCopyRequested(Message):
 class ContentGrew(Message):
     """A message view's content grew (a streamed reply started a new chunk): the log
     re-checks which chunks are far enough off screen to fold."""
+
+
+@dataclass
+class ViewsReplaced(Message):
+    """The log dropped every view it showed (another conversation, or this one again):
+    many objects just became garbage, for the app's collector to reclaim soon."""

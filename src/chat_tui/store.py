@@ -64,13 +64,13 @@ class ConversationStore:
         self.trash_dir = root / "trash"
         self._index = ConversationIndex(root / "index.sqlite3", self.conversations_dir)
         self._known: dict[str, FileStamp] = {}
-        self._encoder = ConversationEncoder()
         """Stamp of each file as we last read or wrote it: a different one means a race."""
         self._known_revision: dict[str, int] = {}
         """Revision of each file as we last read or wrote it: a snapshot older than that was
         taken before we saw someone else's changes, and must be merged, not written."""
         self._thread_lock = threading.RLock()
         self._prepared = False
+        self._encoder = ConversationEncoder()
 
     def _prepare(self) -> None:
         if not self._prepared:
@@ -209,6 +209,16 @@ class ConversationStore:
             return False
         with self._thread_lock:
             return stamp != self._known.get(conversation_id)
+
+    def unchanged_on_disk(self, conversation_id: str) -> bool:
+        """Whether the file is still the one we last read or wrote (False once it is gone):
+        a copy in memory is then as good as reading it again."""
+        try:
+            stamp = stamp_of(os.stat(self.path_of(conversation_id)))
+        except OSError:
+            return False
+        with self._thread_lock:
+            return stamp == self._known.get(conversation_id)
 
     def _changed_on_disk(
         self, path: Path, conversation_id: str, revision: int

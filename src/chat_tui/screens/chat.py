@@ -323,7 +323,6 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self._placeholder())
-        self.chat_app.collector.garbage_left()  # the views of what was shown before
         state = self._replies.get(conversation.id)
         if state is not None:
             self._attach_reply(state)
@@ -387,12 +386,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         recent = self._recent.pop(conversation_id, None)
         if recent is None:
             return None
-        store = self.chat_app.store
-
-        def unchanged() -> bool:
-            return store.exists(conversation_id) and not store.changed_on_disk(conversation_id)
-
-        return recent if await asyncio.to_thread(unchanged) else None
+        unchanged = await asyncio.to_thread(self.chat_app.store.unchanged_on_disk, conversation_id)
+        return recent if unchanged else None
 
     def _keep_recent(self, conversation: Conversation) -> None:
         if not conversation.messages:
@@ -777,7 +772,6 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Re-show the open conversation (another process changed it). A reply started
         while the log was being replaced streams into its new view."""
         await self.log_view.show(conversation.messages)
-        self.chat_app.collector.garbage_left()
         state = self._replies.get(conversation.id)
         if state is not None and (state.view is None or not state.view.is_attached):
             await self._detach_reply(state)

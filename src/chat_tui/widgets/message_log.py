@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from chat_tui.messages import ContentGrew
+from chat_tui.messages import ContentGrew, ViewsReplaced
 from chat_tui.models import Message
 from chat_tui.widgets.message_view import MessageView
 
@@ -58,6 +58,7 @@ class MessageLog(VerticalScroll, can_focus=True):
                 await self.mount_all(views)
         self.anchor()
         self._refold_soon()
+        self.post_message(ViewsReplaced())
 
     async def append(self, message: Message, index: int) -> MessageView:
         """Add a view for a message just added to the conversation."""

@@ -184,3 +184,35 @@ async def test_typing_while_a_reply_streams_tells_its_stream(fake: FakeOpenAI, m
         assert await eventually(pilot, lambda: not stream.person_is_typing, seconds=3)
         await pilot.press("escape")
         await settle(pilot)
+
+
+async def test_a_growing_reply_is_laid_out_once_per_change(
+    store: ConversationStore, make_app
+) -> None:
+    """Each frame of a streamed reply costs one layout pass: a second one, which Textual
+    asks for when sizes change, held the event loop while a key waited (layout_once.py)."""
+    conversation = Conversation(title="Growing", model="gpt-test")
+    conversation.messages = [
+        Message(role="user", content="Write"),
+        Message(role="assistant", content="First words.", model="gpt-test"),
+    ]
+    store.save(conversation)
+    app = make_app(open_conversation=conversation.id)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await eventually(pilot, lambda: bool(app.query(ChunkFrame)))
+        await settle(pilot)
+        frame = app.query_one(ChunkFrame)
+        height = frame.size.height
+        compositor = app.screen._compositor
+        passes: list[tuple[object, ...]] = []
+        reflow = compositor.reflow
+
+        def counted_reflow(*args: object) -> object:
+            passes.append(args)
+            return reflow(*args)
+
+        compositor.reflow = counted_reflow
+        await frame.markdown.append(" and more words" * 40)
+        await settle(pilot)
+        assert frame.size.height > height  # the paragraph grew by lines: a layout was due
+        assert len(passes) == 1

@@ -29,6 +29,7 @@ from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, pasteable_text
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
+from chat_tui.widgets.layout_once import lay_out_once
 from chat_tui.widgets.style_caches import release_style_caches
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ class ChatApp(App[None]):
         """Set while replies are stopped and saves flushed on the way out."""
         self._signals = signals.QuitSignals(self.quit_on_signal, self.emergency_exit)
         self.collector = Collector(release=[release_style_caches])
+        lay_out_once()
         self._last_input = time.monotonic()
 
     def get_default_screen(self) -> Screen:

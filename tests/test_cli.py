@@ -8,6 +8,7 @@ process of its own (signals, terminals, pipes) is in test_shell_chat.py.
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -242,3 +243,25 @@ def test_plain_open_continues_the_conversation_asked_for(
     by_id = {c.id: c for c in saved(data_dir)}
     assert [m.content for m in by_id["chosen"].messages] == ["Older topic", "More", "Echo: More"]
     assert len(by_id["newer"].messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("own_setting", "expected"),
+    [(None, "120 False"), ("30", "30 True")],
+)
+def test_the_app_imports_textual_at_its_own_update_rate_unless_the_person_set_one(
+    own_setting: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faster screen updates are a shorter wait for a key's echo; `TEXTUAL_FPS` still wins."""
+    if own_setting is None:
+        monkeypatch.delenv("TEXTUAL_FPS", raising=False)
+    else:
+        monkeypatch.setenv("TEXTUAL_FPS", own_setting)
+    probe = (
+        "import os; from chat_tui.cli import import_textual; import_textual(); "
+        "from textual import constants; print(constants.MAX_FPS, 'TEXTUAL_FPS' in os.environ)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert shown.stdout.split("\n")[0] == expected

@@ -87,8 +87,14 @@ def test_garbage_is_reclaimed_when_idle_or_at_the_next_burst(collector: Collecto
     collector.tick(idle=True)
     assert collector.reclaims == before + 1  # nothing more was dropped
     collector.garbage_left()
-    collector.garbage_left()  # a second drop before an idle moment: the first goes now
+    collector.garbage_left()  # a second drop before an idle moment: both go now
     assert collector.reclaims == before + 2
+    collector.tick(idle=True)
+    assert collector.reclaims == before + 2  # nothing was left waiting
+    collector.garbage_left()
+    assert collector.reclaims == before + 2  # quick switching reclaims every other drop
+    collector.garbage_left()
+    assert collector.reclaims == before + 3
 
 
 def blocks(share: float) -> list[object]:
@@ -168,6 +174,38 @@ async def test_views_of_a_conversation_left_are_freed(make_app, store) -> None:
         assert await eventually(pilot, lambda: app.collector.reclaims > reclaims, seconds=5)
         assert [view for view in views if view() is not None] == []
         assert StylesCache.get_inner_outer.cache_info().currsize < 100
+
+
+async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_app, store) -> None:
+    """The app learns that the log dropped its views however the switch was asked for (a
+    sidebar choice runs in the screen's own handler), and two drops reclaim at once."""
+    from chat_tui.widgets.conversation_list import ConversationList
+
+    two_conversations(store, "first question")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await eventually(pilot, lambda: app.collector.started)
+        drops: list[int] = []
+        garbage_left = app.collector.garbage_left
+
+        def count_and_pass_on() -> None:
+            drops.append(1)
+            garbage_left()
+
+        app.collector.garbage_left = count_and_pass_on  # type: ignore[method-assign]
+        reclaims = app.collector.reclaims
+        listing = app.query_one(ConversationList)
+        assert await eventually(pilot, lambda: len(listing.rows) == 2)
+        for title in ("First", "Second"):
+            row = [r.title for r in listing.rows].index(title)
+            listing.focus()  # (opening one gives the focus to the input box)
+            await pilot.pause()
+            await pilot.press("home", *["down"] * row, "enter")
+            assert await eventually(
+                pilot, lambda title=title: app.screen.conversation.title == title
+            )
+        assert await eventually(pilot, lambda: len(drops) == 2)
+        assert app.collector.reclaims > reclaims
 
 
 async def test_switching_back_reuses_a_conversation_unless_its_file_changed(

@@ -170,7 +170,8 @@ class ChatApp(App[None]):
         self.collector.stop()
 
     def on_views_replaced(self, _: ViewsReplaced) -> None:
-        self.collector.garbage_left()
+        # After the new views are painted: a reclaim this causes does not delay them.
+        self.call_after_refresh(self.collector.garbage_left)
 
     @property
     def version(self) -> str:

@@ -74,12 +74,14 @@ class Collector:
 
     def garbage_left(self) -> None:
         """Many objects just became garbage (the log was re-shown): reclaim when idle, or
-        now if the last such garbage is still waiting (quick switching)."""
+        now if the last such garbage is still waiting (quick switching). A reclaim now
+        frees this garbage too: nothing is left waiting after it."""
         if not self.started:
             return
         if self._garbage_pending:
             self.reclaim()
-        self._garbage_pending = True
+        else:
+            self._garbage_pending = True
 
     def tick(self, idle: bool) -> None:
         """Call every second or so; `idle` when nobody is typing and nothing streams."""

@@ -58,7 +58,9 @@ class MessageLog(VerticalScroll, can_focus=True):
                 await self.mount_all(views)
         self.anchor()
         self._refold_soon()
-        self.post_message(ViewsReplaced())
+        # Sent by the log itself: Textual stops a message at the pump that was running when
+        # it was made, and `show` runs in the screen's handlers, so it never reached the app.
+        self.post_message(ViewsReplaced().set_sender(self))
 
     async def append(self, message: Message, index: int) -> MessageView:
         """Add a view for a message just added to the conversation."""

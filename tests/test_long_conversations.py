@@ -216,3 +216,21 @@ async def test_a_growing_reply_is_laid_out_once_per_change(
         await settle(pilot)
         assert frame.size.height > height  # the paragraph grew by lines: a layout was due
         assert len(passes) == 1
+
+
+async def test_replying_in_a_long_conversation_does_not_spell_it_out(
+    store: ConversationStore, fake: FakeOpenAI, make_app
+) -> None:
+    """Textual names a worker after the repr of its arguments unless it is given a
+    description: for a reply that was the whole conversation, 50 ms on the event loop."""
+    conversation = long_conversation(store)
+    fake.add(deltas=["Working on it"], fault="hang", fault_after=1)
+    app = make_app(open_conversation=conversation.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "One more question")
+        assert await eventually(pilot, lambda: "Working on it" in visible_text(app))
+        descriptions = [worker.description for worker in app.workers]
+        assert descriptions
+        assert max(len(description) for description in descriptions) < 200
+        await pilot.press("escape")
+        await settle(pilot)

@@ -333,7 +333,7 @@ class ChatApp(App[None]):
         self.copy_to_clipboard(text)
         self._copy_to_system(text, what)
 
-    @work(thread=True, group="clipboard", exit_on_error=False)
+    @work(thread=True, group="clipboard", exit_on_error=False, description="copy")
     def _copy_to_system(self, text: str, what: str) -> None:
         tool = clipboard.copy_to_system(text)
         self.call_from_thread(

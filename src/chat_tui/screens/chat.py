@@ -520,7 +520,13 @@ class ChatScreen(ConversationActions, Screen[None]):
             self.refresh_sidebar()
             self._reload_open_conversation(self.conversation)
 
-    @work(thread=True, exclusive=True, group="reload", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="reload",
+        exit_on_error=False,
+        description="read the open conversation again",
+    )
     def _reload_open_conversation(self, conversation: Conversation) -> None:
         """Another window saved the open conversation: read it to show its messages too."""
         if conversation.read_only or conversation.id in self._replies:
@@ -613,7 +619,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._mark_streaming()
         state.worker = self._stream_reply(state)
 
-    @work(group="reply", exit_on_error=False)
+    # A description, or Textual makes one from the repr of the arguments: the whole
+    # conversation, 50 ms on the event loop for 2,000 messages.
+    @work(group="reply", exit_on_error=False, description="stream a reply")
     async def _stream_reply(self, state: ReplyState) -> None:
         conversation, message = state.conversation, state.message
         client = self.chat_app.client_for(conversation.provider)

@@ -7,6 +7,8 @@ reply shown while it streams splits exactly as it does when the conversation is 
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 CHUNK_CHARS = 3000
 _FENCES = ("```", "~~~")
 
@@ -48,14 +50,16 @@ def next_boundary(text: str, start: int, minimum_end: int) -> int | None:
     return None
 
 
+def cuts_after(text: str, start: int = 0, size: int = CHUNK_CHARS) -> list[int]:
+    """The offsets where `text` is cut into chunks, from `start` on (none: one chunk)."""
+    cuts: list[int] = []
+    while (cut := next_boundary(text, start, start + size)) is not None:
+        cuts.append(cut)
+        start = cut
+    return cuts
+
+
 def split_markdown(text: str, size: int = CHUNK_CHARS) -> list[str]:
     """`text` as consecutive chunks of at least `size` characters (the last may be shorter)."""
-    chunks: list[str] = []
-    start = 0
-    while True:
-        cut = next_boundary(text, start, start + size)
-        if cut is None:
-            chunks.append(text[start:])
-            return chunks
-        chunks.append(text[start:cut])
-        start = cut
+    edges = [0, *cuts_after(text, 0, size), len(text)]
+    return [text[a:b] for a, b in pairwise(edges)]

@@ -203,20 +203,19 @@ class ConversationStore:
 
     def changed_on_disk(self, conversation_id: str) -> bool:
         """Whether the file was replaced (by another process) since we last read or wrote it."""
-        try:
-            stamp = stamp_of(os.stat(self.path_of(conversation_id)))
-        except OSError:
-            return False
-        with self._thread_lock:
-            return stamp != self._known.get(conversation_id)
+        return self._still_known(conversation_id) is False
 
     def unchanged_on_disk(self, conversation_id: str) -> bool:
         """Whether the file is still the one we last read or wrote (False once it is gone):
         a copy in memory is then as good as reading it again."""
+        return self._still_known(conversation_id) is True
+
+    def _still_known(self, conversation_id: str) -> bool | None:
+        """Whether the file's stamp is the one we last read or wrote; None if it is gone."""
         try:
             stamp = stamp_of(os.stat(self.path_of(conversation_id)))
         except OSError:
-            return False
+            return None
         with self._thread_lock:
             return stamp == self._known.get(conversation_id)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from itertools import pairwise
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -22,7 +23,7 @@ from textual.style import Style
 from textual.widget import MountError, Widget
 from textual.widgets import Collapsible, Static
 
-from chat_tui.mdsplit import CHUNK_CHARS, next_boundary, split_markdown
+from chat_tui.mdsplit import cuts_after, split_markdown
 from chat_tui.messages import (
     CodeCopyRequested,
     ContentGrew,
@@ -250,8 +251,7 @@ class ReplyStream:
         self._body = body
         body.streaming = True
         self._text = text_so_far
-        chunks = split_markdown(text_so_far)
-        self._chunk_start = len(text_so_far) - len(chunks[-1])
+        self._chunk_start = ([0, *cuts_after(text_so_far)])[-1]
         self._shown = len(text_so_far)
         self._typed_at = -TYPING_SECONDS
         self._wake = asyncio.Event()
@@ -293,11 +293,7 @@ class ReplyStream:
             await self._body.mount(ChunkFrame(""))
             chunks = self._body.chunks()
         current = chunks[-1]
-        cuts = []
-        start = self._chunk_start
-        while (cut := next_boundary(text, start, start + CHUNK_CHARS)) is not None:
-            cuts.append(cut)
-            start = cut
+        cuts = cuts_after(text, self._chunk_start)
         if not cuts:
             if len(text) > self._shown:
                 await current.append(text[self._shown :])
@@ -312,8 +308,8 @@ class ReplyStream:
         # Every chunk completed since the last frame at once: one layout pass for the lot,
         # not one per chunk over all the chunks before it (text that arrives faster than
         # it renders made that quadratic).
-        ends = [*cuts[1:], len(text)]
-        await self._body.mount_all([ChunkFrame(text[a:b]) for a, b in zip(cuts, ends, strict=True)])
+        edges = [*cuts, len(text)]
+        await self._body.mount_all([ChunkFrame(text[a:b]) for a, b in pairwise(edges)])
         self._chunk_start = cuts[-1]
         self._shown = len(text)
         # Earlier chunks may have scrolled far enough away to fold.

@@ -30,7 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Input, Static, TextArea
 
-STYLESHEET = Path(__file__).resolve().parent.parent / "src" / "chat_tui" / "app.tcss"
+STYLESHEET = Path(__file__).resolve().parent.parent / "src" / "chat_tui" / "tui" / "app.tcss"
 
 
 class ConversationList(ScrollView, can_focus=True):

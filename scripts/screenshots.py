@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat_tui.app import ChatApp  # noqa: E402
 from chat_tui.config import load_settings  # noqa: E402
 from chat_tui.store import ConversationStore  # noqa: E402
-from chat_tui.widgets.prompt_input import PromptInput  # noqa: E402
+from chat_tui.tui.app import ChatApp  # noqa: E402
+from chat_tui.tui.widgets.prompt_input import PromptInput  # noqa: E402
 from tests.conftest import FIXED_NOW  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.helpers import workers_done  # noqa: E402

@@ -80,8 +80,8 @@ FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def make_app(settings: Settings, data_dir: Path):
     """Build a ChatApp on the isolated data directory talking to the fake server."""
-    from chat_tui.app import ChatApp
     from chat_tui.store import ConversationStore
+    from chat_tui.tui.app import ChatApp
 
     stores: list[ConversationStore] = []
 

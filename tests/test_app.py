@@ -8,15 +8,15 @@ from pathlib import Path
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownFence, MarkdownTable
 
-from chat_tui.app import ChatApp
 from chat_tui.config import load_settings
-from chat_tui.screens.chat import ChatScreen
-from chat_tui.screens.setup import SetupDialog
-from chat_tui.widgets.conversation_list import ConversationList
-from chat_tui.widgets.message_log import MessageLog
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.prompt_input import PromptInput
-from chat_tui.widgets.status_bar import StatusBar
+from chat_tui.tui.app import ChatApp
+from chat_tui.tui.screens.chat import ChatScreen
+from chat_tui.tui.screens.setup import SetupDialog
+from chat_tui.tui.widgets.conversation_list import ConversationList
+from chat_tui.tui.widgets.message_log import MessageLog
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.helpers import workers_done
 

@@ -1,4 +1,4 @@
-"""The layering the design relies on, checked in a fresh interpreter.
+"""The layering the design relies on, checked from the source and in a fresh interpreter.
 
 The core and the shell commands must start without Textual (about half a second) and without
 the OpenAI SDK until a request is made (seconds on a slow machine).
@@ -6,39 +6,59 @@ the OpenAI SDK until a request is made (seconds on a slow machine).
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-CORE = [
-    "models",
-    "store",
-    "index",
-    "client",
-    "config",
-    "paths",
-    "saver",
-    "merge",
-    "safetext",
-    "mdsplit",
-    "timefmt",
-    "replying",
-    "clipboard",
-    "signals",
-]
-SHELL = [
-    "cli",
-    "console",
-    "session",
-    "ask",
-    "plain",
-    "shell_files",
-    "exporting",
-    "importing",
-    "chatgpt",
-]
+import chat_tui
+
+PACKAGE = Path(chat_tui.__file__).parent
+UI_PACKAGE = PACKAGE / "tui"
+ONLY_IMPORTED_BY = {"textual": UI_PACKAGE, "rich": UI_PACKAGE, "openai": PACKAGE / "client.py"}
+"""Heavy or boundary packages -> the one place (file or folder) allowed to import them."""
+
+
+def core_modules() -> list[str]:
+    """Every module of the package outside `tui/`: the core and the shell commands."""
+    return sorted(
+        ".".join(("chat_tui", *path.relative_to(PACKAGE).with_suffix("").parts))
+        for path in PACKAGE.rglob("*.py")
+        if UI_PACKAGE not in path.parents and path.name != "__main__.py"
+    )
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Top-level names of every package `path` imports, inside functions too."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_boundary_packages_are_imported_only_in_their_place() -> None:
+    """A path rule, read from the source: nothing outside `tui/` imports Textual (or Rich),
+    nothing but the client imports the SDK, however deep in a function the import hides."""
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {package}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for package in imported_packages(path) & ONLY_IMPORTED_BY.keys()
+        if not (path == ONLY_IMPORTED_BY[package] or ONLY_IMPORTED_BY[package] in path.parents)
+    ]
+    assert offenders == []
+
+
+def test_the_path_rule_sees_an_import_inside_a_function(tmp_path: Path) -> None:
+    """The check above can fail: a lazy import is found as well as a top-level one."""
+    module = tmp_path / "lazy.py"
+    module.write_text("def f():\n    from textual.widgets import Static\n    import rich\n")
+    assert imported_packages(module) == {"textual", "rich"}
 
 
 PROBE = """
@@ -67,14 +87,14 @@ def first_importers(*modules: str) -> dict[str, str]:
 
 
 def test_core_and_shell_modules_import_neither_textual_nor_the_sdk() -> None:
-    found = first_importers(*(f"chat_tui.{name}" for name in CORE + SHELL))
+    found = first_importers(*core_modules())
     assert found == {}, f"imported too early: {found}"
 
 
 def test_the_probe_sees_textual_when_the_app_is_imported() -> None:
     """The check above can fail: the same probe names the module that brings Textual in."""
-    found = first_importers("chat_tui.client", "chat_tui.app")
-    assert found["textual"] == "chat_tui.app"
+    found = first_importers("chat_tui.client", "chat_tui.tui.app")
+    assert found["textual"] == "chat_tui.tui.app"
     assert "openai" not in found
 
 

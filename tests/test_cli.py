@@ -258,7 +258,7 @@ def test_the_app_imports_textual_at_its_own_update_rate_unless_the_person_set_on
     else:
         monkeypatch.setenv("TEXTUAL_FPS", own_setting)
     probe = (
-        "import os; from chat_tui.cli import import_textual; import_textual(); "
+        "import os; from chat_tui.tui.launch import import_textual; import_textual(); "
         "from textual import constants; print(constants.MAX_FPS, 'TEXTUAL_FPS' in os.environ)"
     )
     shown = subprocess.run(

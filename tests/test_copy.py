@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from chat_tui import clipboard
-from chat_tui.widgets.code_block import CodeFence, CopyLabel
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.widgets.code_block import CodeFence, CopyLabel
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.prompt_input import PromptInput
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, send, settle
 from tests.ui import Notes, run_palette_command

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 
-from chat_tui.app import ChatApp
 from chat_tui.signals import GRACE_SECONDS
-from chat_tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.app import ChatApp
+from chat_tui.tui.widgets.prompt_input import PromptInput
 from tests.fake_openai import FakeOpenAI
 from tests.terminal import Terminal
 from tests.test_app import SIZE, saved_files, send

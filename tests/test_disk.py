@@ -16,13 +16,13 @@ from textual.widgets._toast import Toast
 
 from chat_tui import saver
 from chat_tui.models import SCHEMA_VERSION, Conversation, Message
-from chat_tui.screens.chat import ChatScreen
-from chat_tui.screens.unsaved import UnsavedScreen
 from chat_tui.store import ConversationStore
-from chat_tui.widgets.conversation_list import ConversationList
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.prompt_input import PromptInput
-from chat_tui.widgets.status_bar import StatusBar
+from chat_tui.tui.screens.chat import ChatScreen
+from chat_tui.tui.screens.unsaved import UnsavedScreen
+from chat_tui.tui.widgets.conversation_list import ConversationList
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import file_size_limit, workers_done
 from tests.test_app import SIZE, saved_files, send, settle

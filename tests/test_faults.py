@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from chat_tui.config import load_settings
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.status_bar import StatusBar
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI, closed_port, unanswered_port
 from tests.test_app import SIZE, saved_files, send, settle
 

@@ -24,20 +24,20 @@ from textual import events
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownBlock
 
-from chat_tui.app import ChatApp
 from chat_tui.cli import main
 from chat_tui.config import load_settings
-from chat_tui.messages import LinkActivated
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, one_line
-from chat_tui.screens.chat import ChatScreen
-from chat_tui.screens.link import LinkScreen
-from chat_tui.screens.unsaved import UnsavedScreen
 from chat_tui.store import ConversationStore
-from chat_tui.widgets.conversation_list import ConversationList
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.prompt_input import PromptInput
-from chat_tui.widgets.status_bar import StatusBar
+from chat_tui.tui.app import ChatApp
+from chat_tui.tui.messages import LinkActivated
+from chat_tui.tui.screens.chat import ChatScreen
+from chat_tui.tui.screens.link import LinkScreen
+from chat_tui.tui.screens.unsaved import UnsavedScreen
+from chat_tui.tui.widgets.conversation_list import ConversationList
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.conftest import FIXED_NOW
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import file_size_limit

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chat_tui.commands import PALETTE
-from chat_tui.keymap import (
+from chat_tui.tui.commands import PALETTE
+from chat_tui.tui.keymap import (
     all_bindings,
     binding_groups,
     check_key_spec,
@@ -16,10 +16,10 @@ from chat_tui.keymap import (
     key_label,
     resolve_keymap,
 )
-from chat_tui.screens.chat import ChatScreen
-from chat_tui.screens.help import HelpRow, HelpScreen
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.screens.chat import ChatScreen
+from chat_tui.tui.screens.help import HelpRow, HelpScreen
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.prompt_input import PromptInput
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, send, settle
 from tests.ui import Notes, settings_with_config

@@ -7,8 +7,8 @@ from chat_tui.mdsplit import split_markdown
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import markdown_text
 from chat_tui.store import ConversationStore
-from chat_tui.widgets.message_log import FIRST_PAGE, MessageLog
-from chat_tui.widgets.message_view import (
+from chat_tui.tui.widgets.message_log import FIRST_PAGE, MessageLog
+from chat_tui.tui.widgets.message_view import (
     FRAME_SECONDS,
     PACE,
     TYPING_FRAME_SECONDS,

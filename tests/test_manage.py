@@ -7,13 +7,13 @@ from pathlib import Path
 
 from textual.widgets import Input, OptionList, TextArea
 
-from chat_tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
-from chat_tui.screens.model_picker import ModelPicker
 from chat_tui.store import ConversationStore
-from chat_tui.widgets.conversation_list import ConversationList
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.prompt_input import PromptInput
-from chat_tui.widgets.sidebar import Sidebar
+from chat_tui.tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
+from chat_tui.tui.screens.model_picker import ModelPicker
+from chat_tui.tui.widgets.conversation_list import ConversationList
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.widgets.sidebar import Sidebar
 from tests.fake_openai import FakeOpenAI
 from tests.sample_data import seed
 from tests.test_app import SIZE, saved_files, screen_of, send, settle

@@ -13,7 +13,7 @@ import pytest
 
 from chat_tui.collector import Collector
 from chat_tui.models import Conversation, Message
-from chat_tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.message_view import MessageView
 from tests.helpers import eventually
 from tests.test_app import SIZE
 
@@ -189,7 +189,7 @@ async def test_views_of_a_conversation_left_are_freed(make_app, store) -> None:
 async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_app, store) -> None:
     """The app learns that the log dropped its views however the switch was asked for (a
     sidebar choice runs in the screen's own handler), and two drops reclaim at once."""
-    from chat_tui.widgets.conversation_list import ConversationList
+    from chat_tui.tui.widgets.conversation_list import ConversationList
 
     two_conversations(store, "first question")
     app = make_app()
@@ -249,7 +249,7 @@ async def test_switching_back_reuses_a_conversation_unless_its_file_changed(
 async def test_the_footer_keys_a_focus_change_replaces_are_freed(make_app) -> None:
     from textual.widgets._footer import FooterKey
 
-    from chat_tui.widgets.conversation_list import ConversationList
+    from chat_tui.tui.widgets.conversation_list import ConversationList
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -17,7 +17,7 @@ from chat_tui.client import ChatClient
 from chat_tui.config import load_settings, save_top_level
 from chat_tui.paths import config_file
 from chat_tui.store import ConversationStore
-from chat_tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI
 from tests.terminal import environment
 from tests.test_app import SIZE, send, settle

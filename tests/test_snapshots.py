@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chat_tui.app import ChatApp
 from chat_tui.config import Settings
 from chat_tui.store import ConversationStore
+from chat_tui.tui.app import ChatApp
 from tests.conftest import FIXED_NOW
 from tests.helpers import workers_done
 from tests.sample_data import seed

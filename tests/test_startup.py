@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
 import asyncio, json, sys
-from chat_tui.app import ChatApp
+from chat_tui.tui.app import ChatApp
 from chat_tui.config import load_settings
 from chat_tui.paths import data_dir
-from chat_tui.screens.chat import WARM_UP_DELAY
+from chat_tui.tui.screens.chat import WARM_UP_DELAY
 from chat_tui.store import ConversationStore
 from tests.fake_openai import FakeOpenAI
 from tests.sample_data import seed

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from chat_tui.models import Usage
-from chat_tui.widgets.status_bar import StatusBar, usage_line
+from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, saved_files, send, settle
 

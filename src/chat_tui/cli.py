@@ -225,37 +225,8 @@ def _plain(args: argparse.Namespace) -> int:
     return chat(_session(args, save=True))
 
 
-SCREEN_UPDATES_PER_SECOND = 120
-"""Textual's cap on screen updates (its `TEXTUAL_FPS`, 60 unless set), for this app.
-
-A change reaches the screen at the next update slot of this rate, and one slot later still
-when the last update overran its slot (Textual's timer then skips ahead). At 60, a key
-typed just after a streaming frame waited 17-33 ms for its echo while the event loop had
-nothing to do: the largest part of the echo's p95 (benchmarks/bench_typing.py: 45-47 ms
-at 60, 26-34 ms at 120). Updates happen only when something changed: an idle screen
-costs nothing more.
-"""
-
-
-def import_textual() -> None:
-    """Import Textual with our update rate, unless the person set `TEXTUAL_FPS` themselves.
-
-    Textual reads it once, at import; it is not left in the environment for programs the
-    app starts.
-    """
-    if "TEXTUAL_FPS" in os.environ or "textual" in sys.modules:
-        return
-    os.environ["TEXTUAL_FPS"] = str(SCREEN_UPDATES_PER_SECOND)
-    try:
-        import textual.constants  # noqa: F401
-    finally:
-        del os.environ["TEXTUAL_FPS"]
-
-
 def _app(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    import_textual()
-    from chat_tui.app import ChatApp
     from chat_tui.paths import data_dir
     from chat_tui.session import latest_conversation
     from chat_tui.store import ConversationStore, StoreError
@@ -268,9 +239,9 @@ def _app(args: argparse.Namespace) -> int:
         except StoreError as error:
             raise Failure(str(error)) from None
         open_id = latest.id if latest is not None else None
-    app = ChatApp(settings, store, open_conversation=open_id)
-    app.run()
-    return app.return_code or 0
+    from chat_tui.tui.launch import run_app
+
+    return run_app(settings, store, open_conversation=open_id)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

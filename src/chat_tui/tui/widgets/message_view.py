@@ -24,16 +24,16 @@ from textual.widget import MountError, Widget
 from textual.widgets import Collapsible, Static
 
 from chat_tui.mdsplit import cuts_after, split_markdown
-from chat_tui.messages import (
+from chat_tui.models import Message
+from chat_tui.safetext import display_text, markdown_text, shortened
+from chat_tui.timefmt import clock_time
+from chat_tui.tui.messages import (
     CodeCopyRequested,
     ContentGrew,
     CopyRequested,
     LinkActivated,
     VariantStep,
 )
-from chat_tui.models import Message
-from chat_tui.safetext import display_text, markdown_text, shortened
-from chat_tui.timefmt import clock_time
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -119,7 +119,7 @@ def preload_markdown() -> None:
     It costs about 80 ms, which start-up does not need to pay: nothing is rendered as
     Markdown until a reply or a saved conversation is shown.
     """
-    import chat_tui.widgets.code_block  # noqa: F401 (Textual's Markdown and more)
+    import chat_tui.tui.widgets.code_block  # noqa: F401 (Textual's Markdown and more)
 
 
 class ChunkFrame(Widget):
@@ -145,7 +145,7 @@ class ChunkFrame(Widget):
     def __init__(self, text: str) -> None:
         super().__init__()
         # Loaded on first use (see preload_markdown).
-        from chat_tui.widgets.code_block import ReplyMarkdown
+        from chat_tui.tui.widgets.code_block import ReplyMarkdown
 
         self.markdown = ReplyMarkdown(text, open_links=False)
         self.folded_width: int | None = None
@@ -452,7 +452,7 @@ class MessageView(Vertical, can_focus=True):
     @on(CodeCopyRequested)
     def _copy_code(self, event: CodeCopyRequested) -> None:
         event.stop()
-        from chat_tui.widgets.code_block import CodeFence, original_code
+        from chat_tui.tui.widgets.code_block import CodeFence, original_code
 
         if isinstance(event.block, CodeFence):
             code = original_code(event.block, list(self.query(CodeFence)), self.message.content)

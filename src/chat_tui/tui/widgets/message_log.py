@@ -10,9 +10,9 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from chat_tui.messages import ContentGrew, ViewsReplaced
 from chat_tui.models import Message
-from chat_tui.widgets.message_view import MessageView
+from chat_tui.tui.messages import ContentGrew, ViewsReplaced
+from chat_tui.tui.widgets.message_view import MessageView
 
 FIRST_PAGE = 10
 """Messages mounted when a conversation opens: a screenful or two of the newest."""

@@ -17,8 +17,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from chat_tui.commands import PALETTE
-from chat_tui.keymap import binding_groups, current_keys, key_label
+from chat_tui.tui.commands import PALETTE
+from chat_tui.tui.keymap import binding_groups, current_keys, key_label
 
 FOOTNOTE = (
     'Remap any key in config.toml by its id, e.g. [keys] "conversation.new" = "ctrl+t". '
@@ -83,7 +83,7 @@ def _binding_rows(bindings: Iterable[Binding], keymap: dict[str, str]) -> Iterab
 
 
 def _palette_key(keymap: dict[str, str]) -> str:
-    from chat_tui.app import ChatApp
+    from chat_tui.tui.app import ChatApp
 
     palette = next(b for b in ChatApp.BINDINGS if isinstance(b, Binding) and b.id == "app.palette")
     return " or ".join(key_label(k) for k in current_keys(palette, keymap))

@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, OptionList, Select, Static, Te
 from textual.widgets.option_list import Option
 
 from chat_tui.safetext import display_text, one_line
-from chat_tui.screens.modals import Dialog
+from chat_tui.tui.screens.modals import Dialog
 
 ModelLister = Callable[[str], Awaitable[list[str]]]
 """Given a provider name, the model ids its server reports (raises on failure)."""

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
-from chat_tui.screens.modals import Dialog
+from chat_tui.tui.screens.modals import Dialog
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from chat_tui.messages import ConversationChosen, DeleteRequested
 from chat_tui.safetext import one_line
 from chat_tui.timefmt import relative
+from chat_tui.tui.messages import ConversationChosen, DeleteRequested
 
 ROW_HEIGHT = 2
 

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 
 from chat_tui.config import DEFAULT_PROVIDER, ConfigError, save_top_level
-from chat_tui.messages import DeleteRequested
 from chat_tui.models import Conversation
 from chat_tui.paths import config_file
 from chat_tui.safetext import one_line
-from chat_tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
-from chat_tui.screens.model_picker import ModelChoice, ModelPicker
-from chat_tui.screens.setup import SetupAnswers, SetupDialog
 from chat_tui.store import StoreError
+from chat_tui.tui.messages import DeleteRequested
+from chat_tui.tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
+from chat_tui.tui.screens.model_picker import ModelChoice, ModelPicker
+from chat_tui.tui.screens.setup import SetupAnswers, SetupDialog
 
 if TYPE_CHECKING:
-    from chat_tui.screens.chat import ChatScreen
+    from chat_tui.tui.screens.chat import ChatScreen
 
     _Base = ChatScreen
 else:

@@ -39,7 +39,7 @@ GROUP_TITLES: dict[str, str] = {
 """Where each class's bindings apply, in the order the help lists them; other classes follow
 under their own name."""
 
-_PACKAGES = ("chat_tui.screens", "chat_tui.widgets")
+_PACKAGES = ("chat_tui.tui.screens", "chat_tui.tui.widgets")
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def _subclasses(cls: type) -> Iterable[type]:
 
 def _import_all() -> None:
     """Import the app and every screen and widget module, so their classes are known."""
-    importlib.import_module("chat_tui.app")
+    importlib.import_module("chat_tui.tui.app")
     for package_name in _PACKAGES:
         package = importlib.import_module(package_name)
         for module in pkgutil.iter_modules(package.__path__):

@@ -21,19 +21,19 @@ from textual.screen import Screen
 from chat_tui import __version__, clipboard, signals
 from chat_tui.client import ChatClient
 from chat_tui.collector import Collector
-from chat_tui.commands import ActionCommands, ConversationCommands, ThemeCommands
 from chat_tui.config import DEFAULT_THEME, ConfigError, Settings, save_top_level
 from chat_tui.drafts import DraftStore
-from chat_tui.messages import CopyRequested, ViewsReplaced
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, pasteable_text
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
-from chat_tui.widgets.layout_once import lay_out_once
-from chat_tui.widgets.style_caches import release_style_caches
+from chat_tui.tui.commands import ActionCommands, ConversationCommands, ThemeCommands
+from chat_tui.tui.messages import CopyRequested, ViewsReplaced
+from chat_tui.tui.widgets.layout_once import lay_out_once
+from chat_tui.tui.widgets.style_caches import release_style_caches
 
 if TYPE_CHECKING:
-    from chat_tui.screens.chat import ChatScreen
+    from chat_tui.tui.screens.chat import ChatScreen
 
 Clock = Callable[[], datetime]
 STARTUP_SETTLE_SECONDS = 1.0
@@ -133,7 +133,7 @@ class ChatApp(App[None]):
         self._last_input = time.monotonic()
 
     def get_default_screen(self) -> Screen:
-        from chat_tui.screens.chat import ChatScreen
+        from chat_tui.tui.screens.chat import ChatScreen
 
         return ChatScreen()
 
@@ -200,7 +200,7 @@ class ChatApp(App[None]):
     @property
     def chat_screen(self) -> ChatScreen | None:
         """The main screen, wherever it is in the stack (modals may be above it)."""
-        from chat_tui.screens.chat import ChatScreen
+        from chat_tui.tui.screens.chat import ChatScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, ChatScreen):
@@ -242,7 +242,7 @@ class ChatApp(App[None]):
         finally:
             self._quitting = False
         if unsaved:
-            from chat_tui.screens.unsaved import UnsavedScreen
+            from chat_tui.tui.screens.unsaved import UnsavedScreen
 
             titles = [conversation.title for conversation in unsaved]
             reason = self.saver.last_error or "the last save failed"
@@ -371,7 +371,7 @@ class ChatApp(App[None]):
 
     def _apply_keys(self) -> None:
         """Install the `[keys]` of the config; warn about entries that cannot be used."""
-        from chat_tui.keymap import apply_keymap, current_keys
+        from chat_tui.tui.keymap import apply_keymap, current_keys
 
         for warning in apply_keymap(self, self.settings.keys):
             self.notify(warning, title="Key bindings", severity="warning", markup=False)
@@ -380,7 +380,7 @@ class ChatApp(App[None]):
         self.COMMAND_PALETTE_BINDING = current_keys(palette, self._keymap)[0]
 
     def action_help(self) -> None:
-        from chat_tui.screens.help import HelpScreen
+        from chat_tui.tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss()

@@ -21,8 +21,8 @@ from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
 from chat_tui.clipboard import code_blocks
-from chat_tui.messages import CodeCopyRequested
 from chat_tui.safetext import one_line
+from chat_tui.tui.messages import CodeCopyRequested
 
 
 class CopyLabel(Static):

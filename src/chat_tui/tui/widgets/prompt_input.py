@@ -8,8 +8,8 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import TextArea
 
-from chat_tui.messages import PromptSubmitted
 from chat_tui.safetext import display_text
+from chat_tui.tui.messages import PromptSubmitted
 
 
 class PromptInput(TextArea):

@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widgets import Button, Label, Static
 
 from chat_tui.safetext import display_text, one_line
-from chat_tui.screens.modals import Dialog
+from chat_tui.tui.screens.modals import Dialog
 
 SHOWN_TITLES = 5
 

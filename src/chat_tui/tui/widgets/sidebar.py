@@ -9,8 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input
 
-from chat_tui.messages import SearchChanged
-from chat_tui.widgets.conversation_list import ConversationList, Row
+from chat_tui.tui.messages import SearchChanged
+from chat_tui.tui.widgets.conversation_list import ConversationList, Row
 
 
 class SearchBox(Input):

@@ -22,23 +22,23 @@ from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, SearchHit
 from chat_tui.merge import merge_conversations
-from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.models import Conversation, Message
 from chat_tui.replying import fill_reply
 from chat_tui.safetext import display_text, one_line
-from chat_tui.screens.conversation_actions import ConversationActions
 from chat_tui.store import StoreError
-from chat_tui.widgets.conversation_list import Row
-from chat_tui.widgets.footer import ChatFooter
-from chat_tui.widgets.message_log import MessageLog
-from chat_tui.widgets.message_view import MessageView, ReplyStream, preload_markdown
-from chat_tui.widgets.prompt_input import PromptInput
-from chat_tui.widgets.sidebar import Sidebar
-from chat_tui.widgets.status_bar import StatusBar, usage_line
+from chat_tui.tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
+from chat_tui.tui.screens.conversation_actions import ConversationActions
+from chat_tui.tui.widgets.conversation_list import Row
+from chat_tui.tui.widgets.footer import ChatFooter
+from chat_tui.tui.widgets.message_log import MessageLog
+from chat_tui.tui.widgets.message_view import MessageView, ReplyStream, preload_markdown
+from chat_tui.tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.widgets.sidebar import Sidebar
+from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 
 if TYPE_CHECKING:
-    from chat_tui.app import ChatApp
-    from chat_tui.messages import LinkActivated
+    from chat_tui.tui.app import ChatApp
+    from chat_tui.tui.messages import LinkActivated
 
 WATCH_SECONDS = 2.0
 """How often the conversations directory is checked for changes made by other processes."""
@@ -880,7 +880,7 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     def on_link_activated(self, event: LinkActivated) -> None:
         """A link in a reply was clicked: show where it goes and let the person decide."""
-        from chat_tui.screens.link import LinkScreen
+        from chat_tui.tui.screens.link import LinkScreen
 
         self.app.push_screen(LinkScreen(event.href))
 

@@ -20,7 +20,7 @@ from textual.theme import ThemeProvider
 from chat_tui.safetext import one_line
 
 if TYPE_CHECKING:
-    from chat_tui.app import ChatApp
+    from chat_tui.tui.app import ChatApp
 
 
 @dataclass(frozen=True)

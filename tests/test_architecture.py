@@ -54,6 +54,36 @@ def test_boundary_packages_are_imported_only_in_their_place() -> None:
     assert offenders == []
 
 
+def private_textual_imports(path: Path) -> list[str]:
+    """Textual's private modules and names that `path` imports."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("textual"):
+            module = node.module or ""
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            if any(part.startswith("_") for part in module.split(".")) or private:
+                found.append(f"{module}:{','.join(a.name for a in node.names)}")
+        elif isinstance(node, ast.Import):
+            found.extend(
+                alias.name
+                for alias in node.names
+                if alias.name.startswith("textual.")
+                and any(part.startswith("_") for part in alias.name.split("."))
+            )
+    return found
+
+
+def test_textual_private_names_are_reached_only_through_the_compat_module() -> None:
+    compat = UI_PACKAGE / "textual_compat.py"
+    offenders = {
+        str(path.relative_to(PACKAGE)): found
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != compat and (found := private_textual_imports(path))
+    }
+    assert offenders == {}
+    assert private_textual_imports(compat), "the check can fail: the compat module has some"
+
+
 def test_the_path_rule_sees_an_import_inside_a_function(tmp_path: Path) -> None:
     """The check above can fail: a lazy import is found as well as a top-level one."""
     module = tmp_path / "lazy.py"

@@ -29,8 +29,7 @@ from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
 from chat_tui.tui.commands import ActionCommands, ConversationCommands, ThemeCommands
 from chat_tui.tui.messages import CopyRequested, ViewsReplaced
-from chat_tui.tui.widgets.layout_once import lay_out_once
-from chat_tui.tui.widgets.style_caches import release_style_caches
+from chat_tui.tui.textual_compat import app_keymap, lay_out_once, release_style_caches
 
 if TYPE_CHECKING:
     from chat_tui.tui.screens.chat import ChatScreen
@@ -377,7 +376,7 @@ class ChatApp(App[None]):
             self.notify(warning, title="Key bindings", severity="warning", markup=False)
         # The footer finds the palette key by this name.
         palette = next(b for _, b in self._bindings if b.id == "app.palette")
-        self.COMMAND_PALETTE_BINDING = current_keys(palette, self._keymap)[0]
+        self.COMMAND_PALETTE_BINDING = current_keys(palette, app_keymap(self))[0]
 
     def action_help(self) -> None:
         from chat_tui.tui.screens.help import HelpScreen

@@ -20,6 +20,8 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.keys import KEY_DISPLAY_ALIASES, KEY_TO_UNICODE_NAME, Keys, format_key
 
+from chat_tui.tui.textual_compat import character_to_key
+
 if TYPE_CHECKING:
     from textual.app import App
 
@@ -148,14 +150,12 @@ def apply_keymap(app: App, keys: Mapping[str, str]) -> list[str]:
 
 def _clashes(keymap: Mapping[str, str]) -> list[str]:
     """One warning per key that two bindings of the same class now share."""
-    from textual.keys import _character_to_key
-
     warnings: list[str] = []
     for group in binding_groups():
         users: dict[str, list[str]] = {}
         for binding in group.bindings:
             for key in current_keys(binding, keymap):
-                normal = _character_to_key(key) if len(key) == 1 else key
+                normal = character_to_key(key) if len(key) == 1 else key
                 users.setdefault(normal, []).append(binding.id or binding.action)
         for key, ids in users.items():
             if len(ids) > 1 and any(i in keymap for i in ids):

@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from chat_tui.tui.commands import PALETTE
 from chat_tui.tui.keymap import binding_groups, current_keys, key_label
+from chat_tui.tui.textual_compat import app_keymap
 
 FOOTNOTE = (
     'Remap any key in config.toml by its id, e.g. [keys] "conversation.new" = "ctrl+t". '
@@ -56,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        keymap = self.app._keymap
+        keymap = app_keymap(self.app)
         with Vertical(id="help-box") as box:
             box.border_title = "Keys and commands"
             box.border_subtitle = "esc closes"

@@ -18,11 +18,12 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widgets import Markdown, Static
-from textual.widgets._markdown import MarkdownBlock, MarkdownFence
+from textual.widgets.markdown import MarkdownBlock
 
 from chat_tui.clipboard import code_blocks
 from chat_tui.safetext import one_line
 from chat_tui.tui.messages import CodeCopyRequested
+from chat_tui.tui.textual_compat import MarkdownFenceWithUpdates
 
 
 class CopyLabel(Static):
@@ -37,7 +38,7 @@ class CopyLabel(Static):
         self.query_ancestor(CodeFence).action_copy()
 
 
-class CodeFence(MarkdownFence, can_focus=True):
+class CodeFence(MarkdownFenceWithUpdates, can_focus=True):
     """A fenced or indented code block with a header: language on the left, "copy" on the right."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,9 +60,8 @@ class CodeFence(MarkdownFence, can_focus=True):
     def _language(self) -> Content:
         return Content(one_line(self.lexer or "", 40))
 
-    async def _update_from_block(self, block: MarkdownBlock) -> None:
+    def block_updated(self) -> None:
         # While a reply streams, the fence's first line ("```pyth") may still be growing.
-        await super()._update_from_block(block)
         with suppress(NoMatches):
             self.query_one(".code-language", Static).update(self._language())
 

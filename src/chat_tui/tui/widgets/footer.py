@@ -1,19 +1,14 @@
-"""Textual's footer, without the keys it drops staying in memory.
-
-Each `FooterKey` is bound to the footer's `compact` with `data_bind`, which leaves a
-watcher on the footer; watchers of removed widgets are pruned only when the watched value
-changes, and `compact` never does (Textualize/textual#6666). The footer recomposes on
-every focus change, so every focus change kept twenty-odd dead keys: the largest part of
-the memory that switching conversations used to grow by.
-"""
+"""Textual's footer, without the keys it drops staying in memory (see `textual_compat`)."""
 
 from __future__ import annotations
 
 from textual.widgets import Footer
 
+from chat_tui.tui.textual_compat import drop_dead_footer_watchers
+
 
 class ChatFooter(Footer):
     async def recompose(self) -> None:
+        # The footer recomposes on every focus change, replacing twenty-odd keys.
         await super().recompose()
-        # Running the watchers of `compact` drops those of the keys just removed.
-        self.mutate_reactive(Footer.compact)
+        drop_dead_footer_watchers(self)

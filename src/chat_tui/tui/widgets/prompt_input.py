@@ -6,13 +6,13 @@ from typing import ClassVar
 
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.widgets import TextArea
 
 from chat_tui.safetext import display_text
 from chat_tui.tui.messages import PromptSubmitted
+from chat_tui.tui.textual_compat import TextAreaWithHooks
 
 
-class PromptInput(TextArea):
+class PromptInput(TextAreaWithHooks):
     """Posts `PromptSubmitted` on Enter; blank input is not sent.
 
     The box is cleared by the screen once it has taken the prompt, so a prompt that cannot be
@@ -55,22 +55,16 @@ class PromptInput(TextArea):
         """Earlier prompts, oldest first; up/down in an empty box steps through them."""
         self._history_position: int | None = None
 
-    async def _on_key(self, event: events.Key) -> None:
+    def key_taken(self, event: events.Key) -> bool:
         if event.key in ("up", "down") and self._browsing_history():
-            event.stop()
-            event.prevent_default()
             self._step_history(-1 if event.key == "up" else 1)
-            return
+            return True
         self._history_position = None
-        await super()._on_key(event)
+        return False
 
-    async def _on_paste(self, event: events.Paste) -> None:
+    def pasted_text(self, text: str) -> str:
         # Pasted control characters are made visible, like everywhere else text is shown.
-        event.text = display_text(event.text)
-        await super()._on_paste(event)
-        # Textual calls every class's _on_paste in turn unless told not to: without this,
-        # TextArea inserted each paste a second time.
-        event.prevent_default()
+        return display_text(text)
 
     # Both keys are priority bindings, which run as soon as the app sees the key: before the
     # characters typed just ahead of it (already on their way to this box) have arrived.

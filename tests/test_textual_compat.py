@@ -1,0 +1,77 @@
+"""The one door to Textual's private names: every name it reaches still exists, and each
+workaround is still needed by the Textual installed (when one is not, its test says so and
+the workaround can go)."""
+
+from __future__ import annotations
+
+import functools
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.widget import Widget
+from textual.widgets import Footer, Input
+
+from chat_tui.tui import textual_compat
+from chat_tui.tui.textual_compat import PRIVATE_NAMES, missing_private_names
+
+
+def test_every_private_name_the_app_reaches_exists() -> None:
+    assert missing_private_names() == []
+
+
+def test_the_guard_names_what_a_new_textual_lacks(monkeypatch) -> None:
+    """The check above can fail: a name that is gone is reported, with its owner."""
+    monkeypatch.setattr(
+        textual_compat,
+        "PRIVATE_NAMES",
+        (*PRIVATE_NAMES, ("textual.app:App", "_gone"), ("textual.no_such_module", "x")),
+    )
+    assert missing_private_names() == ["textual.app:App._gone", "textual.no_such_module"]
+
+
+def test_still_needed_textual_6665_style_caches_are_an_lru_cache() -> None:
+    """textual#6665: the per-method lru_cache keeps removed widgets' lines alive."""
+    from textual._styles_cache import StylesCache
+
+    assert isinstance(StylesCache.get_inner_outer, functools._lru_cache_wrapper)
+
+
+def test_still_needed_a_size_change_asks_for_a_second_layout() -> None:
+    """`virtual_size` is declared layout=True, so a resized widget asks for another pass."""
+    reactive = Widget.__dict__["virtual_size"]
+    assert reactive._layout is True
+
+
+def test_still_needed_there_is_no_public_keymap_getter() -> None:
+    assert not hasattr(App, "keymap")
+
+
+async def test_still_needed_textual_6666_a_recomposed_footer_keeps_its_keys_watchers() -> None:
+    """Without the workaround each recompose leaves the removed keys' watchers behind; with
+    it they are pruned."""
+
+    class FooterApp(App[None]):
+        BINDINGS: ClassVar[list[BindingType]] = [("f2", "bell", "Ring"), ("f3", "bell", "Again")]
+
+        def compose(self) -> ComposeResult:
+            yield Input()
+            yield Input()
+            yield Footer()
+
+    def compact_watchers(footer: Footer) -> int:
+        return len(getattr(footer, "__watchers", {}).get("compact", []))
+
+    app = FooterApp()
+    async with app.run_test() as pilot:
+        footer = app.query_one(Footer)
+        await pilot.pause()
+        first = compact_watchers(footer)
+        for _ in range(3):
+            footer.refresh(recompose=True)
+            await pilot.pause()
+        piled_up = compact_watchers(footer)
+        textual_compat.drop_dead_footer_watchers(footer)
+        pruned = compact_watchers(footer)
+    assert 0 < first < piled_up
+    assert pruned <= first

@@ -60,7 +60,9 @@ class Parser(argparse.ArgumentParser):
             self._command_group = self.add_subparsers(
                 dest="command", metavar="COMMAND", title="commands"
             )
-        command = self._command_group.add_parser(name, help=summary, description=description)
+        command: Parser = self._command_group.add_parser(
+            name, help=summary, description=description
+        )
         self.commands[name] = command
         return command
 
@@ -281,7 +283,7 @@ def _conversation(
         if args.open_conversation:
             if not store.exists(args.open_conversation):
                 raise Failure(f"no conversation {args.open_conversation} (see chat-tui list)")
-            conversation = store.load(args.open_conversation)
+            conversation: Conversation | None = store.load(args.open_conversation)
         else:
             conversation = latest_conversation(store) if args.continue_latest else None
     except StoreError as error:

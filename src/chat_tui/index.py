@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from chat_tui.models import Conversation, Message, NewerSchemaError, SchemaError
 
@@ -507,7 +508,7 @@ def _make_private(database: Path) -> None:
                 os.chmod(path, 0o600)
 
 
-def _summary(row: tuple) -> ConversationSummary:
+def _summary(row: tuple[Any, ...]) -> ConversationSummary:
     cid, title, created_at, updated_at, model, count, read_only = row
     return ConversationSummary(cid, title, created_at, updated_at, model, count, bool(read_only))
 

@@ -131,7 +131,7 @@ class ChatApp(App[None]):
         lay_out_once()
         self._last_input = time.monotonic()
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         from chat_tui.tui.screens.chat import ChatScreen
 
         return ChatScreen()
@@ -246,11 +246,11 @@ class ChatApp(App[None]):
             titles = [conversation.title for conversation in unsaved]
             reason = self.saver.last_error or "the last save failed"
             self.clear_notifications()  # the dialog says it all, and toasts would cover it
-            self.push_screen(UnsavedScreen(titles, reason), self._quit_anyway)
+            self.push_screen(UnsavedScreen(titles, reason), callback=self._quit_anyway)  # type: ignore[arg-type]
             return
         await self._close_and_exit()
 
-    async def action_help_quit(self) -> None:
+    async def action_help_quit(self) -> None:  # type: ignore[override]
         """ctrl+c: quit after saving (Textual only hints at ctrl+q). Inputs with selected
         text, and text selected on screen, bind ctrl+c to copy first."""
         await self.action_quit()
@@ -375,8 +375,9 @@ class ChatApp(App[None]):
         for warning in apply_keymap(self, self.settings.keys):
             self.notify(warning, title="Key bindings", severity="warning", markup=False)
         # The footer finds the palette key by this name.
-        palette = next(b for _, b in self._bindings if b.id == "app.palette")
-        self.COMMAND_PALETTE_BINDING = current_keys(palette, app_keymap(self))[0]
+        palette = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == "app.palette")
+        palette_key = current_keys(palette, app_keymap(self))[0]
+        self.COMMAND_PALETTE_BINDING = palette_key  # type: ignore[misc]
 
     def action_help(self) -> None:
         from chat_tui.tui.screens.help import HelpScreen

@@ -146,7 +146,8 @@ class ConversationCommands(Provider):
                     literal_highlight(matcher, text),
                     partial(screen.open_from_palette, summary.id),
                     text=text,
-                    help=Content(one_line(summary.model)),
+                    # Textual parses a str help as markup; a Content passes through as is.
+                    help=Content(one_line(summary.model)),  # type: ignore[arg-type]
                 )
 
 

@@ -14,9 +14,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.keys import KEY_DISPLAY_ALIASES, KEY_TO_UNICODE_NAME, Keys, format_key
 
@@ -141,7 +141,7 @@ def resolve_keymap(keys: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     return keymap, warnings
 
 
-def apply_keymap(app: App, keys: Mapping[str, str]) -> list[str]:
+def apply_keymap(app: App[Any], keys: Mapping[str, str]) -> list[str]:
     """Install the person's `[keys]` on `app`; warnings for what could not be used."""
     keymap, warnings = resolve_keymap(keys)
     app.set_keymap(keymap)
@@ -184,7 +184,7 @@ def _named_keys() -> set[str]:
     return {key.value.split("+")[-1] for key in Keys if not key.value.startswith("<")}
 
 
-def _as_binding(binding: Binding | tuple[str, ...]) -> Binding:
+def _as_binding(binding: BindingType) -> Binding:
     return binding if isinstance(binding, Binding) else Binding(*binding)
 
 
@@ -195,7 +195,7 @@ def _humanise(name: str) -> str:
 
 def _subclasses(cls: type) -> Iterable[type]:
     seen: dict[type, None] = {}
-    pending = list(cls.__subclasses__())
+    pending: list[type] = list(cls.__subclasses__())
     while pending:
         sub = pending.pop(0)
         if sub not in seen:

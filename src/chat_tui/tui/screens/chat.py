@@ -80,7 +80,7 @@ class ReplyState:
 class ChatScreen(ConversationActions, Screen[None]):
     """Sidebar, log and input for one open conversation at a time."""
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-narrow"), (100, "-wide")]
     """Below 100 columns the sidebar gets narrower, leaving the log room to read."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -7,7 +7,7 @@ Nothing here is written by hand: the rows come from the `Binding`s of chat-tui's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -77,13 +77,13 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-scroll").focus()
 
 
-def _binding_rows(bindings: Iterable[Binding], keymap: dict[str, str]) -> Iterable[HelpRow]:
+def _binding_rows(bindings: Iterable[Binding], keymap: Mapping[str, str]) -> Iterable[HelpRow]:
     for binding in bindings:
         keys = ", ".join(key_label(key) for key in current_keys(binding, keymap))
         yield HelpRow(keys, binding.tooltip or binding.description, binding.id or "")
 
 
-def _palette_key(keymap: dict[str, str]) -> str:
+def _palette_key(keymap: Mapping[str, str]) -> str:
     from chat_tui.tui.app import ChatApp
 
     palette = next(b for b in ChatApp.BINDINGS if isinstance(b, Binding) and b.id == "app.palette")

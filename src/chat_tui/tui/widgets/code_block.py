@@ -72,7 +72,7 @@ class CodeFence(MarkdownFenceWithUpdates, can_focus=True):
 class ReplyMarkdown(Markdown):
     """Markdown whose code blocks are `CodeFence`s."""
 
-    BLOCKS: ClassVar[dict[str, type[MarkdownBlock]]] = {
+    BLOCKS: dict[str, type[MarkdownBlock]] = {
         **Markdown.BLOCKS,
         "fence": CodeFence,
         "code_block": CodeFence,

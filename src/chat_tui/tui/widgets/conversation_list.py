@@ -7,6 +7,7 @@ streaming a reply has a dot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -120,7 +121,7 @@ class ConversationList(ScrollView, can_focus=True):
         """The conversation open in the log."""
         self.streaming_ids: set[str] = set()
         """Conversations with a reply streaming right now."""
-        self.now = lambda: datetime.now(UTC)
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         """Clock for "5 min ago"; replaced in tests for stable pictures."""
         self.empty_text = "No conversations yet"
 

@@ -461,7 +461,7 @@ class MessageView(Vertical, can_focus=True):
     def action_move(self, step: int) -> None:
         """Focus the next or previous message or code block in the log (reading order)."""
         log = self.parent
-        if log is None:
+        if not isinstance(log, Widget):
             return
         stops = [w for w in log.query("MessageView, CodeFence") if w.focusable]
         focused = self.screen.focused

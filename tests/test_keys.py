@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from chat_tui.tui.commands import PALETTE
-from chat_tui.tui.keymap import (
-    all_bindings,
-    binding_groups,
-    check_key_spec,
-    current_keys,
-    key_label,
-    resolve_keymap,
-)
+from chat_tui.tui.keys.catalogue import all_bindings, binding_groups, resolve_keymap
+from chat_tui.tui.keys.owners import key_owners
+from chat_tui.tui.keys.spec import check_key_spec, current_keys, key_label
 from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.help import HelpRow, HelpScreen
 from chat_tui.tui.widgets.message_view import MessageView
@@ -28,8 +23,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_every_binding_has_a_unique_dotted_id_and_a_tooltip() -> None:
-    bindings = all_bindings()
-    owners = {group.owner.__name__ for group in binding_groups()}
+    bindings = all_bindings(key_owners())
+    owners = {group.owner.__name__ for group in binding_groups(key_owners())}
     assert {"ChatApp", "ChatScreen", "MessageView", "CodeFence", "PromptInput"} <= owners
     assert {"ConversationList", "SearchBox", "HelpScreen"} <= owners
     for binding in bindings:
@@ -42,7 +37,7 @@ def test_every_binding_has_a_unique_dotted_id_and_a_tooltip() -> None:
 
 def test_the_readme_documents_every_binding_id() -> None:
     readme = README.read_text("utf-8")
-    missing = [b.id for b in all_bindings() if f"`{b.id}`" not in readme]
+    missing = [b.id for b in all_bindings(key_owners()) if f"`{b.id}`" not in readme]
     assert not missing, f"README.md does not mention {missing}"
 
 
@@ -65,7 +60,7 @@ async def test_help_lists_every_binding_with_its_current_key(fake: FakeOpenAI, m
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         rows = help_rows(app)
-        for binding in all_bindings():
+        for binding in all_bindings(key_owners()):
             keys = ", ".join(key_label(k) for k in current_keys(binding, app._keymap))
             assert shown(rows[binding.id]) == (keys, binding.tooltip), binding.id
         assert shown(rows["conversation.new"])[0] == "ctrl+t"  # remapped, not ctrl+n
@@ -179,8 +174,51 @@ def test_key_specs_are_checked(spec: str, problem: str | None) -> None:
 
 
 def test_two_bindings_on_one_key_are_reported() -> None:
-    keymap, warnings = resolve_keymap({"reply.regenerate": "ctrl+n"})
+    keymap, warnings = resolve_keymap({"reply.regenerate": "ctrl+n"}, key_owners)
     assert keymap == {"reply.regenerate": "ctrl+n"}
     assert any(
         "ctrl+n is bound to both conversation.new and reply.regenerate" in w for w in warnings
     )
+
+
+def test_every_class_with_bindings_is_in_the_catalogue() -> None:
+    """The owners are named by hand: importing every module finds any that were left out."""
+    import importlib
+    import pkgutil
+
+    from textual.dom import DOMNode
+
+    import chat_tui.tui
+
+    for module in pkgutil.walk_packages(chat_tui.tui.__path__, "chat_tui.tui."):
+        importlib.import_module(module.name)
+    pending, declaring = list(DOMNode.__subclasses__()), set()
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("chat_tui.") and cls.__dict__.get("BINDINGS"):
+            declaring.add(cls)
+    assert declaring == set(key_owners())
+
+
+async def test_error_hints_name_the_installed_key_never_a_rejected_one(
+    fake: FakeOpenAI, make_app
+) -> None:
+    settings = settings_with_config(
+        fake.base_url, '[keys]\n"reply.regenerate" = "ctlr+g"\n"model.choose" = "f6"\n'
+    )
+    fake.add(status=404, error_message="The model does not exist", error_code="model_not_found")
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello")
+        await settle(pilot)
+        error = app.screen.query(MessageView)[-1].message.error
+    assert "f6" in error
+    assert "ctlr+g" not in error
+    fake.add(status=503)
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello")
+        await settle(pilot)
+        error = app.screen.query(MessageView)[-1].message.error
+    assert "Press ctrl+r to retry" in error

@@ -370,9 +370,11 @@ class ChatApp(App[None]):
 
     def _apply_keys(self) -> None:
         """Install the `[keys]` of the config; warn about entries that cannot be used."""
-        from chat_tui.tui.keymap import apply_keymap, current_keys
+        from chat_tui.tui.keys.catalogue import apply_keymap
+        from chat_tui.tui.keys.owners import key_owners
+        from chat_tui.tui.keys.spec import current_keys
 
-        for warning in apply_keymap(self, self.settings.keys):
+        for warning in apply_keymap(self, self.settings.keys, key_owners):
             self.notify(warning, title="Key bindings", severity="warning", markup=False)
         # The footer finds the palette key by this name.
         palette = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == "app.palette")

@@ -26,8 +26,10 @@ from chat_tui.models import Conversation, Message
 from chat_tui.replying import fill_reply
 from chat_tui.safetext import display_text, one_line
 from chat_tui.store import StoreError
+from chat_tui.tui.keys.spec import key_label
 from chat_tui.tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.tui.screens.conversation_actions import ConversationActions
+from chat_tui.tui.textual_compat import app_keymap
 from chat_tui.tui.widgets.conversation_list import Row
 from chat_tui.tui.widgets.footer import ChatFooter
 from chat_tui.tui.widgets.message_log import MessageLog
@@ -664,8 +666,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         }
 
     def _key_for(self, binding_id: str, default: str) -> str:
-        remapped = self.chat_app.settings.keys.get(binding_id, "")
-        return remapped.split(",")[0].strip() or default
+        """The first key of a binding as installed: the checked keymap, not the raw
+        `[keys]` table, so a key the config got wrong never appears in a hint."""
+        remapped = app_keymap(self.app).get(binding_id, "")
+        return key_label(remapped.split(",")[0].strip() or default)
 
     def _tick(self, state: ReplyState, watch: chat_client.Stopwatch) -> None:
         """Elapsed time while waiting, live token count while streaming."""

@@ -1,7 +1,7 @@
 """The help screen (F1, or ? outside text boxes): every key binding and palette command.
 
 Nothing here is written by hand: the rows come from the `Binding`s of chat-tui's classes
-(through `keymap.binding_groups`), with the person's remapped keys, and from
+(through `keys.catalogue.binding_groups`), with the person's remapped keys, and from
 `commands.PALETTE`, so the help cannot drift from what the keys do.
 """
 
@@ -18,7 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from chat_tui.tui.commands import PALETTE
-from chat_tui.tui.keymap import binding_groups, current_keys, key_label
+from chat_tui.tui.keys.catalogue import binding_groups
+from chat_tui.tui.keys.owners import key_owners
+from chat_tui.tui.keys.spec import current_keys, key_label
 from chat_tui.tui.textual_compat import app_keymap
 
 FOOTNOTE = (
@@ -62,7 +64,7 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = "Keys and commands"
             box.border_subtitle = "esc closes"
             with VerticalScroll(id="help-scroll"):
-                for group in binding_groups():
+                for group in binding_groups(key_owners()):
                     yield Static(Content(group.title), classes="help-group", markup=False)
                     yield from _binding_rows(group.bindings, keymap)
                 palette = _palette_key(keymap)

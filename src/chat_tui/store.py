@@ -176,7 +176,7 @@ class ConversationStore:
         path = self.path_of(ours.id)
         with self._write_lock():
             merged: Conversation | None = None
-            theirs = self._changed_on_disk(path, ours.id, ours.revision)
+            theirs = self._newer_version_on_disk(path, ours.id, ours.revision)
             if theirs is not None and theirs.read_only:
                 raise StoreError(
                     f"{path.name} was written by a newer chat-tui; it is shown read-only"
@@ -201,16 +201,17 @@ class ConversationStore:
                     self._index.put(ours, stamp)
         return SaveResult(ours.revision, merged)
 
-    def changed_on_disk(self, conversation_id: str) -> bool:
-        """Whether the file was replaced (by another process) since we last read or wrote it."""
-        return self._still_known(conversation_id) is False
+    def replaced_elsewhere(self, conversation_id: str) -> bool:
+        """Whether the file is there and was replaced (by another process) since we last read or
+        wrote it; False when it is gone."""
+        return self._matches_last_seen(conversation_id) is False
 
-    def unchanged_on_disk(self, conversation_id: str) -> bool:
+    def is_as_last_seen(self, conversation_id: str) -> bool:
         """Whether the file is still the one we last read or wrote (False once it is gone):
         a copy in memory is then as good as reading it again."""
-        return self._still_known(conversation_id) is True
+        return self._matches_last_seen(conversation_id) is True
 
-    def _still_known(self, conversation_id: str) -> bool | None:
+    def _matches_last_seen(self, conversation_id: str) -> bool | None:
         """Whether the file's stamp is the one we last read or wrote; None if it is gone."""
         try:
             stamp = stamp_of(os.stat(self.path_of(conversation_id)))
@@ -219,7 +220,7 @@ class ConversationStore:
         with self._thread_lock:
             return stamp == self._known.get(conversation_id)
 
-    def _changed_on_disk(
+    def _newer_version_on_disk(
         self, path: Path, conversation_id: str, revision: int
     ) -> Conversation | None:
         """The file's current content if someone else replaced it since we last saw it, or if

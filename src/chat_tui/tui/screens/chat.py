@@ -388,7 +388,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         recent = self._recent.pop(conversation_id, None)
         if recent is None:
             return None
-        unchanged = await asyncio.to_thread(self.chat_app.store.unchanged_on_disk, conversation_id)
+        unchanged = await asyncio.to_thread(self.chat_app.store.is_as_last_seen, conversation_id)
         return recent if unchanged else None
 
     def _keep_recent(self, conversation: Conversation) -> None:
@@ -534,7 +534,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         if conversation.read_only or conversation.id in self._replies:
             return
         store = self.chat_app.store
-        if not conversation.messages or not store.changed_on_disk(conversation.id):
+        if not conversation.messages or not store.replaced_elsewhere(conversation.id):
             return
         try:
             theirs = store.load(conversation.id)

@@ -1,4 +1,4 @@
-"""Draw the README's performance chart from a benchmark run's JSON results.
+"""Draw the performance chart of docs/performance.md from a benchmark run's JSON results.
 
     .venv/bin/python benchmarks/chart.py [benchmarks/results/latest.json] [-o FILE.svg]
 

@@ -8,7 +8,7 @@ Each benchmark runs the real app against the loopback fake server (tests/fake_op
 real pseudo-terminal where the screen matters. Every goal is a ratio of two figures measured
 in the same run, each the median of several runs, because shared machines are noisy. The
 figures are also written as JSON to benchmarks/results/ (not versioned); `chart.py` draws
-the README's chart from them. Quick mode only proves the benchmarks still work: its figures
+docs/performance.md's chart from them. Quick mode only proves the benchmarks still work: its figures
 mean nothing.
 """
 

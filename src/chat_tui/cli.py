@@ -1,6 +1,6 @@
 """The `chat-tui` command: arguments -> Settings -> the app, a plain chat, or a subcommand.
 
-Only the full-screen branch imports Textual (about half a second); `ask`, `list`, `export`,
+Only the full-screen branch imports Textual; `ask`, `list`, `export`,
 `import`, `trash`, `restore` and `--plain` start without it. Errors are one line on stderr
 prefixed `chat-tui:`; the exit code is 0 on success, 1 when something failed and 2 when the
 command line itself was wrong.

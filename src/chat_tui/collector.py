@@ -1,25 +1,18 @@
 """The cyclic garbage collector, tuned so it never stalls typing or streaming.
 
-A full collection walks every tracked object and holds the event loop meanwhile. A screen
-of rendered Markdown is a few hundred thousand objects, so while a long reply streamed
-Python's own schedule ran one every second or so, each stopping the app for up to a
-quarter of a second (benchmarks/bench_typing.py: the worst loop lag and keystroke echo).
+A full collection walks every tracked object and holds the event loop meanwhile, and a
+screen of rendered Markdown is a few hundred thousand objects. So what survives a
+collection of the middle or the oldest generation is frozen (`gc.freeze`): Python's own
+collections then walk only the youngest objects. What dies after being frozen in a
+reference cycle (the views of a conversation left, the blocks a streaming reply replaced)
+is reclaimed by a real full collection when the app is idle (no input, no reply streaming)
+and either the app said much was dropped or the heap grew by a quarter (by more after
+reclaims that found little). Two drops without an idle moment between, or a heap grown
+fourfold, reclaim at once, so memory stays bounded.
 
-What survives a collection of the middle or the oldest generation is frozen
-(`gc.freeze`): Python's own collections then walk only the youngest objects and take a
-few milliseconds. (Freezing only what survived full collections still left full
-collections of 10-38 ms, over everything that had survived since, inside the frames of a
-streaming reply: the worst loop lag while typing.) What dies after being frozen in a
-reference cycle (the views of a conversation the person switched away from, the blocks a
-streaming reply replaced) is not collected by those; a real full collection reclaims it
-when the app is idle (no input, no reply streaming) and either the app said much was
-dropped or the heap grew by a quarter (by more after reclaims that found little). Two
-drops without an idle moment between, or a heap grown fourfold, reclaim at once: memory
-stays bounded, and is given back after a reply (about 10 MB held over a 15-second one).
-
-The heap is measured in allocated blocks (`sys.getallocatedblocks`, a walk over arenas:
-microseconds), not frozen objects: `gc.get_freeze_count` walks every frozen object and
-took 20-35 ms of the event loop each second while a long reply streamed.
+The heap is measured in allocated blocks (`sys.getallocatedblocks`, a walk over arenas),
+not frozen objects: `gc.get_freeze_count` walks every frozen object. The figures behind
+these choices are in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Command palette (ctrl+p): every action as "noun: verb", plus "open <title>" for any chat.
 
-Actions are listed in `PALETTE` as data, so the palette, the help screen and the README can
+Actions are listed in `PALETTE` as data, so the palette, the help screen and docs/keys.md can
 never disagree about what exists. Each entry runs an action string through the app, the same
 way a key binding does.
 """

@@ -2,7 +2,7 @@
 
 Each entry names what it reaches, why, and the upstream issue where there is one. When
 Textual changes under one of them, `missing_private_names()` says so and a test fails
-(`tests/unit/test_textual_compat.py`), instead of the app failing for a person; the same
+(`tests/test_textual_compat.py`), instead of the app failing for a person; the same
 tests show whether each workaround is still needed. docs/textual.md keeps the list.
 """
 

@@ -1,6 +1,6 @@
 """Every key binding of chat-tui, from the classes it is handed, and remapping them.
 
-The help screen, the README check and the `[keys]` section of the config all read the same
+The help screen, the docs/keys.md check and the `[keys]` section of the config all read the same
 list, so none of them can drift from the code. The person's `[keys]` table maps binding ids
 to keys ("conversation.new" = "ctrl+t"); it is checked here and handed to `App.set_keymap`.
 """

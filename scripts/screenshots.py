@@ -1,4 +1,4 @@
-"""Render the pictures of the README and docs/ from the real app talking to the loopback fake server.
+"""Render the pictures of the README and docs/ from the real app and the loopback server.
 
     python scripts/screenshots.py            # writes screenshots/*.svg
 

@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chat_tui.config import (
     DEFAULT_MODEL,
@@ -74,11 +76,11 @@ def test_api_key_from_environment_beats_the_file() -> None:
     ("text", "fragment"),
     [
         ("model = \n", "not valid TOML"),
-        ("timeout = -1\n", "timeout must be more than 0"),
-        ('timeout = "soon"\n', "timeout must be a number"),
-        ("max_retries = 99\n", "max_retries must be between 0 and 10"),
+        ("timeout = -1\n", "must be a number of seconds from 1 to 3600 (got -1)"),
+        ('timeout = "soon"\n', "timeout in "),
+        ("max_retries = 99\n", "must be a whole number from 0 to 10 (got 99)"),
         ('base_url = "localhost:8080"\n', "must start with http"),
-        ("model = 5\n", "model must be text"),
+        ("model = 5\n", "config.toml must be text, not a number"),
         ('provider = "nope"\n', "unknown provider 'nope'"),
         ("[providers]\nlocal = 3\n", "[providers.local] must be a table"),
     ],
@@ -139,3 +141,236 @@ def test_saving_creates_the_file_when_missing() -> None:
     save_top_level(path, {"api_key": 'sk-"quoted"\\'})
     assert load_settings(environ={}).active_provider.api_key == 'sk-"quoted"\\'
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# -- bad values are one line naming where they came from --------------------------------
+
+
+BAD_URLS = [
+    ("http://[::1", "IPv6 address without its closing ]"),
+    ("http://[::g]/v1", "not a valid IPv6 address"),
+    ("http://::1/v1", "IPv6 address, which needs brackets"),
+    ("http://localhost:99999/v1", "port 99999, which is outside 1-65535"),
+    ("http://localhost:0/v1", "port 0, which is outside 1-65535"),
+    ("http://localhost:80a/v1", "port '80a', which is not a number"),
+    ("http://localhost:/v1", "no port after"),
+    ("http://local\x1bhost/v1", "control character"),
+    ("http://localhost/v1\x07", "control character"),
+    ("http://local host/v1", "has a space in it"),
+    ("http://local\u00a0host/v1", "has a space in it"),
+    ("http://local\u200bhost/v1", "has an invisible character in it"),
+    ("http://local\u202ehost/v1", "has an invisible character in it"),
+    ("http://", "no host"),
+    ("http:///v1", "no host"),
+    ("http://300.1.1.1/v1", "not a valid IPv4 address"),
+    ("http://a<b/v1", "character that cannot be in a host name"),
+    ("http://localhost/v1?x=1", "query or fragment"),
+    ("ftp://localhost/v1", "must start with http:// or https://"),
+    ("localhost:8080", "must start with http:// or https://"),
+    pytest.param("http://x/" + "a" * 5000, "longer than 2048 characters", id="too-long"),
+]
+
+
+@pytest.mark.parametrize(("url", "problem"), BAD_URLS)
+@pytest.mark.parametrize(
+    ("where", "source"),
+    [
+        ("flag", "--base-url"),
+        ("env", "OPENAI_BASE_URL"),
+        ("config", "base_url in "),
+        ("provider", "providers.local.base_url in "),
+    ],
+)
+def test_a_bad_server_url_is_one_line_naming_its_source(
+    url: str, problem: str, where: str, source: str
+) -> None:
+    cli, env = {}, {}
+    if where == "flag":
+        cli["base_url"] = url
+    elif where == "env":
+        env["OPENAI_BASE_URL"] = url
+    elif where == "config":
+        write_config(f"base_url = {toml_string(url)}\n")
+    else:
+        write_config(f"[providers.local]\nbase_url = {toml_string(url)}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ=env, cli=cli)
+    message = str(raised.value)
+    assert message.startswith(source), message
+    assert problem in message
+    assert message.isprintable() and len(message) < 400, message
+    if "\x1b" in url:
+        assert "␛" in message
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string, control characters escaped."""
+    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text) + '"'
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://me:hunter2@localhost/v1", "https://hunter2@example.com", "me:hunter2@localhost/v1"],
+)
+def test_a_password_in_the_server_url_is_refused_without_repeating_it(url: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={}, cli={"base_url": url})
+    assert "hunter2" not in str(raised.value)
+    assert str(raised.value).startswith("--base-url")
+
+
+def test_the_base_url_flag_is_checked_for_a_named_provider_too() -> None:
+    write_config('provider = "local"\n[providers.local]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    with pytest.raises(ConfigError, match="port 70000, which is outside"):
+        load_settings(environ={}, cli={"base_url": "http://127.0.0.1:70000/v1"})
+    chosen = load_settings(environ={}, cli={"base_url": "http://127.0.0.1:8/v1/"})
+    assert chosen.active_provider.base_url == "http://127.0.0.1:8/v1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080/v1",
+        "https://api.openai.com/v1/",
+        "HTTP://LOCALHOST:1",
+        "http://[::1]:65535/v1",
+        "http://[fe80::1%25eth0]:8080",
+        "http://127.0.0.1/v1",
+        "http://my_host.lan/v1",
+        "http://bücher.example/v1",
+    ],
+)
+def test_good_server_urls_are_accepted(url: str) -> None:
+    settings = load_settings(environ={}, cli={"base_url": url})
+    assert settings.active_provider.base_url == url.rstrip("/")
+
+
+def sdk_url(text: str):
+    """`text` parsed by the HTTP library the SDK sends with, as the client would use it."""
+    import openai
+
+    url_type = type(openai.AsyncOpenAI(api_key="k", base_url="http://h/").base_url)
+    return url_type(text)
+
+
+URL_PIECES = st.tuples(
+    st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "http:/", ""]),
+    st.sampled_from(["", "me:pw@", "@"]),
+    st.one_of(
+        st.sampled_from(["localhost", "[::1]", "[::1", "::1", "10.0.0.1", "999.0.0.1", "bü.de"]),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+    ),
+    st.one_of(
+        st.just(""),
+        st.integers(min_value=-5, max_value=10**6).map(lambda n: f":{n}"),
+        st.text(max_size=6).map(lambda s: ":" + s),
+    ),
+    st.text(max_size=12).map(lambda s: "/" + s),
+)
+
+
+@given(URL_PIECES)
+@settings(max_examples=300, deadline=None)
+def test_a_server_url_is_either_usable_by_the_sdk_or_refused_in_one_line(
+    pieces: tuple[str, ...],
+) -> None:
+    url = "".join(pieces)
+    try:
+        settings = load_settings(environ={}, cli={"base_url": url})
+    except ConfigError as error:
+        message = str(error)
+        assert message.isprintable() and "\n" not in message
+        assert ":pw@" not in message
+        return
+    accepted = settings.active_provider.base_url
+    if accepted is None:
+        assert not url.strip()
+        return
+    parsed = sdk_url(accepted)
+    assert parsed.scheme in ("http", "https")
+    assert parsed.host and not parsed.userinfo
+    assert parsed.port is None or 1 <= parsed.port <= 65535
+    assert not parsed.query and not parsed.fragment
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("timeout = 1e309\n", "timeout in "),
+        ("timeout = inf\n", "from 1 to 3600"),
+        ("timeout = nan\n", "from 1 to 3600"),
+        ("timeout = 3601\n", "from 1 to 3600"),
+        ("timeout = 0.5\n", "from 1 to 3600"),
+        ("timeout = true\n", "from 1 to 3600"),
+        ("timeout = [1]\n", "(got a list)"),
+        ("max_retries = 1e309\n", "max_retries in "),
+        ("max_retries = 2.5\n", "a whole number from 0 to 10"),
+        ("max_retries = -1\n", "a whole number from 0 to 10"),
+        ("max_retries = true\n", "a whole number from 0 to 10"),
+        ("max_retries = 9223372036854775807\n", "a whole number from 0 to 10"),
+    ],
+)
+def test_numbers_in_the_config_file_have_a_range(text: str, fragment: str) -> None:
+    write_config(text)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={})
+    assert fragment in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"CHAT_TUI_TIMEOUT": "inf"}, "CHAT_TUI_TIMEOUT must be a number of seconds from 1"),
+        ({"CHAT_TUI_TIMEOUT": "NaN"}, "CHAT_TUI_TIMEOUT must be"),
+        ({"CHAT_TUI_TIMEOUT": "1e309"}, "CHAT_TUI_TIMEOUT must be"),
+        ({"CHAT_TUI_MAX_RETRIES": "3.0"}, "CHAT_TUI_MAX_RETRIES must be a whole number"),
+        ({"CHAT_TUI_MAX_RETRIES": "9" * 5000}, "CHAT_TUI_MAX_RETRIES must be a whole number"),
+    ],
+)
+def test_numbers_in_the_environment_have_a_range(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ=env)
+    assert fragment in str(raised.value)
+    assert len(str(raised.value)) < 400
+
+
+def test_the_ends_of_each_range_are_accepted() -> None:
+    write_config("timeout = 1\nmax_retries = 0\n")
+    assert (load_settings(environ={}).timeout, load_settings(environ={}).max_retries) == (1, 0)
+    write_config("timeout = 3600.0\nmax_retries = 10\n")
+    settings = load_settings(environ={})
+    assert (settings.timeout, settings.max_retries) == (3600, 10)
+    assert load_settings(environ={"CHAT_TUI_TIMEOUT": " 2.5 "}).timeout == 2.5
+
+
+def test_a_key_of_the_wrong_type_is_named_in_a_warning_and_the_rest_apply() -> None:
+    write_config(
+        "[keys]\n"
+        '"app.quit" = 5\n'
+        '"reply.copy" = ["f5"]\n'
+        'conversation.new = "ctrl+t"\n'
+        '"prompt.send" = "ctrl+s"\n'
+    )
+    settings = load_settings(environ={})
+    assert settings.keys == {"prompt.send": "ctrl+s"}
+    warnings = "\n".join(settings.warnings)
+    assert "[keys] app.quit = 5: a key must be text" in warnings
+    assert "[keys] reply.copy = a list: a key must be text" in warnings
+    assert '[keys] conversation is a table: put a dotted id in quotes, e.g. "app.quit"' in warnings
+
+
+def test_keys_that_are_not_a_table_are_a_warning() -> None:
+    write_config('keys = "ctrl+q"\nmodel = "m"\n')
+    settings = load_settings(environ={})
+    assert (settings.keys, settings.model) == ({}, "m")
+    assert any("[keys] must be a table" in w for w in settings.warnings)
+
+
+def test_thousands_of_wrong_keys_are_summed_up_and_the_good_ones_still_apply() -> None:
+    wrong = "".join(f'"id{n}" = {n}\n' for n in range(5000))
+    write_config(f'[keys]\n{wrong}"prompt.send" = "ctrl+s"\n')
+    settings = load_settings(environ={})
+    assert settings.keys == {"prompt.send": "ctrl+s"}
+    assert len(settings.warnings) == 11
+    assert settings.warnings[-1] == "[keys] has 4990 more entries that are not text (ignored)"

@@ -153,6 +153,28 @@ async def test_bad_key_settings_warn_and_leave_the_defaults(fake: FakeOpenAI, ma
     assert app.return_code == 0
 
 
+async def test_a_key_setting_of_the_wrong_type_is_named_and_the_rest_apply(
+    fake: FakeOpenAI, make_app
+) -> None:
+    settings = settings_with_config(
+        fake.base_url,
+        '[keys]\n"app.quit" = 5\n"reply.copy" = ["f5"]\n"conversation.new" = "ctrl+t"\n',
+    )
+    app, notes = make_app(settings), Notes()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.pause()
+        assert "[keys] app.quit = 5: a key must be text" in notes.text
+        assert "[keys] reply.copy = a list: a key must be text" in notes.text
+        await send(pilot, "first")
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        assert not app.screen.query(MessageView)
+        await pilot.press("ctrl+q")  # the default still quits
+        await pilot.pause()
+    assert app.return_code == 0
+
+
 @pytest.mark.parametrize(
     ("spec", "problem"),
     [

@@ -161,6 +161,100 @@ def test_a_malformed_config_is_one_line_and_exit_2(shell: Shell, isolated_dirs: 
         assert "is not valid TOML" in one_line_error(result.stderr)
 
 
+BAD_SETTINGS = [
+    (["ask", "hi", "--base-url", "http://[::1"], {}, "", "--base-url has an IPv6 address"),
+    (
+        ["ask", "hi", "--base-url", "http://localhost:99999/v1"],
+        {},
+        "",
+        "--base-url has port 99999, which is outside 1-65535: 'http://localhost:99999/v1'",
+    ),
+    (
+        ["--plain", "--base-url", "http://local\x1b[2Jhost/v1\x07"],
+        {},
+        "",
+        "--base-url has a control character in it (␛): 'http://local␛[2Jhost/v1␇'",
+    ),
+    (
+        ["ask", "hi", "--base-url", "http://me:hunter2@localhost:8080/v1"],
+        {},
+        "",
+        "--base-url has a user name or password in it",
+    ),
+    (["ask", "hi"], {"OPENAI_BASE_URL": "http://localhost:0/v1"}, "", "OPENAI_BASE_URL has port 0"),
+    (
+        ["ask", "hi"],
+        {"CHAT_TUI_TIMEOUT": ""},
+        "base_url = 'http://127.0.0.1:9/v1'\ntimeout = 1e309\n",
+        "config.toml must be a number of seconds from 1 to 3600 (got inf)",
+    ),
+    (
+        ["ask", "hi", "--provider", "local"],
+        {},
+        "[providers.local]\nbase_url = 'http://127.0.0.1:65536/v1'\n",
+        "providers.local.base_url in ",
+    ),
+    (["--plain"], {"CHAT_TUI_MAX_RETRIES": "1e309"}, "", "CHAT_TUI_MAX_RETRIES must be a whole"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "config", "message"),
+    BAD_SETTINGS,
+    ids=[
+        "ipv6-unclosed",
+        "port-too-big",
+        "control-characters",
+        "password",
+        "env-port-0",
+        "timeout-infinite",
+        "provider-port",
+        "env-retries-infinite",
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_where_it_came_from_and_exit_2(
+    shell: Shell,
+    isolated_dirs: Path,
+    args: list[str],
+    env: dict[str, str],
+    config: str,
+    message: str,
+) -> None:
+    if config:
+        path = isolated_dirs / "config" / "chat-tui" / "config.toml"
+        path.parent.mkdir(parents=True)
+        path.write_text(config)
+    result = shell.run(*args, env=env)
+    assert (result.returncode, result.stdout) == (2, "")
+    line = one_line_error(result.stderr)
+    assert message in line
+    assert "hunter2" not in line and "\x1b" not in line and "\x07" not in line
+    assert not (shell.data_dir / "conversations").exists()
+
+
+def test_a_key_setting_of_the_wrong_type_is_a_warning_naming_it(
+    shell: Shell, fake: FakeOpenAI, isolated_dirs: Path
+) -> None:
+    path = isolated_dirs / "config" / "chat-tui" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('model = "from-file"\n[keys]\n"app.quit" = 5\n"reply.copy" = "f5"\n')
+    result = shell.run("ask", "Hi", "--base-url", fake.base_url)
+    assert (result.returncode, result.stdout) == (0, "Echo: Hi\n")
+    warning = one_line_error(result.stderr)
+    assert '[keys] app.quit = 5: a key must be text, e.g. "ctrl+q" (ignored)' in warning
+    assert fake.chat_requests[0].body["model"] == "from-file"  # the rest of the file applies
+
+
+def test_the_full_screen_app_refuses_a_bad_address_before_it_starts(chat_tui) -> None:
+    terminal = chat_tui("--base-url", "http://[::1")
+    assert terminal.wait() == 2
+    deadline = time.monotonic() + 20
+    while "without its closing ]" not in terminal.output:
+        assert time.monotonic() < deadline, terminal.output
+        time.sleep(0.05)
+    assert "chat-tui: --base-url has an IPv6 address without its closing ]" in terminal.output
+
+
 # -- plain ---------------------------------------------------------------------------------
 
 

@@ -6,10 +6,14 @@ The config file is the only place an API key is ever written, and it is written 
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import os
+import re
 import stat
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,12 +21,18 @@ from typing import Any
 
 from chat_tui import paths
 from chat_tui.atomic import write_text_atomic
+from chat_tui.safetext import inline_text
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_PROVIDER = "default"
 DEFAULT_THEME = "textual-dark"
 DEFAULT_TIMEOUT = 120.0
+TIMEOUT_RANGE = (1.0, 3600.0)
+"""Seconds: under a second no server answers; over an hour the person has long given up."""
 DEFAULT_MAX_RETRIES = 2
+MAX_RETRIES_RANGE = (0, 10)
+MAX_URL_LENGTH = 2048
+"""Longer than any server address; a longer one is a paste gone wrong."""
 KEYLESS_PLACEHOLDER = "sk-no-key-required"
 """Sent to keyless local servers: the SDK insists on a key, llama.cpp & co. ignore it."""
 
@@ -116,49 +126,58 @@ def load_settings(
     config_path: Path | None = None,
     cli: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Resolve settings from every layer. Raises `ConfigError` with a one-line reason."""
+    """Resolve settings from every layer. Raises `ConfigError` with a one-line reason that
+    names where the bad value came from: the flag, the environment variable or the file."""
     env = os.environ if environ is None else environ
     path = config_path or paths.config_file()
     file_values, warnings = _read_config_file(path)
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
 
-    def pick(name: str, env_name: str | None, default: Any) -> Any:
+    def pick(name: str, env_name: str | None, default: Any) -> tuple[Any, str]:
+        """The value of setting `name` from the highest layer that has it, and its source."""
         if name in cli:
-            return cli[name]
+            return cli[name], _FLAGS.get(name, "--" + name.replace("_", "-"))
         if env_name and env.get(env_name):
-            return env[env_name]
-        return file_values.get(name, default)
+            return env[env_name], env_name
+        return file_values.get(name, default), f"{name} in {path}"
 
+    base_url = base_url_of(*pick("base_url", "OPENAI_BASE_URL", None))
     default_provider = Provider(
         name=DEFAULT_PROVIDER,
-        base_url=_clean_url(pick("base_url", "OPENAI_BASE_URL", None), "base_url"),
-        api_key=_text(env.get("OPENAI_API_KEY") or file_values.get("api_key"), "api_key") or None,
+        base_url=base_url,
+        api_key=_text(env.get("OPENAI_API_KEY") or file_values.get("api_key"), f"api_key in {path}")
+        or None,
         api_key_env="OPENAI_API_KEY",
     )
     providers = {DEFAULT_PROVIDER: default_provider}
-    providers.update(_read_providers(file_values.get("providers", {}), env))
+    providers.update(_read_providers(file_values.get("providers", {}), env, path))
 
-    provider = _text(pick("provider", "CHAT_TUI_PROVIDER", DEFAULT_PROVIDER), "provider")
+    provider = _text(*pick("provider", "CHAT_TUI_PROVIDER", DEFAULT_PROVIDER))
     if provider not in providers:
         known = ", ".join(sorted(providers))
-        raise ConfigError(f"unknown provider {provider!r} (configured: {known})")
-    if cli.get("base_url") and provider != DEFAULT_PROVIDER:
-        providers[provider] = replace(providers[provider], base_url=cli["base_url"])
+        raise ConfigError(f"unknown provider {_quoted(provider)} (configured: {known})")
+    if "base_url" in cli and base_url and provider != DEFAULT_PROVIDER:
+        providers[provider] = replace(providers[provider], base_url=base_url)
 
+    keys, key_warnings = _read_keys(file_values.get("keys", {}))
     model_default = providers[provider].model or DEFAULT_MODEL
     settings = Settings(
         providers=providers,
         provider=provider,
-        model=_text(pick("model", "CHAT_TUI_MODEL", model_default), "model") or model_default,
-        system_prompt=_text(pick("system_prompt", "CHAT_TUI_SYSTEM_PROMPT", ""), "system_prompt"),
-        timeout=_positive_float(pick("timeout", "CHAT_TUI_TIMEOUT", DEFAULT_TIMEOUT), "timeout"),
-        max_retries=_retries(pick("max_retries", "CHAT_TUI_MAX_RETRIES", DEFAULT_MAX_RETRIES)),
-        theme=_text(pick("theme", "CHAT_TUI_THEME", DEFAULT_THEME), "theme") or DEFAULT_THEME,
-        keys=_read_keys(file_values.get("keys", {})),
+        model=_text(*pick("model", "CHAT_TUI_MODEL", model_default)) or model_default,
+        system_prompt=_text(*pick("system_prompt", "CHAT_TUI_SYSTEM_PROMPT", ""), strip=False),
+        timeout=_seconds(*pick("timeout", "CHAT_TUI_TIMEOUT", DEFAULT_TIMEOUT)),
+        max_retries=_retries(*pick("max_retries", "CHAT_TUI_MAX_RETRIES", DEFAULT_MAX_RETRIES)),
+        theme=_text(*pick("theme", "CHAT_TUI_THEME", DEFAULT_THEME)) or DEFAULT_THEME,
+        keys=keys,
         config_path=path,
-        warnings=tuple(warnings),
+        warnings=(*warnings, *key_warnings),
     )
     return settings
+
+
+_FLAGS = {"system_prompt": "--system"}
+"""The flags not spelled `--` + the setting's name with dashes."""
 
 
 def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -203,7 +222,7 @@ def _readable_by_others(path: Path) -> bool:
     return bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
-def _read_providers(table: Any, env: Mapping[str, str]) -> dict[str, Provider]:
+def _read_providers(table: Any, env: Mapping[str, str], path: Path) -> dict[str, Provider]:
     if not isinstance(table, dict):
         raise ConfigError("[providers] must be a table of [providers.NAME] tables")
     providers: dict[str, Provider] = {}
@@ -213,61 +232,254 @@ def _read_providers(table: Any, env: Mapping[str, str]) -> dict[str, Provider]:
         unknown = set(values) - _PROVIDER_KEYS
         if unknown:
             raise ConfigError(f"[providers.{name}] has unknown setting {sorted(unknown)[0]!r}")
-        key_env = _text(values.get("api_key_env"), f"providers.{name}.api_key_env") or None
+        where = f"providers.{name}.{{}} in {path}"
+        key_env = _text(values.get("api_key_env"), where.format("api_key_env")) or None
         key = (env.get(key_env) if key_env else None) or values.get("api_key")
         providers[name] = Provider(
             name=name,
-            base_url=_clean_url(values.get("base_url"), f"providers.{name}.base_url"),
-            api_key=_text(key, f"providers.{name}.api_key") or None,
+            base_url=base_url_of(values.get("base_url"), where.format("base_url")),
+            api_key=_text(key, where.format("api_key")) or None,
             api_key_env=key_env,
-            model=_text(values.get("model"), f"providers.{name}.model") or None,
+            model=_text(values.get("model"), where.format("model")) or None,
         )
     return providers
 
 
-def _read_keys(table: Any) -> dict[str, str]:
-    if not isinstance(table, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-    ):
-        raise ConfigError('[keys] must map binding ids to keys, e.g. "app.quit" = "ctrl+q"')
-    return dict(table)
+_KEY_EXAMPLE = '"app.quit" = "ctrl+q"'
+MAX_KEY_WARNINGS = 10
+"""Entries warned about one by one; a table of thousands is summed up in one more line."""
 
 
-def _text(value: Any, name: str) -> str:
+def _read_keys(table: Any) -> tuple[dict[str, str], list[str]]:
+    """The `[keys]` entries that are text, and a warning naming each one that is not.
+
+    Whether the text names a binding and keys chat-tui knows is checked by the app, which
+    knows its bindings; a wrong entry never costs the person the rest of the table.
+    """
+    if not isinstance(table, dict):
+        return {}, [
+            f"[keys] must be a table of binding ids and keys, e.g. {_KEY_EXAMPLE} (ignored)"
+        ]
+    keys: dict[str, str] = {}
+    warnings: list[str] = []
+    wrong = 0
+    for binding_id, spec in table.items():
+        if isinstance(spec, str):
+            keys[binding_id] = spec
+            continue
+        wrong += 1
+        if wrong > MAX_KEY_WARNINGS:
+            continue
+        shown = inline_text(binding_id, 80)
+        if isinstance(spec, dict):
+            warnings.append(
+                f"[keys] {shown} is a table: put a dotted id in quotes, e.g. {_KEY_EXAMPLE} "
+                "(ignored)"
+            )
+        else:
+            warnings.append(
+                f'[keys] {shown} = {_shown_value(spec)}: a key must be text, e.g. "ctrl+q" '
+                "(ignored)"
+            )
+    if wrong > MAX_KEY_WARNINGS:
+        more = wrong - MAX_KEY_WARNINGS
+        warnings.append(f"[keys] has {more} more entries that are not text (ignored)")
+    return keys, warnings
+
+
+def _text(value: Any, source: str, *, strip: bool = True) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ConfigError(f"{name} must be text, not {type(value).__name__}")
-    return value.strip() if name != "system_prompt" else value
+        raise ConfigError(f"{source} must be text, not {_toml_type(value)}")
+    return value.strip() if strip else value
 
 
-def _clean_url(value: Any, name: str) -> str | None:
-    text = _text(value, name)
+def _quoted(text: str, limit: int = 120) -> str:
+    """A value quoted in a message: one line, every control character visible, cut."""
+    return f"'{inline_text(text, limit)}'"
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _shown_value(value: Any) -> str:
+    """A value from any layer as a message shows it: numbers as written, text quoted, and
+    for anything else only its kind (a list can be as long as the file)."""
+    if isinstance(value, str):
+        return _quoted(value, 40)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return inline_text(repr(value), 40)
+    return _toml_type(value)
+
+
+def _seconds(value: Any, source: str) -> float:
+    low, high = TIMEOUT_RANGE
+    number = _float(value)
+    if number is None or not low <= number <= high:
+        raise ConfigError(
+            f"{source} must be a number of seconds from {low:g} to {high:g} "
+            f"(got {_shown_value(value)})"
+        )
+    return number
+
+
+def _float(value: Any) -> float | None:
+    """`value` as a finite number, or None: a number from the file, text from elsewhere."""
+    try:
+        if isinstance(value, str):
+            number = float(value.strip())
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _retries(value: Any, source: str) -> int:
+    low, high = MAX_RETRIES_RANGE
+    number = _whole(value)
+    if number is None or not low <= number <= high:
+        raise ConfigError(
+            f"{source} must be a whole number from {low} to {high} (got {_shown_value(value)})"
+        )
+    return number
+
+
+def _whole(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip()) if len(value.strip()) <= 4 else None
+    return None
+
+
+# -- server addresses ----------------------------------------------------------------------
+
+_SCHEME = re.compile(r"https?://", re.IGNORECASE)
+_HOST_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_IPV4_LIKE = re.compile(r"[0-9]+(\.[0-9]+){3}")
+_USERINFO = "has a user name or password in it (not repeated here)"
+
+
+def base_url_of(value: Any, source: str) -> str | None:
+    """`value` as a server address, None when empty; otherwise a `ConfigError` naming
+    `source` and what is wrong, so a bad address never reaches the HTTP library.
+
+    The address must be http or https, with a host, a port (if any) from 1 to 65535, and no
+    control characters, spaces, user name, password, query or fragment. A password in it is
+    never repeated in the message.
+    """
+    text = _text(value, source)
     if not text:
         return None
-    if not text.startswith(("http://", "https://")):
-        raise ConfigError(f"{name} must start with http:// or https:// (got {text!r})")
+    problem = _url_problem(text)
+    if problem == _USERINFO:
+        raise ConfigError(
+            f"{source} {problem}: take it out; the key goes in OPENAI_API_KEY or api_key"
+        )
+    if problem:
+        raise ConfigError(f"{source} {problem}: {_quoted(_without_userinfo(text))}")
     return text.rstrip("/")
 
 
-def _positive_float(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number of seconds (got {value!r})") from None
-    if not number > 0:
-        raise ConfigError(f"{name} must be more than 0 (got {value!r})")
-    return number
+def _url_problem(text: str) -> str | None:
+    if len(text) > MAX_URL_LENGTH:
+        return f"is longer than {MAX_URL_LENGTH} characters"
+    odd = next((c for c in text if c.isspace() or not c.isprintable()), None)
+    if odd is not None:
+        if unicodedata.category(odd) == "Cc":
+            return f"has a control character in it ({inline_text(odd, 1)})"
+        return "has a space in it" if odd.isspace() else "has an invisible character in it"
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return "must start with http:// or https://"
+    authority, rest = _split_authority(text[scheme.end() :])
+    if "@" in authority:
+        return _USERINFO
+    if "?" in rest or "#" in rest:
+        return "has a query or fragment (? or #), which the API paths cannot follow"
+    return _authority_problem(authority)
 
 
-def _retries(value: Any) -> int:
+def _split_authority(after_scheme: str) -> tuple[str, str]:
+    """(host and port, the rest): the host and port end at the first / ? or #."""
+    match = re.search(r"[/?#]", after_scheme)
+    end = match.start() if match else len(after_scheme)
+    return after_scheme[:end], after_scheme[end:]
+
+
+def _authority_problem(authority: str) -> str | None:
+    if authority.startswith("["):
+        address, bracket, port = authority[1:].partition("]")
+        if not bracket:
+            return "has an IPv6 address without its closing ]"
+        try:
+            ipaddress.IPv6Address(address.replace("%25", "%", 1))
+        except ValueError:
+            return f"has {_quoted(address, 60)}, which is not a valid IPv6 address"
+        if port and not port.startswith(":"):
+            return "has something other than a :port after the IPv6 address"
+        return _port_problem(port[1:]) if port else None
+    host, colon, port = authority.partition(":")
+    if ":" in port:
+        return "has an IPv6 address, which needs brackets: http://[::1]:8080"
+    if not host:
+        return "has no host"
+    if _IPV4_LIKE.fullmatch(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return f"has {_quoted(host, 60)}, which is not a valid IPv4 address"
+    elif not _host_name_ok(host):
+        return f"has a character that cannot be in a host name in {_quoted(host, 60)}"
+    return _port_problem(port) if colon else None
+
+
+def _host_name_ok(host: str) -> bool:
+    if host.isascii():
+        return _HOST_NAME.fullmatch(host) is not None
+    # The rules the HTTP library encodes such a name by (IDNA 2008), not the older ones
+    # of Python's own codec, which take names the library then refuses.
+    import idna
+
     try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"max_retries must be a whole number (got {value!r})") from None
-    if not 0 <= number <= 10:
-        raise ConfigError(f"max_retries must be between 0 and 10 (got {number})")
-    return number
+        idna.encode(host.lower())
+    except UnicodeError:
+        return False
+    return True
+
+
+def _port_problem(port: str) -> str | None:
+    if not port:
+        return "has no port after the ':'"
+    if not (port.isascii() and port.isdigit()):
+        return f"has port {_quoted(port, 20)}, which is not a number"
+    if len(port) > 5 or not 1 <= int(port) <= 65535:
+        return f"has port {inline_text(port.lstrip('0') or '0', 20)}, which is outside 1-65535"
+    return None
+
+
+def _without_userinfo(text: str) -> str:
+    """`text` without what comes before its last @, so that an address refused for another
+    reason never shows a password in the message, however mangled its scheme is."""
+    at = text.rfind("@")
+    return text if at < 0 else "…" + text[at:]
 
 
 def save_top_level(path: Path, updates: Mapping[str, str]) -> None:

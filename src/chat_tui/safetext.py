@@ -100,3 +100,16 @@ def pasteable_text(text: str) -> str:
     commands. Newlines and tabs stay; Windows line endings become plain newlines.
     """
     return text.replace("\r\n", "\n").translate(_REMOVALS)
+
+
+_INLINE_REPLACEMENTS = {**_REPLACEMENTS, 0x09: "\u2409", 0x0A: "\u240a"}  # ␉ ␊
+
+
+def inline_text(text: str, limit: int) -> str:
+    """`text` for quoting in a one-line message, cut to `limit` characters (flags and files
+    can be huge): control characters, tabs and newlines too, become their stand-ins, and any
+    other invisible character (zero-width, line separators) becomes U+FFFD."""
+    cut = len(text) > limit
+    shown = text[: max(limit - 1, 0) if cut else limit].translate(_INLINE_REPLACEMENTS)
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in shown)
+    return shown + "…" if cut else shown

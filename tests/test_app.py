@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textual.widgets import Markdown
+from textual.widgets import Input, Markdown
 from textual.widgets._markdown import MarkdownFence, MarkdownTable
 
 from chat_tui.config import load_settings
@@ -391,6 +391,36 @@ async def test_setup_in_the_app_saves_a_private_config_and_works(
     assert saved.model == "local-llama"
     assert fake.chat_requests[0].headers["authorization"] == "Bearer sk-local-secret"
     assert fake.chat_requests[0].body["model"] == "local-llama"
+
+
+async def test_setup_refuses_an_address_the_client_could_not_use(
+    fake: FakeOpenAI, make_app, isolated_dirs: Path
+) -> None:
+    app = make_app(load_settings(environ={}))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello?")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, SetupDialog)
+        for address, problem in [
+            ("http://me:hunter2@localhost:8080/v1", "has a user name or password"),
+            ("http://localhost:99999/v1", "port 99999, which is outside 1-65535"),
+            ("http://[::1/v1", "without its closing ]"),
+        ]:
+            field = dialog.query_one("#base-url", Input)
+            field.value = address
+            field.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            shown = str(dialog.query_one("#setup-error").render())
+            assert problem in shown and "hunter2" not in shown
+            assert app.screen is dialog
+        dialog.query_one("#base-url", Input).value = fake.base_url + "/"
+        await pilot.click("#save")
+        await settle(pilot)
+        assert not isinstance(app.screen, SetupDialog)
+    config = isolated_dirs / "config" / "chat-tui" / "config.toml"
+    assert load_settings(environ={}, config_path=config).active_provider.base_url == fake.base_url
 
 
 async def test_a_typed_prompt_survives_a_restart_and_follows_its_conversation(

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
+from chat_tui.config import ConfigError, base_url_of
 from chat_tui.tui.screens.modals import Dialog
 
 
@@ -71,8 +72,10 @@ class SetupDialog(Dialog):
         api_key = self.query_one("#api-key", Input).value.strip()
         model = self.query_one("#default-model", Input).value.strip()
         error = self.query_one("#setup-error", Static)
-        if base_url and not base_url.startswith(("http://", "https://")):
-            error.update("The address must start with http:// or https://")
+        try:
+            base_url = base_url_of(base_url, "The address") or ""
+        except ConfigError as problem:
+            error.update(str(problem))
             return
         if not base_url and not api_key:
             error.update("Give a server address, an API key, or both.")

@@ -245,3 +245,10 @@ async def test_error_hints_name_the_installed_key_never_a_rejected_one(
         await settle(pilot)
         error = app.screen.query(MessageView)[-1].message.error
     assert "Press ctrl+r to retry" in error
+
+
+def test_a_huge_table_of_unknown_ids_is_summed_up() -> None:
+    keymap, warnings = resolve_keymap({f"no.such_{i}": "f5" for i in range(5000)}, key_owners)
+    assert keymap == {}
+    assert len(warnings) == 11
+    assert warnings[-1] == "[keys]: 4990 more problems (ignored)"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 
+from chat_tui.config import MAX_KEY_WARNINGS
 from chat_tui.tui.keys.spec import check_key_spec, current_keys, key_label
 from chat_tui.tui.textual_compat import character_to_key
 
@@ -91,6 +92,9 @@ def resolve_keymap(
             continue
         keymap[binding_id] = ",".join(k.strip() for k in spec.split(","))
     warnings.extend(_clashes(keymap, classes))
+    if len(warnings) > MAX_KEY_WARNINGS:
+        more = len(warnings) - MAX_KEY_WARNINGS
+        warnings = [*warnings[:MAX_KEY_WARNINGS], f"[keys]: {more} more problems (ignored)"]
     return keymap, warnings
 
 

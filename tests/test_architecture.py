@@ -19,6 +19,7 @@ CORE = [
     "client",
     "config",
     "paths",
+    "limits",
     "saver",
     "merge",
     "safetext",

@@ -33,6 +33,7 @@ BROKEN = {
     "20260101-000000-notjs1.json": b"\x00\x01 this is not JSON at all \xff",
     "20260101-000000-shape1.json": b'{"schema_version": 2, "id": "x", "messages": {"a": 1}}',
     "20260101-000000-list01.json": b"[1, 2, 3]",
+    "20260101-000000-deep01.json": b"[" * 100_000,
 }
 
 

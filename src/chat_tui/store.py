@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chat_tui import limits
 from chat_tui.atomic import write_bytes_atomic
 from chat_tui.encoding import ConversationEncoder
 from chat_tui.index import (
@@ -34,6 +34,7 @@ from chat_tui.index import (
     SearchHit,
     stamp_of,
 )
+from chat_tui.limits import TooLarge, load_json
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, NewerSchemaError, SchemaError
 from chat_tui.paths import ensure_private_dir
@@ -131,14 +132,14 @@ class ConversationStore:
         try:
             with open(path, "rb") as handle:
                 stamp = stamp_of(os.fstat(handle.fileno()))
-                raw = handle.read()
+                data = load_json(handle, limits.CONVERSATION_FILE_BYTES)
         except FileNotFoundError:
             raise StoreError(f"{path.name} no longer exists (deleted elsewhere?)") from None
         except OSError as error:
             raise StoreError(f"cannot read {path}: {error.strerror}") from error
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except TooLarge as error:
+            raise StoreError(f"{path} {error}; it was left as it is") from None
+        except ValueError as error:  # not UTF-8, not JSON
             raise StoreError(f"{path} is not valid JSON ({error}); it was left as it is") from None
         try:
             conversation = Conversation.from_dict(data)

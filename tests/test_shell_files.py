@@ -12,6 +12,7 @@ import pytest
 from chat_tui.models import Conversation, Message, Usage
 from chat_tui.store import ConversationStore
 from tests.shell import Shell, make_shell, one_line_error
+from tests.test_importing import bomb
 
 FIXTURE = Path(__file__).parent / "fixtures" / "chatgpt_conversations.json"
 
@@ -272,3 +273,19 @@ def test_a_deep_file_beside_others_is_named_and_the_others_listed_and_exported(
         f"chat-tui: not exported: {DEEP} is nested more than 256 levels deep"
     )
     assert deep.read_bytes() == b"[" * 100_000
+
+
+def test_importing_a_deep_file_or_a_zip_bomb_fails_in_one_line(
+    shell: Shell, tmp_path: Path, data_dir: Path
+) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000)
+    archive = bomb(tmp_path / "export.zip")
+    for path, reason in (
+        (deep, "is nested more than 256 levels deep"),
+        (archive, "holds a conversations.json that expands more than 100 times"),
+    ):
+        result = shell.run("import", str(path))
+        assert (result.returncode, result.stdout) == (1, "")
+        assert one_line_error(result.stderr).startswith(f"chat-tui: {path} {reason}")
+    assert not (data_dir / "conversations").exists()

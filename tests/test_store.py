@@ -181,6 +181,20 @@ def test_a_deep_or_huge_file_is_reported_by_name_untouched_and_the_rest_listed(
     assert huge.stat().st_size == limits.CONVERSATION_FILE_BYTES + limits.MB
 
 
+def test_a_conversation_too_large_to_read_back_is_not_written(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = conversation_with("short")
+    store.save(conversation)
+    path = store.path_of(conversation.id)
+    before = path.read_bytes()
+    monkeypatch.setattr(limits, "CONVERSATION_FILE_BYTES", 4096)
+    conversation.add_user_message("x" * 5000)
+    with pytest.raises(StoreError, match="more than the 4,096 bytes chat-tui reads back"):
+        store.save(conversation)
+    assert path.read_bytes() == before
+
+
 def test_a_newer_file_is_read_only_and_never_overwritten(
     store: ConversationStore, data_dir: Path
 ) -> None:

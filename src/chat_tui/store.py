@@ -34,7 +34,7 @@ from chat_tui.index import (
     SearchHit,
     stamp_of,
 )
-from chat_tui.limits import TooLarge, load_json
+from chat_tui.limits import TooLarge, load_json, size_text
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, NewerSchemaError, SchemaError
 from chat_tui.paths import ensure_private_dir
@@ -187,6 +187,13 @@ class ConversationStore:
                 ours = merged
             ours.revision = max(ours.revision, theirs.revision if theirs else 0) + 1
             payload = self._encoder.encode(ours.to_dict())
+            if len(payload) > limits.CONVERSATION_FILE_BYTES:
+                # A file chat-tui would refuse to read back would hide the conversation.
+                raise StoreError(
+                    f"this conversation would be {size_text(len(payload))}, more than the "
+                    f"{size_text(limits.CONVERSATION_FILE_BYTES)} chat-tui reads back; "
+                    "start a new one"
+                )
             try:
                 write_bytes_atomic(path, payload)
                 stamp = stamp_of(os.stat(path))

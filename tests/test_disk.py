@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from chat_tui.widgets.prompt_input import PromptInput
 from chat_tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import file_size_limit, workers_done
+from tests.shell import make_shell
 from tests.test_app import SIZE, saved_files, send, settle
 from tests.ui import Notes
 
@@ -301,3 +303,32 @@ async def test_a_data_directory_that_cannot_be_created_is_reported_and_retried(
         "where does this go",
         "Echo: where does this go",
     ]
+
+
+def only_conversations(store: ConversationStore, data_dir: Path) -> list[Conversation]:
+    """Two saved conversations, in a data directory that then holds only `conversations/`
+    (a backup restored by a tool that drops empty folders)."""
+    made = [good_conversation(store, "First of two"), good_conversation(store, "Second of two")]
+    store.close()
+    for path in data_dir.iterdir():
+        if path.name != "conversations":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return made
+
+
+def test_a_read_only_data_directory_is_listed_and_exported_by_the_shell_commands(
+    store: ConversationStore, data_dir: Path
+) -> None:
+    first, second = only_conversations(store, data_dir)
+    shell = make_shell(data_dir)
+    _set_modes(data_dir, writable=False)
+    try:
+        listed = shell.run("list", obey_permissions=True)
+        exported = shell.run("export", "--all", "--format", "json", obey_permissions=True)
+    finally:
+        _set_modes(data_dir, writable=True)
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [second.id, first.id]
+    assert (exported.returncode, exported.stderr) == (0, "")
+    assert [c["title"] for c in json.loads(exported.stdout)] == ["First of two", "Second of two"]
+    assert [p.name for p in data_dir.iterdir()] == ["conversations"]

@@ -72,6 +72,9 @@ class ConversationStore:
         self._thread_lock = threading.RLock()
         self._prepared = False
         self._encoder = ConversationEncoder()
+        self.cannot_save: str | None = None
+        """Why nothing can be written to the data directory, as the last refresh found it
+        (a read-only mount, permissions); listing and reading work all the same."""
 
     def _prepare(self) -> None:
         if not self._prepared:
@@ -91,8 +94,23 @@ class ConversationStore:
         """Re-index whatever changed on disk; return the files that cannot be read."""
         if not self.root.exists():
             return []
-        self._prepare()
+        self.cannot_save = self._unwritable()
         return self._index.sync(progress)
+
+    def _unwritable(self) -> str | None:
+        """Why nothing can be saved here, or None. Never raises: reading must not depend on
+        being able to write (the index then lives in memory)."""
+        try:
+            self._prepare()
+        except StoreError as error:
+            return str(error)
+        for directory in (self.root, self.conversations_dir):
+            if not os.access(directory, os.W_OK):
+                return (
+                    f"{directory} cannot be written to; check its permissions and whether "
+                    "its disk is mounted read-only"
+                )
+        return None
 
     def summaries(self, limit: int | None = None) -> list[ConversationSummary]:
         """What the sidebar lists (all, or the newest `limit`), as the index knows it."""

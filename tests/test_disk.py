@@ -332,3 +332,56 @@ def test_a_read_only_data_directory_is_listed_and_exported_by_the_shell_commands
     assert (exported.returncode, exported.stderr) == (0, "")
     assert [c["title"] for c in json.loads(exported.stdout)] == ["First of two", "Second of two"]
     assert [p.name for p in data_dir.iterdir()] == ["conversations"]
+
+
+def test_a_read_only_data_directory_is_listed_and_opened_and_the_app_says_so_once(
+    fake: FakeOpenAI, store: ConversationStore, data_dir: Path, chat_tui
+) -> None:
+    """A real chat-tui process held to file permissions (root's override dropped)."""
+    first, _ = only_conversations(store, data_dir)
+    _set_modes(data_dir, writable=False)
+    try:
+        terminal = chat_tui(
+            "--base-url", fake.base_url, "--open", first.id, size=SIZE, obey_permissions=True
+        )
+        terminal.wait_for("Nothing can be saved")
+        terminal.wait_for("Permission denied")  # and why
+        terminal.wait_for("Second of two")  # listed
+        terminal.wait_for("Still here.")  # the open conversation's reply
+        terminal.type("\x11")
+        assert terminal.wait() == 0
+    finally:
+        _set_modes(data_dir, writable=True)
+    assert [p.name for p in data_dir.iterdir()] == ["conversations"]
+
+
+async def test_the_app_says_once_that_nothing_can_be_saved_and_keeps_typed_prompts(
+    fake: FakeOpenAI, make_app, store: ConversationStore, data_dir: Path
+) -> None:
+    """Even root cannot create a directory where a file is: drafts are kept in memory."""
+    first = good_conversation(store, "First of two")
+    second = good_conversation(store, "Second of two")
+    (data_dir / "trash").rmdir()
+    for name in ("drafts", "trash"):
+        (data_dir / name).write_text(f"a file where the {name} directory should be")
+    notes = Notes()
+    app = make_app(open_conversation=first.id)
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await pilot.press(*"unsent words")
+        await screen.open_conversation(second.id)
+        await settle(pilot)
+        assert app.query_one(PromptInput).text == ""
+        await screen.open_conversation(first.id)
+        screen.refresh_sidebar()
+        await settle(pilot)
+        assert app.query_one(PromptInput).text == "unsent words"
+        assert [row.title for row in screen.query_one(ConversationList).rows] == [
+            "Second of two",
+            "First of two",
+        ]
+    told = [text for text in notes.texts if text.startswith("Nothing can be saved")]
+    assert len(told) == 1
+    assert "trash: File exists" in told[0]

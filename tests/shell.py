@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.terminal import WITHOUT_ROOT_POWERS
+
 TIMEOUT = 60
+_RUN_CHAT_TUI = (
+    "import runpy, sys; sys.argv = ['chat-tui', *sys.argv[1:]]; "
+    "runpy.run_module('chat_tui', run_name='__main__')"
+)
 
 
 @dataclass
@@ -27,10 +33,18 @@ class Shell:
         return [sys.executable, "-m", "chat_tui"]
 
     def run(
-        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        obey_permissions: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """Run chat-tui; `obey_permissions` holds it to file permissions even as root."""
+        command = self.command
+        if obey_permissions:
+            command = [sys.executable, "-c", WITHOUT_ROOT_POWERS, _RUN_CHAT_TUI]
         return subprocess.run(
-            [*self.command, *args],
+            [*command, *args],
             input=input if input is not None else "",
             capture_output=True,
             text=True,

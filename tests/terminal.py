@@ -34,7 +34,7 @@ _TAKE_TERMINAL = (
 )
 """Become the controlling process of the pseudo-terminal, then run chat-tui."""
 
-_WITHOUT_ROOT_POWERS = (
+WITHOUT_ROOT_POWERS = (
     "import ctypes, os, sys;"
     "libc = ctypes.CDLL(None, use_errno=True);"
     "[libc.prctl(24, cap, 0, 0, 0) for cap in (1, 2)];"  # PR_CAPBSET_DROP DAC_OVERRIDE/READ
@@ -168,7 +168,7 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         command = [sys.executable, "-c", _TAKE_TERMINAL, *args]
         if obey_permissions:
-            command = [sys.executable, "-c", _WITHOUT_ROOT_POWERS, _TAKE_TERMINAL, *args]
+            command = [sys.executable, "-c", WITHOUT_ROOT_POWERS, _TAKE_TERMINAL, *args]
         self.process = subprocess.Popen(
             command,
             stdin=slave,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import file_size_limit, workers_done
+from tests.shell import make_shell
 from tests.test_app import SIZE, saved_files, send, settle
 from tests.ui import Notes
 
@@ -33,6 +35,7 @@ BROKEN = {
     "20260101-000000-notjs1.json": b"\x00\x01 this is not JSON at all \xff",
     "20260101-000000-shape1.json": b'{"schema_version": 2, "id": "x", "messages": {"a": 1}}',
     "20260101-000000-list01.json": b"[1, 2, 3]",
+    "20260101-000000-deep01.json": b"[" * 100_000,
 }
 
 
@@ -300,3 +303,85 @@ async def test_a_data_directory_that_cannot_be_created_is_reported_and_retried(
         "where does this go",
         "Echo: where does this go",
     ]
+
+
+def only_conversations(store: ConversationStore, data_dir: Path) -> list[Conversation]:
+    """Two saved conversations, in a data directory that then holds only `conversations/`
+    (a backup restored by a tool that drops empty folders)."""
+    made = [good_conversation(store, "First of two"), good_conversation(store, "Second of two")]
+    store.close()
+    for path in data_dir.iterdir():
+        if path.name != "conversations":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return made
+
+
+def test_a_read_only_data_directory_is_listed_and_exported_by_the_shell_commands(
+    store: ConversationStore, data_dir: Path
+) -> None:
+    first, second = only_conversations(store, data_dir)
+    shell = make_shell(data_dir)
+    _set_modes(data_dir, writable=False)
+    try:
+        listed = shell.run("list", obey_permissions=True)
+        exported = shell.run("export", "--all", "--format", "json", obey_permissions=True)
+    finally:
+        _set_modes(data_dir, writable=True)
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [second.id, first.id]
+    assert (exported.returncode, exported.stderr) == (0, "")
+    assert [c["title"] for c in json.loads(exported.stdout)] == ["First of two", "Second of two"]
+    assert [p.name for p in data_dir.iterdir()] == ["conversations"]
+
+
+def test_a_read_only_data_directory_is_listed_and_opened_and_the_app_says_so_once(
+    fake: FakeOpenAI, store: ConversationStore, data_dir: Path, chat_tui
+) -> None:
+    """A real chat-tui process held to file permissions (root's override dropped)."""
+    first, _ = only_conversations(store, data_dir)
+    _set_modes(data_dir, writable=False)
+    try:
+        terminal = chat_tui(
+            "--base-url", fake.base_url, "--open", first.id, size=SIZE, obey_permissions=True
+        )
+        terminal.wait_for("Nothing can be saved")
+        terminal.wait_for("Permission denied")  # and why
+        terminal.wait_for("Second of two")  # listed
+        terminal.wait_for("Still here.")  # the open conversation's reply
+        terminal.type("\x11")
+        assert terminal.wait() == 0
+    finally:
+        _set_modes(data_dir, writable=True)
+    assert [p.name for p in data_dir.iterdir()] == ["conversations"]
+
+
+async def test_the_app_says_once_that_nothing_can_be_saved_and_keeps_typed_prompts(
+    fake: FakeOpenAI, make_app, store: ConversationStore, data_dir: Path
+) -> None:
+    """Even root cannot create a directory where a file is: drafts are kept in memory."""
+    first = good_conversation(store, "First of two")
+    second = good_conversation(store, "Second of two")
+    (data_dir / "trash").rmdir()
+    for name in ("drafts", "trash"):
+        (data_dir / name).write_text(f"a file where the {name} directory should be")
+    notes = Notes()
+    app = make_app(open_conversation=first.id)
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await pilot.press(*"unsent words")
+        await screen.open_conversation(second.id)
+        await settle(pilot)
+        assert app.query_one(PromptInput).text == ""
+        await screen.open_conversation(first.id)
+        screen.refresh_sidebar()
+        await settle(pilot)
+        assert app.query_one(PromptInput).text == "unsent words"
+        assert [row.title for row in screen.query_one(ConversationList).rows] == [
+            "Second of two",
+            "First of two",
+        ]
+    told = [text for text in notes.texts if text.startswith("Nothing can be saved")]
+    assert len(told) == 1
+    assert "trash: File exists" in told[0]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import os
+import struct
+import tracemalloc
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chat_tui import limits
 from chat_tui.chatgpt import from_chatgpt
 from chat_tui.importing import ImportFailed, parse, read_file, save
 from chat_tui.models import Conversation, Message
@@ -160,6 +166,7 @@ def test_the_zip_from_chatgpt_is_read_directly(tmp_path: Path) -> None:
         (b"{not json", "is not JSON"),
         (b'{"hello": "world"}', "neither ChatGPT's conversations.json nor"),
         (b"[1, 2]", "neither ChatGPT's conversations.json nor"),
+        pytest.param(b"[" * 100_000, "is nested more than 256 levels deep", id="deep"),
     ],
 )
 def test_files_that_are_not_exports_are_refused_in_one_line(
@@ -180,3 +187,120 @@ def test_a_damaged_entry_is_reported_and_the_rest_imported() -> None:
     assert parsed.problems == [
         "conversation 2 of mixed.json skipped: a message has an unknown role 'wizard'"
     ]
+
+
+def test_an_imported_message_over_the_length_limit_skips_its_conversation() -> None:
+    fine = Conversation(id="fine", model="m")
+    fine.add_user_message("short")
+    long = Conversation(id="long", model="m")
+    long.add_user_message("short")
+    long.branch(0, [Message(role="user", content="x" * (limits.MESSAGE_CHARS + 1))])
+    parsed = parse([fine.to_dict(), long.to_dict()], "big.json")
+    assert [c.id for c in parsed.conversations] == ["fine"]
+    assert parsed.problems == [
+        "conversation 2 of big.json skipped: a message is longer than 10,000,000 characters"
+    ]
+
+
+@contextlib.contextmanager
+def peak_memory() -> Iterator[list[int]]:
+    """The most memory Python allocated inside the block (in the list, once it ends)."""
+    peak: list[int] = []
+    tracemalloc.start()
+    try:
+        yield peak
+        peak.append(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_import_file_over_the_size_limit_is_refused_without_reading_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "conversations.json"
+    with open(path, "wb") as handle:
+        handle.truncate(limits.IMPORT_FILE_BYTES + limits.MB)  # sparse: takes no disk
+    with peak_memory() as peak, pytest.raises(ImportFailed) as refused:
+        read_file(str(path))
+    assert str(refused.value) == f"{path} is 513 MB, more than the 512 MB chat-tui reads"
+    assert peak[0] < limits.MB
+
+
+SPACES = 64 * limits.MB
+"""Spaces compress about a thousand times: a 64 KB archive of 64 MB."""
+
+
+def bomb(path: Path) -> Path:
+    """An archive whose conversations.json is 64 MB of spaces, followed by a picture (that
+    zipfile reads into when the archive says the JSON's compressed data is longer)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("chat.html", "<html></html>")
+        archive.writestr("conversations.json", b"[" + b" " * SPACES + b"]")
+        archive.writestr("picture.png", os.urandom(2 * limits.MB), zipfile.ZIP_STORED)
+    return path
+
+
+def declare(path: Path, *, compressed: int | None = None, expanded: int | None = None) -> None:
+    """Make the archive lie about the sizes of its conversations.json, in both headers."""
+    raw = bytearray(path.read_bytes())
+    name = b"conversations.json"
+    for signature, sizes_at in ((b"PK\x03\x04", 18), (b"PK\x01\x02", 20)):
+        start = 0
+        while (start := raw.find(signature, start)) >= 0:
+            name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+            if raw[name_at : name_at + len(name)] == name:
+                if compressed is not None:
+                    struct.pack_into("<I", raw, start + sizes_at, compressed)
+                if expanded is not None:
+                    struct.pack_into("<I", raw, start + sizes_at + 4, expanded)
+            start += 4
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("lie", "message"),
+    [
+        ({}, "expands more than 100 times its compressed size (a zip bomb?)"),
+        ({"expanded": 600 * limits.MB}, "expands to more than the 512 MB chat-tui reads"),
+        # Said to be compressed hardly at all: caught by what really expands.
+        ({"compressed": SPACES - limits.MB}, "expands more than 100 times"),
+        # Said to be small: zipfile stops there, and the checksum does not match.
+        ({"expanded": 1000}, "is a damaged zip archive (Bad CRC-32"),
+    ],
+)
+def test_a_zip_bomb_is_refused_early_in_one_line(
+    tmp_path: Path, lie: dict[str, int], message: str
+) -> None:
+    archive = bomb(tmp_path / "export.zip")
+    declare(archive, **lie)
+    with peak_memory() as peak, pytest.raises(ImportFailed) as refused:
+        read_file(str(archive))
+    assert str(refused.value).startswith(f"{archive} ")
+    assert message in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert peak[0] < 16 * limits.MB  # stopped long before the 64 MB it expands to
+
+
+def test_a_zip_compressed_in_a_way_zipfile_does_not_bound_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_BZIP2) as zipped:
+        zipped.writestr("conversations.json", FIXTURE.read_text(encoding="utf-8"))
+    with pytest.raises(ImportFailed, match="compressed in a way chat-tui does not read"):
+        read_file(str(archive))
+
+
+def test_a_zip_listing_too_many_files_is_refused_before_they_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("conversations.json", FIXTURE.read_text(encoding="utf-8"))
+        for number in range(2000):
+            zipped.writestr(f"file-{number:05}.png", b"")
+    assert read_file(str(archive)) == chatgpt_export()
+    monkeypatch.setattr(limits, "ARCHIVE_DIRECTORY_BYTES", 64 * 1024)
+    with pytest.raises(ImportFailed) as refused:
+        read_file(str(archive))
+    assert str(refused.value) == (
+        f"{archive} lists its files in more than 65,536 bytes (a zip bomb?)"
+    )

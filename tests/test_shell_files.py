@@ -12,6 +12,7 @@ import pytest
 from chat_tui.models import Conversation, Message, Usage
 from chat_tui.store import ConversationStore
 from tests.shell import Shell, make_shell, one_line_error
+from tests.test_importing import bomb
 
 FIXTURE = Path(__file__).parent / "fixtures" / "chatgpt_conversations.json"
 
@@ -241,3 +242,50 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(
     errors = process.stderr.read()
     assert process.wait(timeout=30) == 1
     assert errors == b""
+
+
+DEEP = "20260101-000000-deep01.json"
+
+
+def test_a_deep_file_beside_others_is_named_and_the_others_listed_and_exported(
+    shell: Shell, seeded: list[Conversation], data_dir: Path
+) -> None:
+    deep = data_dir / "conversations" / DEEP
+    deep.write_bytes(b"[" * 100_000)
+    listed = shell.run("list")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [
+        "20261125-090000-aaaaaa",
+        "20261124-070000-cccccc",
+        "20261120-080000-bbbbbb",
+    ]
+    assert one_line_error(listed.stderr) == (
+        f"chat-tui: warning: {DEEP} is nested more than 256 levels deep (left as it is)"
+    )
+    exported = shell.run("export", "--all", "--format", "json")
+    assert exported.returncode == 1
+    assert [c["id"] for c in json.loads(exported.stdout)] == [
+        "20261120-080000-bbbbbb",
+        "20261124-070000-cccccc",
+        "20261125-090000-aaaaaa",
+    ]
+    assert one_line_error(exported.stderr) == (
+        f"chat-tui: not exported: {DEEP} is nested more than 256 levels deep"
+    )
+    assert deep.read_bytes() == b"[" * 100_000
+
+
+def test_importing_a_deep_file_or_a_zip_bomb_fails_in_one_line(
+    shell: Shell, tmp_path: Path, data_dir: Path
+) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000)
+    archive = bomb(tmp_path / "export.zip")
+    for path, reason in (
+        (deep, "is nested more than 256 levels deep"),
+        (archive, "holds a conversations.json that expands more than 100 times"),
+    ):
+        result = shell.run("import", str(path))
+        assert (result.returncode, result.stdout) == (1, "")
+        assert one_line_error(result.stderr).startswith(f"chat-tui: {path} {reason}")
+    assert not (data_dir / "conversations").exists()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from chat_tui import limits
 from chat_tui.models import SCHEMA_VERSION, Conversation, Message
 from chat_tui.store import ConversationStore, StoreError
 from tests.helpers import file_size_limit
@@ -149,6 +151,48 @@ def test_unreadable_files_are_reported_and_left_untouched(
         assert (folder / name).read_bytes() == raw
     with pytest.raises(StoreError, match="not valid JSON"):
         store.load("notjson")
+
+
+def test_a_deep_or_huge_file_is_reported_by_name_untouched_and_the_rest_listed(
+    store: ConversationStore, data_dir: Path
+) -> None:
+    store.save(conversation_with("fine"))
+    folder = data_dir / "conversations"
+    deep = folder / "20260101-000000-deep01.json"
+    deep.write_bytes(b"[" * 100_000)
+    huge = folder / "20260101-000000-huge01.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(limits.CONVERSATION_FILE_BYTES + limits.MB)  # sparse: takes no disk
+    tracemalloc.start()
+    try:
+        problems = store.refresh()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert {p.path.name: p.reason for p in problems} == {
+        deep.name: "is nested more than 256 levels deep",
+        huge.name: "is 257 MB, more than the 256 MB chat-tui reads",
+    }
+    assert peak < 16 * limits.MB  # the huge one was never read
+    assert [s.title for s in store.summaries()] == ["fine"]
+    with pytest.raises(StoreError, match=r"deep01\.json is nested more than 256 levels deep"):
+        store.load(deep.stem)
+    assert deep.read_bytes() == b"[" * 100_000
+    assert huge.stat().st_size == limits.CONVERSATION_FILE_BYTES + limits.MB
+
+
+def test_a_conversation_too_large_to_read_back_is_not_written(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = conversation_with("short")
+    store.save(conversation)
+    path = store.path_of(conversation.id)
+    before = path.read_bytes()
+    monkeypatch.setattr(limits, "CONVERSATION_FILE_BYTES", 4096)
+    conversation.add_user_message("x" * 5000)
+    with pytest.raises(StoreError, match="more than the 4,096 bytes chat-tui reads back"):
+        store.save(conversation)
+    assert path.read_bytes() == before
 
 
 def test_a_newer_file_is_read_only_and_never_overwritten(

@@ -6,7 +6,6 @@ replaced atomically, removed once the prompt is sent or emptied.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from chat_tui.atomic import write_text_atomic
@@ -18,6 +17,9 @@ NEW_CONVERSATION = "new"
 class DraftStore:
     def __init__(self, root: Path) -> None:
         self.directory = root / "drafts"
+        self._in_memory: dict[str, str] = {}
+        """Drafts that could not be written or removed (a read-only data directory): kept
+        for this session instead, and taken over what is on disk."""
 
     def _path(self, key: str) -> Path:
         safe = "".join(c for c in key if c.isalnum() or c in "-_") or NEW_CONVERSATION
@@ -28,16 +30,27 @@ class DraftStore:
         if not text.strip():
             self.clear(key)
             return
-        ensure_private_dir(self.directory.parent)
-        ensure_private_dir(self.directory)
-        write_text_atomic(self._path(key), text)
+        try:
+            ensure_private_dir(self.directory.parent)
+            ensure_private_dir(self.directory)
+            write_text_atomic(self._path(key), text)
+        except OSError:
+            self._in_memory[key] = text
+        else:
+            self._in_memory.pop(key, None)
 
     def load(self, key: str) -> str:
+        if key in self._in_memory:
+            return self._in_memory[key]
         try:
             return self._path(key).read_text("utf-8")
         except (OSError, UnicodeDecodeError):
             return ""
 
     def clear(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError:
+            self._in_memory[key] = ""  # the file stays; for this session there is no draft
+        else:
+            self._in_memory.pop(key, None)

@@ -9,17 +9,29 @@ are), and nothing added to it here in the meantime is lost.
 from __future__ import annotations
 
 import io
-import json
 import re
 import sys
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, BinaryIO, Literal
 
+from chat_tui import limits
 from chat_tui.chatgpt import from_chatgpt, is_chatgpt_conversation
+from chat_tui.limits import (
+    ARCHIVE_EXPANDED_BYTES,
+    ARCHIVE_RATIO,
+    ARCHIVE_RATIO_FROM,
+    IMPORT_FILE_BYTES,
+    MESSAGE_CHARS,
+    TooLarge,
+    parse_json,
+    read_at_most,
+    size_text,
+)
 from chat_tui.merge import merge_conversations
-from chat_tui.models import Conversation, SchemaError
+from chat_tui.models import Conversation, Message, SchemaError
 from chat_tui.store import ConversationStore, StoreError
 
 CHATGPT_FILE = "conversations.json"
@@ -56,23 +68,132 @@ class Result:
 def read_file(name: str) -> Any:
     """The JSON in `name` ("-" for stdin), or in the `conversations.json` of a ChatGPT zip."""
     try:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        if name == "-":
+            return _read(name, io.BytesIO(read_at_most(sys.stdin.buffer, IMPORT_FILE_BYTES)))
+        with open(name, "rb") as handle:
+            return _read(name, handle)
+    except TooLarge as error:
+        raise ImportFailed(f"{name} {error}") from None
     except OSError as error:
         raise ImportFailed(f"cannot read {name}: {error.strerror or error}") from None
-    if zipfile.is_zipfile(io.BytesIO(raw)):
-        raw = _from_archive(name, raw)
+
+
+def _read(name: str, handle: BinaryIO) -> Any:
+    if zipfile.is_zipfile(handle):
+        raw = _from_archive(name, handle)
+    else:
+        handle.seek(0)
+        raw = read_at_most(handle, IMPORT_FILE_BYTES)
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return parse_json(raw)
+    except TooLarge:
+        raise
+    except ValueError as error:  # not UTF-8, not JSON
         raise ImportFailed(f"{name} is not JSON ({error})") from None
 
 
-def _from_archive(name: str, raw: bytes) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-        inside = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == CHATGPT_FILE]
-        if not inside:
-            raise ImportFailed(f"{name} is a zip archive without a {CHATGPT_FILE}")
-        return archive.read(min(inside, key=len))
+READ_CHUNK = 64 * 1024
+"""Bytes decompressed per read. zipfile reads up to this much compressed data ahead of
+what it decompresses, so the ratio checked against the compressed bytes read lets a bomb
+expand by `ARCHIVE_RATIO` times this at most, beyond its real size."""
+_READABLE_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+"""Compressions whose decompression zipfile bounds per read (ChatGPT's archives use
+deflate); bzip2 and lzma expand all the data of a read at once, however far."""
+
+
+def _from_archive(name: str, handle: BinaryIO) -> bytes:
+    """The `conversations.json` in a zip archive, refused as soon as it expands too far.
+
+    What the archive says of the file's sizes is checked first, then the bytes really
+    decompressed against the compressed bytes really read (an archive can lie about both).
+    The list of files zipfile reads whole is bounded by what it can read in one go.
+    """
+    counted = _Counted(handle)
+    try:
+        with zipfile.ZipFile(counted) as archive:
+            inside = [
+                i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == CHATGPT_FILE
+            ]
+            if not inside:
+                raise ImportFailed(f"{name} is a zip archive without a {CHATGPT_FILE}")
+            info = min(inside, key=lambda i: len(i.filename))
+            _check_declared(name, info)
+            with archive.open(info) as member:
+                counted.count = 0
+                return b"".join(_expanded(member, counted))
+    except TooLarge as error:
+        raise ImportFailed(f"{name} {error}") from None
+    except EOFError:
+        raise ImportFailed(f"{name} is a damaged zip archive (it ends too soon)") from None
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as error:
+        raise ImportFailed(f"{name} is a damaged zip archive ({error})") from None
+
+
+def _check_declared(name: str, info: zipfile.ZipInfo) -> None:
+    if info.flag_bits & 0x1:
+        raise ImportFailed(f"{name} is encrypted; extract {CHATGPT_FILE} and import that")
+    if info.compress_type not in _READABLE_COMPRESSION:
+        raise ImportFailed(
+            f"{name} is compressed in a way chat-tui does not read (method "
+            f"{info.compress_type}); extract {CHATGPT_FILE} and import that"
+        )
+    _check_expansion(info.file_size, info.compress_size)
+
+
+def _check_expansion(expanded: int, compressed: int) -> None:
+    if expanded > ARCHIVE_EXPANDED_BYTES:
+        raise TooLarge(
+            f"holds a {CHATGPT_FILE} that expands to more than the "
+            f"{size_text(ARCHIVE_EXPANDED_BYTES)} chat-tui reads"
+        )
+    if expanded > max(ARCHIVE_RATIO * compressed, ARCHIVE_RATIO_FROM):
+        raise TooLarge(
+            f"holds a {CHATGPT_FILE} that expands more than {ARCHIVE_RATIO} times its "
+            "compressed size (a zip bomb?)"
+        )
+
+
+def _expanded(member: IO[bytes], counted: _Counted) -> Iterator[bytes]:
+    """The member's bytes, counted as they are decompressed."""
+    expanded = 0
+    while chunk := member.read(READ_CHUNK):
+        expanded += len(chunk)
+        _check_expansion(expanded, counted.count)
+        yield chunk
+
+
+class _Counted:
+    """An archive file that counts the bytes read from it: what a member's compressed data
+    really took (and one read ahead), whatever the archive says.
+
+    zipfile reads small pieces, except the archive's list of files, which it reads in one
+    go and turns into objects many times larger: a read over `ARCHIVE_DIRECTORY_BYTES` is
+    refused.
+    """
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.size = file.seek(0, io.SEEK_END)
+        self.count = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        left = self.size - self.file.tell()
+        size = left if size < 0 else min(size, left)
+        if size > limits.ARCHIVE_DIRECTORY_BYTES:
+            most = size_text(limits.ARCHIVE_DIRECTORY_BYTES)
+            raise TooLarge(f"lists its files in more than {most} (a zip bomb?)")
+        data = self.file.read(size)
+        self.count += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return self.file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def seekable(self) -> bool:
+        return True
 
 
 def parse(data: Any, name: str) -> Parsed:
@@ -88,6 +209,8 @@ def parse(data: Any, name: str) -> Parsed:
     for position, item in enumerate(items, 1):
         try:
             conversation = from_chatgpt(item) if is_chatgpt_conversation(item) else _chat_tui(item)
+            if conversation is not None:
+                _check_lengths(conversation.messages)
         except (SchemaError, KeyError, TypeError, ValueError) as error:
             parsed.problems.append(f"conversation {position} of {name} skipped: {error}")
             continue
@@ -96,6 +219,14 @@ def parse(data: Any, name: str) -> Parsed:
         else:
             parsed.conversations.append(conversation)
     return parsed
+
+
+def _check_lengths(messages: list[Message]) -> None:
+    for message in messages:
+        if max(len(message.content), len(message.reasoning or "")) > MESSAGE_CHARS:
+            raise SchemaError(f"a message is longer than {MESSAGE_CHARS:,} characters")
+        for branch in message.alternatives:
+            _check_lengths(branch)
 
 
 def _chat_tui(item: dict[str, Any]) -> Conversation:

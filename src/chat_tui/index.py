@@ -12,7 +12,6 @@ one- and two-character pieces of the text's non-ASCII runs.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import sqlite3
@@ -23,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chat_tui import limits
+from chat_tui.limits import TooLarge, load_json
 from chat_tui.models import Conversation, Message, NewerSchemaError, SchemaError
 
 INDEX_FORMAT = "6"
@@ -258,21 +259,20 @@ class ConversationIndex:
         The stamp is taken from the open file, so it always describes the bytes read.
         """
         path = self._conversations_dir / f"{conversation_id}.json"
+        stamp: FileStamp = (0, 0, 0, 0)
         try:
             with open(path, "rb") as handle:
                 stamp = stamp_of(os.fstat(handle.fileno()))
-                raw = handle.read()
+                data = load_json(handle, limits.CONVERSATION_FILE_BYTES)
         except FileNotFoundError:
             return None, (0, 0, 0, 0)
         except OSError as error:
-            try:
+            with contextlib.suppress(OSError):
                 stamp = stamp_of(os.stat(path))
-            except OSError:
-                stamp = (0, 0, 0, 0)
             return f"cannot be read: {error.strerror}", stamp
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except TooLarge as error:
+            return str(error), stamp
+        except ValueError as error:  # not UTF-8, not JSON
             return f"is not valid JSON ({error})", stamp
         try:
             conversation = Conversation.from_dict(data)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chat_tui import limits
 from chat_tui.atomic import write_bytes_atomic
 from chat_tui.encoding import ConversationEncoder
 from chat_tui.index import (
@@ -34,6 +34,7 @@ from chat_tui.index import (
     SearchHit,
     stamp_of,
 )
+from chat_tui.limits import TooLarge, load_json, size_text
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, NewerSchemaError, SchemaError
 from chat_tui.paths import ensure_private_dir
@@ -71,6 +72,9 @@ class ConversationStore:
         self._thread_lock = threading.RLock()
         self._prepared = False
         self._encoder = ConversationEncoder()
+        self.cannot_save: str | None = None
+        """Why nothing can be written to the data directory, as the last refresh found it
+        (a read-only mount, permissions); listing and reading work all the same."""
 
     def _prepare(self) -> None:
         if not self._prepared:
@@ -90,8 +94,23 @@ class ConversationStore:
         """Re-index whatever changed on disk; return the files that cannot be read."""
         if not self.root.exists():
             return []
-        self._prepare()
+        self.cannot_save = self._unwritable()
         return self._index.sync(progress)
+
+    def _unwritable(self) -> str | None:
+        """Why nothing can be saved here, or None. Never raises: reading must not depend on
+        being able to write (the index then lives in memory)."""
+        try:
+            self._prepare()
+        except StoreError as error:
+            return str(error)
+        for directory in (self.root, self.conversations_dir):
+            if not os.access(directory, os.W_OK):
+                return (
+                    f"{directory} cannot be written to; check its permissions and whether "
+                    "its disk is mounted read-only"
+                )
+        return None
 
     def summaries(self, limit: int | None = None) -> list[ConversationSummary]:
         """What the sidebar lists (all, or the newest `limit`), as the index knows it."""
@@ -131,14 +150,14 @@ class ConversationStore:
         try:
             with open(path, "rb") as handle:
                 stamp = stamp_of(os.fstat(handle.fileno()))
-                raw = handle.read()
+                data = load_json(handle, limits.CONVERSATION_FILE_BYTES)
         except FileNotFoundError:
             raise StoreError(f"{path.name} no longer exists (deleted elsewhere?)") from None
         except OSError as error:
             raise StoreError(f"cannot read {path}: {error.strerror}") from error
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except TooLarge as error:
+            raise StoreError(f"{path} {error}; it was left as it is") from None
+        except ValueError as error:  # not UTF-8, not JSON
             raise StoreError(f"{path} is not valid JSON ({error}); it was left as it is") from None
         try:
             conversation = Conversation.from_dict(data)
@@ -186,6 +205,13 @@ class ConversationStore:
                 ours = merged
             ours.revision = max(ours.revision, theirs.revision if theirs else 0) + 1
             payload = self._encoder.encode(ours.to_dict())
+            if len(payload) > limits.CONVERSATION_FILE_BYTES:
+                # A file chat-tui would refuse to read back would hide the conversation.
+                raise StoreError(
+                    f"this conversation would be {size_text(len(payload))}, more than the "
+                    f"{size_text(limits.CONVERSATION_FILE_BYTES)} chat-tui reads back; "
+                    "start a new one"
+                )
             try:
                 write_bytes_atomic(path, payload)
                 stamp = stamp_of(os.stat(path))

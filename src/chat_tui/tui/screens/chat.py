@@ -221,6 +221,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._directory_stamp: int | None = None
         self._reported: set[str] = set()
         """Unreadable files already reported, so each is mentioned once."""
+        self._told_cannot_save = False
+        """Whether the person was told the data directory cannot be written (once is enough)."""
         self._draft_changed = False
         self._draft_lock = asyncio.Lock()
         """Draft writes happen in order, so an older text never overwrites a newer one."""
@@ -475,6 +477,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         else:
             self.sidebar.set_rows(rows)
         self._report_problems(problems)
+        self._report_cannot_save()
 
     def _show_hits(self, hits: list[SearchHit]) -> None:
         self.sidebar.set_rows([_row(hit.summary, hit.snippet) for hit in hits])
@@ -492,6 +495,21 @@ class ChatScreen(ConversationActions, Screen[None]):
             title="Some conversations could not be read",
             severity="warning",
             timeout=15,
+            markup=False,
+        )
+
+    def _report_cannot_save(self) -> None:
+        """Once per session: the data directory cannot be written (a read-only mount, say)."""
+        reason = self.chat_app.store.cannot_save
+        if reason is None or self._told_cannot_save:
+            return
+        self._told_cannot_save = True
+        self.notify(
+            display_text(reason) + "\nConversations can be read and opened. What you write "
+            "stays in memory, and is saved once the directory can be written.",
+            title="Nothing can be saved",
+            severity="warning",
+            timeout=20,
             markup=False,
         )
 

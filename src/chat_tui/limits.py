@@ -1,0 +1,128 @@
+"""How much chat-tui takes from what it reads: one limit per kind of input, and the readers
+that hold to them.
+
+Conversation files, imported files and archives come from disk or from the person: a damaged
+or hostile one must be refused with a one-line reason, never take the process down or eat
+the machine's memory. Every reader of such JSON goes through `load_json`, which refuses a
+file over its size limit before reading it whole and nesting too deep before `json.loads`
+recurses into it (CPython's parser recurses once per level and ends in `RecursionError`).
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+from itertools import accumulate, count
+from typing import Any, BinaryIO
+
+MB = 1024 * 1024
+
+JSON_DEPTH = 256
+"""Nesting of arrays and objects in any JSON read. chat-tui's own files nest three levels
+per prompt edited inside an earlier edit (alternatives hold messages that hold alternatives);
+deeper than this is not a conversation, and reading it would recurse past Python's limit."""
+CONVERSATION_FILE_BYTES = 256 * MB
+"""Size of one conversation file, read or written: far beyond any conversation typed or
+generated (a model's context window holds a few megabytes of text), small enough to read
+into memory whole."""
+IMPORT_FILE_BYTES = 512 * MB
+"""Size of an imported JSON file (or of stdin): ChatGPT's `conversations.json` for years of
+daily use is a few hundred megabytes, and its parsed form takes several times that."""
+ARCHIVE_EXPANDED_BYTES = IMPORT_FILE_BYTES
+"""What the file read from a zip archive may expand to: the same file as `IMPORT_FILE_BYTES`,
+checked against what the archive claims and again as it is decompressed."""
+ARCHIVE_RATIO = 100
+"""How many times its compressed size a file in a zip may expand to. JSON compresses about
+ten to twenty times; a zip bomb (a megabyte expanding to gigabytes) a thousand."""
+ARCHIVE_RATIO_FROM = 1 * MB
+"""Expanded bytes before the ratio counts: the ratio of a small file says nothing."""
+ARCHIVE_DIRECTORY_BYTES = 64 * MB
+"""Size of a zip archive's list of files (its central directory), read whole into objects
+ten times larger: ChatGPT's export with ten thousand pictures lists them in about a
+megabyte."""
+MESSAGE_CHARS = 10_000_000
+"""Characters in one imported message: no model reads or writes more in one message (the
+largest context windows hold a few million tokens of about four characters)."""
+
+
+class TooLarge(ValueError):
+    """Input over one of the limits. The message says which, to follow a file's name:
+    "is nested more than 256 levels deep"."""
+
+
+def size_text(size: int) -> str:
+    return f"{size / MB:,.0f} MB" if size >= MB else f"{size:,} bytes"
+
+
+def read_at_most(source: BinaryIO, limit: int) -> bytes:
+    """All of `source`, refused (`TooLarge`) if it holds more than `limit` bytes.
+
+    A regular file over the limit is refused by its size, without reading it; anything else
+    (a pipe, a file still growing) is read a chunk at a time, to one byte past the limit at
+    most.
+    """
+    try:
+        size = os.fstat(source.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # not a file (a BytesIO)
+        size = 0
+    if size > limit:
+        raise TooLarge(f"is {size_text(size)}, more than the {size_text(limit)} chat-tui reads")
+    chunks: list[bytes] = []
+    total = 0
+    want = size + 1 if size else _CHUNK
+    while chunk := source.read(min(want, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(f"is more than the {size_text(limit)} chat-tui reads")
+        want = _CHUNK
+    return b"".join(chunks)
+
+
+_CHUNK = 1 * MB
+
+
+def load_json(source: BinaryIO, limit: int) -> Any:
+    """The JSON value in `source` (read as `read_at_most`), checked as `parse_json`."""
+    return parse_json(read_at_most(source, limit))
+
+
+def parse_json(raw: bytes) -> Any:
+    """`json.loads(raw)`, refused (`TooLarge`) if it nests deeper than `JSON_DEPTH`.
+
+    Anything else wrong with the text raises what `json.loads` raises (`ValueError`s).
+    """
+    encoding = json.detect_encoding(raw)
+    if not encoding.startswith("utf-8"):
+        # UTF-16 and -32 spell brackets in several bytes: scan the text as UTF-8 instead.
+        raw = raw.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+    if nests_too_deep(raw):
+        raise TooLarge(f"is nested more than {JSON_DEPTH} levels deep")
+    return json.loads(raw)
+
+
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_OPEN_AS_TWO = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+def nests_too_deep(raw: bytes) -> bool:
+    """Whether the arrays and objects of UTF-8 JSON nest deeper than `JSON_DEPTH` (brackets
+    inside strings not counted), found at C speed: a loop over the bytes in Python would
+    take seconds on a large export.
+
+    Only escaped backslashes and quotes can hide where a string ends: removing them (pairs
+    of backslashes first, as a parser pairs them left to right) leaves strings as the text
+    between two quotes. In UTF-8 no byte of a multi-byte character is a bracket or quote.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= JSON_DEPTH:
+        return False  # too few brackets to nest that deep
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = unescaped.translate(None, _NOT_STRUCTURE)
+    outside = b"".join(skeleton.split(b'"')[::2])  # even pieces lie outside strings
+    if outside.count(b"[") + outside.count(b"{") <= JSON_DEPTH:
+        return False
+    # Opening brackets count 2 and closing ones 0: the running sum minus the number of
+    # brackets so far is the depth after each one.
+    steps = outside.translate(_OPEN_AS_TWO)
+    return max(map(operator.sub, accumulate(steps), count(1))) > JSON_DEPTH

@@ -125,4 +125,5 @@ def nests_too_deep(raw: bytes) -> bool:
     # Opening brackets count 2 and closing ones 0: the running sum minus the number of
     # brackets so far is the depth after each one.
     steps = outside.translate(_OPEN_AS_TWO)
-    return max(map(operator.sub, accumulate(steps), count(1))) > JSON_DEPTH
+    deepest: int = max(map(operator.sub, accumulate(steps), count(1)))
+    return deepest > JSON_DEPTH

@@ -2,7 +2,8 @@
 
 Plain functions of conversations, so the shell's `export` and the app's command palette
 produce the same files. Markdown shows the visible path of a conversation and is made to read
-well on GitHub; JSON is the conversation file's own format, alternatives and all.
+well on GitHub (a tool call with its arguments and its result, long results cut); JSON is the
+conversation file's own format, alternatives and whole tool results and all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from chat_tui.models import Conversation, Message
+from chat_tui.models import Conversation, Message, ToolCall
 from chat_tui.safetext import display_text, one_line
 from chat_tui.timefmt import date_time
 
@@ -22,6 +23,17 @@ _STATUS_NOTES = {
     "stopped": "*■ Stopped: the reply was cut short.*",
     "interrupted": "*⚠ Interrupted: chat-tui was closed while this reply was arriving.*",
     "streaming": "*⚠ Still arriving when this was exported.*",
+}
+MARKDOWN_RESULT = 4_000
+"""Characters of a tool's result a Markdown export shows (the JSON export has all of it)."""
+_CALL_OUTCOMES = {
+    "pending": "not run",
+    "running": "running when this was exported",
+    "done": "done",
+    "error": "failed",
+    "denied": "denied",
+    "stopped": "stopped",
+    "skipped": "not run",
 }
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """Characters json.dumps leaves raw that a terminal could obey (C1 controls, bidi overrides)."""
@@ -34,7 +46,12 @@ def conversation_to_markdown(conversation: Conversation) -> str:
     if conversation.system_prompt.strip():
         quoted = "\n".join(f"> {line}" for line in _text(conversation.system_prompt).split("\n"))
         parts.append(f"> **System prompt**\n>\n{quoted}")
-    parts.extend(_message_section(message) for message in conversation.messages)
+    answered = {call.id for m in conversation.messages for call in m.tool_calls}
+    parts.extend(
+        _message_section(message)
+        for message in conversation.messages
+        if message.role != "tool" or message.tool_call_id not in answered
+    )
     return "\n\n".join(parts) + "\n"
 
 
@@ -72,7 +89,7 @@ def _metadata_line(conversation: Conversation) -> str:
 
 
 def _message_section(message: Message) -> str:
-    heading = ["You"] if message.role == "user" else ["Assistant"]
+    heading = [{"user": "You", "assistant": "Assistant", "tool": "Tool result"}[message.role]]
     if message.role == "assistant" and message.model:
         heading.append(_inline(message.model))
     if message.created_at:
@@ -83,8 +100,11 @@ def _message_section(message: Message) -> str:
     if message.reasoning:
         reasoning = _closed(_text(message.reasoning))
         parts.append(f"<details>\n<summary>Thinking</summary>\n\n{reasoning}\n\n</details>")
-    if message.content:
+    if message.content and message.role == "tool":
+        parts.append(_fenced(_text(message.content), "text"))
+    elif message.content:
         parts.append(_closed(_text(message.content)))
+    parts.extend(_call_section(call) for call in message.tool_calls)
     if message.status == "failed":
         parts.append(f"> **Failed:** {_inline(message.error or 'the reply failed')}")
     elif message.status in _STATUS_NOTES:
@@ -92,6 +112,44 @@ def _message_section(message: Message) -> str:
     if message.status == "complete" and message.error:
         parts.append(f"> **Note:** {_inline(message.error)}")
     return "\n\n".join(parts)
+
+
+def _call_section(call: ToolCall) -> str:
+    """A call: what was called, how it went, its arguments, and its result (cut if long)."""
+    what = f"{call.server} · {call.tool}" if call.server and call.tool else call.name
+    outcome = _CALL_OUTCOMES[call.status]
+    if call.duration_seconds is not None and call.status in ("done", "error", "stopped"):
+        outcome += f" in {call.duration_seconds:.2f} s"
+    parts = [
+        f"**Tool call:** {_inline(what)} · {outcome}",
+        _fenced(_pretty(call.arguments), "json"),
+    ]
+    if call.error and call.status != "done":
+        parts.append(f"> **{_CALL_OUTCOMES[call.status].capitalize()}:** {_inline(call.error)}")
+    if call.result is not None:
+        result = _text(call.result)
+        shown = _fenced(result[:MARKDOWN_RESULT], "text")
+        if len(result) > MARKDOWN_RESULT:
+            rest = len(result) - MARKDOWN_RESULT
+            shown += f"\n\n*… {rest:,} more characters (the JSON export has the whole result)*"
+        size = f"{len(call.result):,} characters"
+        parts.append(f"<details>\n<summary>Result ({size})</summary>\n\n{shown}\n\n</details>")
+    return "\n\n".join(parts)
+
+
+def _pretty(arguments: str) -> str:
+    """Arguments as indented JSON, or as the model sent them when they are not JSON."""
+    try:
+        return json.dumps(json.loads(arguments), ensure_ascii=False, indent=2)
+    except (ValueError, RecursionError):
+        return _text(arguments)
+
+
+def _fenced(text: str, language: str) -> str:
+    """`text` in a code fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{display_text(text)}\n{fence}"
 
 
 def _text(text: str) -> str:

@@ -8,19 +8,40 @@ nothing is ever thrown away.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-SCHEMA_VERSION = 2
-"""Version 1 had no message ids, alternatives, per-message models or revisions."""
+SCHEMA_VERSION = 3
+"""Version 1 had no message ids, alternatives, per-message models or revisions; version 2 had
+no tool calls or tool messages."""
 
-Role = Literal["user", "assistant"]
+Role = Literal["user", "assistant", "tool"]
+ROLES: tuple[Role, ...] = ("user", "assistant", "tool")
 Status = Literal["complete", "streaming", "stopped", "failed", "interrupted"]
 STATUSES: tuple[Status, ...] = ("complete", "streaming", "stopped", "failed", "interrupted")
 TITLE_LENGTH = 60
+
+CallStatus = Literal["pending", "running", "done", "error", "denied", "stopped", "skipped"]
+"""A tool call: arrived and not yet decided, running, answered, failed (the tool or its server
+said so, or the call could not be made), denied by the person, stopped while waiting or
+running, or not run at all (the reply's round limit)."""
+CALL_STATUSES: tuple[CallStatus, ...] = (
+    "pending",
+    "running",
+    "done",
+    "error",
+    "denied",
+    "stopped",
+    "skipped",
+)
+SETTLED_CALLS: frozenset[CallStatus] = frozenset({"done", "error", "denied", "stopped", "skipped"})
+"""Calls whose outcome the model was (or can be) told; the others never reached a decision."""
+NOT_RUN = "This call was not run."
+"""What the model is told for a settled call whose tool message is missing from the file."""
 
 
 class SchemaError(ValueError):
@@ -89,6 +110,86 @@ class Usage:
 
 
 @dataclass
+class ToolCall:
+    """One call a model asked for, as it sent it, and what became of it."""
+
+    id: str
+    name: str
+    """The tool's name as the model used it (the name it was offered under)."""
+    arguments: str = ""
+    """The JSON arguments exactly as the model sent them (they may not be valid JSON)."""
+    server: str | None = None
+    """The MCP server and the tool's own name there, once the name was resolved."""
+    tool: str | None = None
+    status: CallStatus = "pending"
+    result: str | None = None
+    """The tool's output (or error text), kept whole up to `tools.loop.RESULT_KEPT`."""
+    error: str | None = None
+    """Why the call failed, was denied or was not run, in one line for the person."""
+    duration_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "status": self.status,
+        }
+        optional = {
+            "server": self.server,
+            "tool": self.tool,
+            "result": self.result,
+            "error": self.error,
+            "duration_seconds": self.duration_seconds,
+        }
+        data.update({k: v for k, v in optional.items() if v is not None})
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ToolCall:
+        if not isinstance(data, dict):
+            raise SchemaError("a tool call is not an object")
+        name, arguments = data.get("name"), data.get("arguments", "")
+        if not isinstance(name, str) or not isinstance(arguments, str):
+            raise SchemaError("a tool call's name or arguments are not text")
+        status = data.get("status")
+        return cls(
+            id=_str_or_new(data.get("id"), new_call_id),
+            name=name,
+            arguments=arguments,
+            server=_opt_str(data.get("server")),
+            tool=_opt_str(data.get("tool")),
+            status=cast(CallStatus, status if status in CALL_STATUSES else "pending"),
+            result=data.get("result") if isinstance(data.get("result"), str) else None,
+            error=_opt_str(data.get("error")),
+            duration_seconds=_opt_float(data.get("duration_seconds")),
+        )
+
+    def api_dict(self) -> dict[str, Any]:
+        """The call in a request's assistant message. Arguments that are not a JSON object
+        (a cut-off stream) go as `{}`: some servers parse them and reject the request."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": sendable_arguments(self.arguments)},
+        }
+
+
+def new_call_id() -> str:
+    """For a call whose server sent no id (the id only pairs a call with its result)."""
+    return "call_" + secrets.token_hex(8)
+
+
+def sendable_arguments(arguments: str) -> str:
+    """`arguments` if they are a JSON object, else `{}`."""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return "{}"
+    return arguments if isinstance(parsed, dict) else "{}"
+
+
+@dataclass
 class Message:
     role: Role
     content: str
@@ -106,6 +207,10 @@ class Message:
     """Other versions of the path from this position on (this one excluded)."""
     variant: int = 0
     """Position of this version among all versions (0-based, oldest first)."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """Tools an assistant message asked to call, in the order the model sent them."""
+    tool_call_id: str | None = None
+    """For a `tool` message: the call whose result it carries."""
 
     @property
     def variant_count(self) -> int:
@@ -130,6 +235,10 @@ class Message:
             "usage": self.usage.to_dict() if self.usage else None,
         }
         data.update({k: v for k, v in optional.items() if v})
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
         if self.alternatives:
             data["alternatives"] = [[m.to_dict() for m in branch] for branch in self.alternatives]
             data["variant"] = self.variant
@@ -140,7 +249,7 @@ class Message:
         if not isinstance(data, dict):
             raise SchemaError("a message is not an object")
         role = data.get("role")
-        if role not in ("user", "assistant"):
+        if role not in ROLES:
             raise SchemaError(f"a message has an unknown role {role!r}")
         content = data.get("content")
         if not isinstance(content, str):
@@ -153,6 +262,9 @@ class Message:
         variant = data.get("variant", 0)
         if not isinstance(variant, int) or not 0 <= variant <= len(alternatives):
             variant = len(alternatives)
+        calls_data = data.get("tool_calls", [])
+        if not isinstance(calls_data, list):
+            raise SchemaError("a message's tool calls are not a list")
         return cls(
             role=cast(Role, role),
             content=content,
@@ -165,6 +277,8 @@ class Message:
             usage=Usage.from_dict(data.get("usage")),
             alternatives=alternatives,
             variant=variant,
+            tool_calls=[ToolCall.from_dict(call) for call in calls_data],
+            tool_call_id=_opt_str(data.get("tool_call_id")),
         )
 
 
@@ -222,19 +336,24 @@ class Conversation:
     def touch(self) -> None:
         self.updated_at = now_iso()
 
-    def api_messages(self, upto: int | None = None) -> list[dict[str, str]]:
+    def api_messages(self, upto: int | None = None) -> list[dict[str, Any]]:
         """The request body's `messages`: system prompt first, then the visible path.
 
-        Empty assistant messages (a reply that failed before its first token) are left out:
-        servers reject them and they carry nothing.
+        Servers reject a request whose tool turns do not pair up, so only settled calls are
+        sent, each followed by its result (a missing one, from a file cut off by a crash, is
+        sent as "not run"); calls that never reached a decision and stray tool messages are
+        left out. Empty assistant messages (a reply that failed before its first token) are
+        left out too: servers reject them and they carry nothing.
         """
-        sent: list[dict[str, str]] = []
+        sent: list[dict[str, Any]] = []
         if self.system_prompt.strip():
             sent.append({"role": "system", "content": self.system_prompt})
-        for message in self.messages[:upto]:
-            if message.role == "assistant" and not message.content:
-                continue
-            sent.append({"role": message.role, "content": message.content})
+        path = self.messages[:upto]
+        for position, message in enumerate(path):
+            if message.role == "user":
+                sent.append({"role": "user", "content": message.content})
+            elif message.role == "assistant":
+                sent.extend(_assistant_turn(message, path[position + 1 :]))
         return sent
 
     # -- alternatives ----------------------------------------------------------------------
@@ -317,6 +436,30 @@ class Conversation:
         conversation = cls.from_dict(newer)
         conversation.read_only = True
         return conversation
+
+
+def _assistant_turn(message: Message, after: list[Message]) -> list[dict[str, Any]]:
+    """An assistant message and the results of its settled calls, as a request sends them."""
+    calls = [call for call in message.tool_calls if call.status in SETTLED_CALLS]
+    if not message.content and not calls:
+        return []
+    turn: dict[str, Any] = {"role": "assistant", "content": message.content}
+    if not calls:
+        return [turn]
+    turn["tool_calls"] = [call.api_dict() for call in calls]
+    results: dict[str, str] = {}
+    for following in after:
+        if following.role != "tool":
+            break
+        if following.tool_call_id is not None:
+            results.setdefault(following.tool_call_id, following.content)
+    return [
+        turn,
+        *(
+            {"role": "tool", "tool_call_id": call.id, "content": results.get(call.id, NOT_RUN)}
+            for call in calls
+        ),
+    ]
 
 
 def branches_of(path: list[Message]) -> list[list[Message]]:

@@ -2,9 +2,11 @@
 
 It runs in a thread, so it serves async Pilot tests and synchronous code (snapshot tests,
 subprocesses, benchmarks) alike. Each test scripts what the next requests get: streamed deltas
-with delays, error statuses with OpenAI-shaped bodies, an error frame or malformed frame in the
-middle of a stream, a dropped connection, a server that stops sending, a stream that never
-ends. Every request body is recorded so tests can assert what the app sent.
+with delays, tool calls (their arguments split into pieces, several at once, after some text),
+error statuses with OpenAI-shaped bodies, an error frame or malformed frame in the middle of a
+stream, a dropped connection, a server that stops sending, a stream that never ends. Every
+request body is recorded so tests can assert what the app sent. Unscripted, it echoes the last
+user message, or after a tool's result, that result.
 
 The server also knows which answers are still being sent (`open_streams`): while it waits (a
 delay, a gate, a hang) it watches the socket, and a write fails once the client is gone, so a
@@ -30,6 +32,26 @@ Fault = Literal["drop", "hang", "error_frame", "malformed", "no_done", "no_heade
 """What goes wrong: the connection is cut (`drop`), the server stops sending (`hang`), an
 error frame or a frame that is not JSON arrives, the stream ends without `[DONE]`, or the
 server reads the request and never answers (`no_headers`, before any status line)."""
+
+
+@dataclass
+class Call:
+    """A tool call the model makes: its arguments are streamed in `pieces` parts."""
+
+    name: str
+    arguments: str | dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    """Empty: `call_1`, `call_2`, ... in the order of the reply."""
+    pieces: int = 3
+
+    @property
+    def arguments_text(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+
+    def split(self) -> list[str]:
+        text = self.arguments_text
+        size = max(1, -(-len(text) // max(self.pieces, 1)))
+        return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 @dataclass
@@ -61,7 +83,11 @@ class Reply:
     fault_after: int = 0
     usage: dict[str, int] | None = None
     """Sent in a final chunk with empty choices when the request asks for usage."""
-    finish_reason: str = "stop"
+    finish_reason: str | None = None
+    """None: "tool_calls" when the reply makes calls, else "stop"."""
+    tool_calls: list[Call] = field(default_factory=list)
+    """Streamed after the text (one call after another, or interleaved when `parallel`)."""
+    parallel: bool = False
     endless: bool = False
     """After the deltas, send the last one again and again (flat out unless `rate` or
     `delay` say otherwise) until the client hangs up: a reply that never ends."""
@@ -157,6 +183,11 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def tool_messages(self) -> list[list[dict[str, Any]]]:
+        """The `tool` messages of each chat request, in order."""
+        return [[m for m in r.messages if m.get("role") == "tool"] for r in self.chat_requests]
+
     # -- scripting -------------------------------------------------------------------------
 
     def add(self, reply: Reply | None = None, /, **fields: Any) -> Reply:
@@ -171,6 +202,10 @@ class FakeOpenAI:
         deltas = [text[i : i + chunk] for i in range(0, len(text), chunk)]
         return self.add(deltas=deltas, **fields)
 
+    def add_calls(self, *calls: Call, text: str = "", **fields: Any) -> Reply:
+        """Queue a reply that says `text` (if any), then makes `calls`."""
+        return self.add(deltas=[text] if text else [], tool_calls=list(calls), **fields)
+
     def next_reply(self, body: Any) -> Reply:
         with self._lock:
             if self.replies:
@@ -180,15 +215,50 @@ class FakeOpenAI:
         if self.default_reply is not None:
             return self.default_reply
         last_user = ""
-        if isinstance(body, dict):
-            for message in body.get("messages", []):
-                if isinstance(message, dict) and message.get("role") == "user":
-                    last_user = str(message.get("content", ""))
+        messages = body.get("messages", []) if isinstance(body, dict) else []
+        for message in messages:
+            if isinstance(message, dict) and message.get("role") == "user":
+                last_user = str(message.get("content", ""))
+        last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+        if last.get("role") == "tool":
+            return Reply(deltas=["Result: ", str(last.get("content", ""))])
         return Reply(deltas=["Echo: ", last_user] if last_user else ["Echo."])
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+
+def _finish_reason(reply: Reply) -> str:
+    if reply.finish_reason is not None:
+        return reply.finish_reason
+    return "tool_calls" if reply.tool_calls else "stop"
+
+
+def _call_frames(reply: Reply) -> list[dict[str, Any]]:
+    """The deltas that stream `reply.tool_calls`: each call's first piece names it, the
+    others carry more of its arguments."""
+    per_call: list[list[dict[str, Any]]] = []
+    for index, call in enumerate(reply.tool_calls):
+        pieces = call.split()
+        first = {
+            "index": index,
+            "id": call.id or f"call_{index + 1}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": pieces[0]},
+        }
+        rest = [{"index": index, "function": {"arguments": piece}} for piece in pieces[1:]]
+        per_call.append([first, *rest])
+    if reply.parallel:
+        ordered = [
+            piece
+            for group in itertools.zip_longest(*per_call)
+            for piece in group
+            if piece is not None
+        ]
+    else:
+        ordered = [piece for pieces in per_call for piece in pieces]
+    return [{"tool_calls": [piece]} for piece in ordered]
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -361,7 +431,7 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": "".join(reply.deltas)},
-                        "finish_reason": reply.finish_reason,
+                        "finish_reason": _finish_reason(reply),
                     }
                 ],
                 "usage": reply.usage,
@@ -426,7 +496,9 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if reply.fault:
                 self._fault(reply)
                 return
-            self._event(frame({}, reply.finish_reason))
+            for call_frame in _call_frames(reply):
+                self._event(frame(call_frame))
+            self._event(frame({}, _finish_reason(reply)))
             if include_usage and reply.usage is not None:
                 usage_frame = frame({})
                 usage_frame["choices"] = []

@@ -46,12 +46,30 @@ class UsageReport:
 
 
 @dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a tool call: the first piece of a call names it, the rest carry its
+    arguments a few characters at a time. `index` tells the calls of one reply apart."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the person should know that is not a failure (tools were not accepted)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Finished:
     reason: str | None
-    """The server's `finish_reason` ("stop", "length", ...), if it sent one."""
+    """The server's `finish_reason` ("stop", "length", "tool_calls", ...), if it sent one."""
 
 
-StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageReport | Notice | Finished
 
 
 NextStep = Literal["retry", "model", "context"]
@@ -125,7 +143,8 @@ async def _post_chat_stream(client: Any, body: dict[str, Any]) -> Any:
     plain `role`/`content` text, which that transform leaves unchanged, and we read four
     fields of each chunk; so the body is posted as it is through the client's documented
     `post`, with the same retries, timeouts, error responses and error frames, and the
-    chunks come as parsed JSON.
+    chunks come as parsed JSON. (Tool turns are plain JSON too: the transform leaves them
+    unchanged as well.)
     """
     from openai import AsyncStream
 
@@ -144,6 +163,8 @@ class ChatClient:
         self._sdk_client: Any = None
         self._send_stream_options = True
         """Cleared when a server rejects `stream_options` (it then gets plain requests)."""
+        self._send_tools = True
+        """Cleared when a server or model rejects `tools`: later requests go without them."""
 
     async def _client(self) -> Any:
         if self._sdk_client is None:
@@ -182,10 +203,22 @@ class ChatClient:
             return self.provider.name
         return host_of(self.provider.base_url) if self.provider.base_url else "OpenAI"
 
+    @property
+    def accepts_tools(self) -> bool:
+        """False once the server rejected tools: offering them again would be refused."""
+        return self._send_tools
+
     async def stream_reply(
-        self, messages: list[dict[str, str]], model: str
+        self,
+        messages: list[dict[str, Any]],
+        model: str,
+        tools: list[dict[str, Any]] | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
-        """Stream one reply. Raises `ChatError`.
+        """Stream one reply, offering `tools` (OpenAI `tools` entries) if given. Raises
+        `ChatError`.
+
+        A server or model that rejects tools gets the same request again without them, and
+        a `Notice` says so, once per client.
 
         The response is closed, and with it a connection whose reply was not read to the
         end, whenever the generator stops: at the end, on an error or a cancellation inside
@@ -194,9 +227,12 @@ class ChatClient:
         """
         client = await self._client()
         # A lone surrogate (kept from an earlier reply) would make the request unsendable.
-        messages = [{**m, "content": valid_unicode(m["content"])} for m in messages]
+        messages = [_sendable(m) for m in messages]
         model = valid_unicode(model)
-        stream = await self._open_stream(client, messages, model)
+        notes: list[str] = []
+        stream = await self._open_stream(client, messages, model, tools or None, notes)
+        for note in notes:
+            yield Notice(note)
         reason: str | None = None
         received = False
         held = ""
@@ -226,6 +262,9 @@ class ChatClient:
                         text, held = _hold_half_pair(held + content)
                         if text:
                             yield TextDelta(text)
+                    for call in _tool_call_deltas(delta.get("tool_calls")):
+                        received = True
+                        yield call
                 finish_reason = choice.get("finish_reason")
                 if isinstance(finish_reason, str) and finish_reason:
                     reason = finish_reason
@@ -239,11 +278,22 @@ class ChatClient:
             yield TextDelta(valid_unicode(held))
         yield Finished(reason)
 
-    async def _open_stream(self, client: Any, messages: list[dict[str, str]], model: str) -> Any:
+    async def _open_stream(
+        self,
+        client: Any,
+        messages: list[dict[str, Any]],
+        model: str,
+        tools: list[dict[str, Any]] | None,
+        notes: list[str],
+    ) -> Any:
+        """Send the request; `notes` gets what the person should hear about a retry."""
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
         asks_usage = self._send_stream_options
         if asks_usage:
             body["stream_options"] = {"include_usage": True}
+        offers_tools = bool(tools) and self._send_tools
+        if offers_tools:
+            body["tools"] = tools
         try:
             return await _post_chat_stream(client, body)
         except asyncio.CancelledError:
@@ -251,7 +301,14 @@ class ChatClient:
         except Exception as error:
             if asks_usage and _rejects_stream_options(error):
                 self._send_stream_options = False
-                return await self._open_stream(client, messages, model)
+                return await self._open_stream(client, messages, model, tools, notes)
+            if offers_tools and _rejects_tools(error):
+                self._send_tools = False
+                notes.append(
+                    f"{self.server_label} does not accept tools for {model!r}"
+                    f"{_colon(_server_message(error))}; asked again without them"
+                )
+                return await self._open_stream(client, messages, model, tools, notes)
             raise self._explain(error, model, mid_stream=False) from error
 
     async def list_models(self) -> list[str]:
@@ -531,6 +588,58 @@ def _rejects_stream_options(error: BaseException) -> bool:
     return getattr(error, "status_code", None) in (400, 422) and "stream_options" in str(
         getattr(error, "body", "") or error
     )
+
+
+_TOOLS_REJECTED = re.compile(
+    r"(support|enable|allow|accept)\w*\b.{0,40}\btools?\b|\btools?\b.{0,60}"
+    r"(support|enable|allow|accept|require)",
+    re.IGNORECASE,
+)
+"""How servers word "no tools here": "does not support tools", "tools param requires --jinja
+flag", "auto tool choice requires --enable-auto-tool-choice", "tools is not supported"."""
+
+
+def _rejects_tools(error: BaseException) -> bool:
+    return getattr(error, "status_code", None) in (400, 422) and bool(
+        _TOOLS_REJECTED.search(_server_message(error))
+    )
+
+
+def _sendable(message: dict[str, Any]) -> dict[str, Any]:
+    """`message` with its text (content, call arguments) made valid Unicode."""
+    sent = dict(message)
+    if isinstance(sent.get("content"), str):
+        sent["content"] = valid_unicode(sent["content"])
+    calls = sent.get("tool_calls")
+    if isinstance(calls, list):
+        sent["tool_calls"] = [
+            {**call, "function": {k: valid_unicode(v) for k, v in call["function"].items()}}
+            for call in calls
+        ]
+    return sent
+
+
+def _tool_call_deltas(value: object) -> list[ToolCallDelta]:
+    """The tool call pieces of one delta, skipping anything not shaped like one."""
+    if not isinstance(value, list):
+        return []
+    found: list[ToolCallDelta] = []
+    for position, item in enumerate(value):
+        if not isinstance(item, dict):
+            continue
+        function = item.get("function")
+        function = function if isinstance(function, dict) else {}
+        index = _count(item.get("index"))
+        name, arguments, call_id = function.get("name"), function.get("arguments"), item.get("id")
+        found.append(
+            ToolCallDelta(
+                index=index if index is not None else position,
+                id=valid_unicode(call_id) if isinstance(call_id, str) and call_id else None,
+                name=valid_unicode(name) if isinstance(name, str) and name else None,
+                arguments=valid_unicode(arguments) if isinstance(arguments, str) else "",
+            )
+        )
+    return found
 
 
 def _reasoning_text(delta: dict[str, Any]) -> str:

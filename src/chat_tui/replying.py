@@ -1,9 +1,10 @@
 """Filling one assistant message from a reply stream, by the same rules in the app and the shell.
 
-Text and thinking are appended as they arrive, usage and timings are recorded, and however the
-stream ends the message says so: complete (with a note when the server cut it short), failed
-(with the reason, partial text kept) or stopped (cancelled; the cancellation carries on).
-However it ends, the stream is closed before this returns, and with it the connection.
+Text and thinking are appended as they arrive, tool calls are put together from their pieces,
+usage and timings are recorded, and however the stream ends the message says so: complete
+(with a note when the server cut it short), failed (with the reason, partial text kept) or
+stopped (cancelled; the cancellation carries on). However it ends, the stream is closed before
+this returns, and with it the connection.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from chat_tui.client import (
     ChatError,
     Finished,
+    Notice,
     ReasoningDelta,
     Stopwatch,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
     UsageReport,
 )
-from chat_tui.models import Message, Usage
+from chat_tui.models import Message, ToolCall, Usage, new_call_id
 from chat_tui.safetext import one_line
 
 CHECKPOINT_SECONDS = 1.0
@@ -40,15 +43,18 @@ async def fill_reply(
     watch: Stopwatch,
     on_text: Callable[[str], None] = _nothing,
     on_reasoning: Callable[[str], None] = _nothing,
+    on_tool_call: Callable[[ToolCall], None] = _nothing,
+    on_notice: Callable[[str], None] = _nothing,
     checkpoint: Callable[[], None] = _nothing,
     next_steps: Mapping[str, str] | None = None,
 ) -> None:
     """Consume `stream` into `message`.
 
     `on_text` gets each new piece of the answer, `on_reasoning` the whole thinking text so
-    far, `checkpoint` is called at most every CHECKPOINT_SECONDS, and `next_steps` words what
-    the person can do after a failure in the caller's terms (its keys or flags), keyed by
-    `ChatError.next_step` ("retry", "model", "context").
+    far, `on_tool_call` a tool call each time a piece of it arrives, `on_notice` what the
+    client wants the person to know, `checkpoint` is called at most every CHECKPOINT_SECONDS,
+    and `next_steps` words what the person can do after a failure in the caller's terms (its
+    keys or flags), keyed by `ChatError.next_step` ("retry", "model", "context").
 
     `stream` is closed on the way out, however this ends. A cancellation usually lands here,
     between two events, not inside the stream: left suspended, the stream would hold its
@@ -58,6 +64,7 @@ async def fill_reply(
     steps = next_steps or {}
     usage = Usage()
     reason: str | None = None
+    calls: dict[int, ToolCall] = {}
     last_checkpoint = time.monotonic()
     try:
         async with contextlib.aclosing(stream):
@@ -74,6 +81,11 @@ async def fill_reply(
                     watch.token_arrived()
                     message.reasoning = (message.reasoning or "") + event.text
                     on_reasoning(message.reasoning)
+                elif isinstance(event, ToolCallDelta):
+                    watch.token_arrived()
+                    on_tool_call(_add_piece(message, calls, event))
+                elif isinstance(event, Notice):
+                    on_notice(event.text)
                 elif isinstance(event, UsageReport):
                     usage.prompt_tokens = event.prompt_tokens
                     usage.completion_tokens = event.completion_tokens
@@ -98,9 +110,26 @@ async def fill_reply(
         message.usage = usage
 
 
+def _add_piece(message: Message, calls: dict[int, ToolCall], piece: ToolCallDelta) -> ToolCall:
+    """Add a piece to the call it belongs to (a new one for a new index); that call."""
+    call = calls.get(piece.index)
+    if call is None:
+        call = calls[piece.index] = ToolCall(id=piece.id or new_call_id(), name="")
+        message.tool_calls.append(call)
+    if piece.name and piece.name != call.name:
+        # Servers send the name whole in the first piece; a few repeat it, fewer split it.
+        call.name = (
+            piece.name
+            if not call.name or piece.name.startswith(call.name)
+            else (call.name + piece.name)
+        )
+    call.arguments += piece.arguments
+    return call
+
+
 def _settle(message: Message, finish_reason: str | None, retry_hint: str) -> None:
     """Mark a reply whose stream ended normally: complete, cut short, or empty."""
-    if not (message.content or message.reasoning):
+    if not (message.content or message.reasoning or message.tool_calls):
         message.status = "failed"
         message.error = f"The server finished without sending any text. {retry_hint}".strip()
         return

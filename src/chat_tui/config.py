@@ -22,6 +22,7 @@ from typing import Any
 from chat_tui import paths
 from chat_tui.atomic import write_text_atomic
 from chat_tui.safetext import inline_text
+from chat_tui.tools.servers import ServerConfig, ServerConfigError, read_servers
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_PROVIDER = "default"
@@ -33,6 +34,11 @@ DEFAULT_MAX_RETRIES = 2
 MAX_RETRIES_RANGE = (0, 10)
 MAX_URL_LENGTH = 2048
 """Longer than any server address; a longer one is a paste gone wrong."""
+DEFAULT_MAX_TOOL_ROUNDS = 8
+"""Rounds of tool calls one reply may make before it is stopped (a model stuck calling)."""
+TOOL_ROUNDS_RANGE = (1, 100)
+DEFAULT_TOOL_TIMEOUT = 60.0
+"""Seconds a tool call may take (checked against TIMEOUT_RANGE)."""
 KEYLESS_PLACEHOLDER = "sk-no-key-required"
 """Sent to keyless local servers: the SDK insists on a key, llama.cpp & co. ignore it."""
 
@@ -82,6 +88,11 @@ class Settings:
     theme: str = DEFAULT_THEME
     keys: dict[str, str] = field(default_factory=dict)
     """Key remapping: binding id -> comma-separated keys."""
+    mcp_servers: dict[str, ServerConfig] = field(default_factory=dict)
+    """MCP servers whose tools models may use, by name, in the order of the file."""
+    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
+    tool_timeout: float = DEFAULT_TOOL_TIMEOUT
+    """Seconds one tool call may take before it is stopped."""
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
     """Problems worth telling the person about that do not stop the app."""
@@ -116,6 +127,9 @@ _TOP_LEVEL_KEYS = {
     "provider",
     "providers",
     "keys",
+    "mcp_servers",
+    "max_tool_rounds",
+    "tool_timeout",
 }
 _PROVIDER_KEYS = {"base_url", "api_key", "api_key_env", "model"}
 
@@ -170,6 +184,9 @@ def load_settings(
         max_retries=_retries(*pick("max_retries", "CHAT_TUI_MAX_RETRIES", DEFAULT_MAX_RETRIES)),
         theme=_text(*pick("theme", "CHAT_TUI_THEME", DEFAULT_THEME)) or DEFAULT_THEME,
         keys=keys,
+        mcp_servers=_read_mcp_servers(file_values.get("mcp_servers"), path),
+        max_tool_rounds=_tool_rounds(*pick("max_tool_rounds", None, DEFAULT_MAX_TOOL_ROUNDS)),
+        tool_timeout=_seconds(*pick("tool_timeout", None, DEFAULT_TOOL_TIMEOUT)),
         config_path=path,
         warnings=(*warnings, *key_warnings),
     )
@@ -199,19 +216,28 @@ def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         for key in values
         if key not in _TOP_LEVEL_KEYS
     ]
-    if _holds_key(values) and _readable_by_others(path):
+    secret = _secret_held(values)
+    if secret and _readable_by_others(path):
         warnings.append(
-            f"{path.name} holds an API key and other users can read it: run chmod 600 {path}"
+            f"{path.name} holds {secret} and other users can read it: run chmod 600 {path}"
         )
     return values, warnings
 
 
-def _holds_key(values: Mapping[str, Any]) -> bool:
+def _secret_held(values: Mapping[str, Any]) -> str:
+    """What secret the file holds ("an API key", ...), or "" if none."""
     providers = values.get("providers")
     provider_keys = isinstance(providers, dict) and any(
         isinstance(p, dict) and p.get("api_key") for p in providers.values()
     )
-    return bool(values.get("api_key")) or provider_keys
+    if values.get("api_key") or provider_keys:
+        return "an API key"
+    servers = values.get("mcp_servers")
+    if isinstance(servers, dict) and any(
+        isinstance(s, dict) and (s.get("env") or s.get("headers")) for s in servers.values()
+    ):
+        return "MCP server env or headers (often tokens)"
+    return ""
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -248,6 +274,13 @@ def _read_providers(table: Any, env: Mapping[str, str], path: Path) -> dict[str,
 _KEY_EXAMPLE = '"app.quit" = "ctrl+q"'
 MAX_KEY_WARNINGS = 10
 """Entries warned about one by one; a table of thousands is summed up in one more line."""
+
+
+def _read_mcp_servers(table: Any, path: Path) -> dict[str, ServerConfig]:
+    try:
+        return read_servers(table, in_file=f" in {path}")
+    except ServerConfigError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _read_keys(table: Any) -> tuple[dict[str, str], list[str]]:
@@ -353,6 +386,16 @@ def _float(value: Any) -> float | None:
 
 def _retries(value: Any, source: str) -> int:
     low, high = MAX_RETRIES_RANGE
+    number = _whole(value)
+    if number is None or not low <= number <= high:
+        raise ConfigError(
+            f"{source} must be a whole number from {low} to {high} (got {_shown_value(value)})"
+        )
+    return number
+
+
+def _tool_rounds(value: Any, source: str) -> int:
+    low, high = TOOL_ROUNDS_RANGE
     number = _whole(value)
     if number is None or not low <= number <= high:
         raise ConfigError(

@@ -7,6 +7,7 @@ import sys
 from chat_tui import console
 from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
 from chat_tui.session import ChatSession
+from chat_tui.shell_tools import ShellTools, can_ask
 
 
 def piped_input() -> str:
@@ -22,17 +23,19 @@ def compose_prompt(instruction: str | None, piped: str) -> str:
 
 
 async def ask(session: ChatSession, prompt: str) -> int:
-    """Stream the reply to stdout; the exit code says how it ended."""
+    """Stream the reply to stdout (tool calls on stderr); the exit code says how it ended."""
     printer = console.StreamPrinter()
+    tools = ShellTools(printer, ask=can_ask())
     try:
-        message = await session.send(prompt, printer.write)
+        reply = await session.send(prompt, tools.hooks(), tools.approve)
         printer.end_line()
     finally:
         saved = await session.close()
+    message = reply.message
     if message.status == "failed":
         console.error(message.error or "the reply failed")
     if not saved:
         console.error(f"the conversation was not saved: {session.save_error}")
-    if message.status == "stopped":
+    if reply.stopped:
         return EXIT_INTERRUPTED
     return EXIT_OK if saved and message.status != "failed" else EXIT_FAILURE

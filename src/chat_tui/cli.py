@@ -1,7 +1,7 @@
 """The `chat-tui` command: arguments -> Settings -> the app, a plain chat, or a subcommand.
 
-Only the full-screen branch imports Textual; `ask`, `list`, `export`,
-`import`, `trash`, `restore` and `--plain` start without it. Errors are one line on stderr
+Only the full-screen branch imports Textual; `ask`, `list`, `export`, `import`, `trash`,
+`restore`, `mcp` and `--plain` start without it. Errors are one line on stderr
 prefixed `chat-tui:`; the exit code is 0 on success, 1 when something failed and 2 when the
 command line itself was wrong.
 """
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chat_tui.models import Conversation
     from chat_tui.session import ChatSession
     from chat_tui.store import ConversationStore
+    from chat_tui.tools.toolbox import Toolbox
 
 FILE_COMMANDS = {
     "list": "list_conversations",
@@ -85,6 +86,25 @@ def _server_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
+def _tool_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Flags choosing which tool calls run without asking, shared by `ask` and `--plain`."""
+    parser.add_argument(
+        "--allow-tool",
+        dest="allow_tool",
+        action="append",
+        metavar="NAME",
+        default=default,
+        help="run calls of this tool (TOOL, or SERVER.TOOL) without asking; repeatable",
+    )
+    parser.add_argument(
+        "--no-tools",
+        dest="no_tools",
+        action="store_true",
+        default=default if default is not None else False,
+        help="offer the model no tools from the MCP servers in config.toml",
+    )
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="chat-tui",
@@ -109,6 +129,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--plain", action="store_true", help="line-by-line chat instead of the full-screen app"
     )
+    _tool_flags(parser, None)
     _add_commands(parser)
     return parser
 
@@ -131,6 +152,7 @@ def _add_commands(parser: Parser) -> None:
         help="add to the most recent conversation",
     )
     ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
+    _tool_flags(ask, argparse.SUPPRESS)
 
     for name, what in (("list", "saved conversations"), ("trash", "deleted conversations")):
         listing = parser.add_command(
@@ -165,6 +187,21 @@ def _add_commands(parser: Parser) -> None:
         "what is new.",
     )
     imports.add_argument("file", metavar="FILE", help="the file to import, - for stdin")
+
+    mcp = parser.add_command(
+        "mcp",
+        "MCP servers whose tools models can use",
+        "The MCP servers configured in config.toml ([mcp_servers.NAME] tables).",
+    )
+    mcp_commands = mcp.add_subparsers(dest="mcp_command", metavar="COMMAND", title="commands")
+    mcp_commands.required = True
+    mcp_commands.add_parser(
+        "list",
+        help="show each server, whether it starts, and its tools",
+        description="Start each enabled server, show whether it starts (with the end of its "
+        "stderr when not) and the tools it offers, then stop it. Exits with 1 when a server "
+        "does not start.",
+    )
 
 
 class Failure(Exception):
@@ -203,6 +240,8 @@ def _run(argv: Sequence[str] | None) -> int:
         return int(getattr(shell_files, FILE_COMMANDS[args.command])(args))
     if args.command == "ask":
         return _ask(args, parser.commands["ask"])
+    if args.command == "mcp":
+        return _mcp_list(args)
     if args.plain or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
         return _plain(args)
     return _app(args)
@@ -217,6 +256,13 @@ def _ask(args: argparse.Namespace, parser: Parser) -> int:
     if not prompt:
         parser.error("ask needs a prompt: an argument, or text piped to stdin")
     return asyncio.run(ask(_session(args, save=not args.no_save), prompt))
+
+
+def _mcp_list(args: argparse.Namespace) -> int:
+    from chat_tui.shell_tools import list_servers
+
+    settings = _settings(args)
+    return list_servers(settings.mcp_servers, str(settings.config_path), sys.stdout)
 
 
 def _plain(args: argparse.Namespace) -> int:
@@ -270,7 +316,24 @@ def _session(args: argparse.Namespace, *, save: bool) -> ChatSession:
     except BaseException:
         store.close()
         raise
-    return ChatSession(settings, conversation, store, save=save)
+    return ChatSession(settings, conversation, store, save=save, toolbox=_toolbox(args, settings))
+
+
+def _toolbox(args: argparse.Namespace, settings: Settings) -> Toolbox | None:
+    """The configured servers' tools, unless there are none or `--no-tools` says so."""
+    if getattr(args, "no_tools", False) or not any(
+        server.enabled for server in settings.mcp_servers.values()
+    ):
+        return None
+    from chat_tui.tools.approvals import Approvals
+    from chat_tui.tools.toolbox import Toolbox
+
+    approvals = Approvals(
+        settings.mcp_servers,
+        allowed=getattr(args, "allow_tool", None) or (),
+        config_path=settings.config_path,
+    )
+    return Toolbox(settings.mcp_servers, approvals, call_timeout=settings.tool_timeout)
 
 
 def _conversation(

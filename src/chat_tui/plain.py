@@ -14,6 +14,7 @@ from chat_tui import console
 from chat_tui.console import EXIT_FAILURE, EXIT_OK
 from chat_tui.safetext import display_text, one_line
 from chat_tui.session import ChatSession
+from chat_tui.shell_tools import ShellTools, can_ask
 
 QUIT_WORDS = frozenset({"exit", "quit", "/exit", "/quit"})
 
@@ -26,6 +27,7 @@ def chat(session: ChatSession) -> int:
             import readline  # noqa: F401  (line editing and history at the prompt)
     _greet(session)
     printer = console.StreamPrinter()
+    tools = ShellTools(printer, ask=can_ask())
     with asyncio.Runner() as runner:
         try:
             while True:
@@ -41,12 +43,12 @@ def chat(session: ChatSession) -> int:
                 if line.strip().lower() in QUIT_WORDS:
                     break
                 print("Assistant: ", end="", flush=True)
-                message = runner.run(session.send(line, printer.write))
+                reply = runner.run(session.send(line, tools.hooks(), tools.approve))
                 printer.end_line()
-                if message.status == "stopped":
+                if reply.stopped:
                     print("[stopped]")
-                elif message.status == "failed":
-                    console.error(message.error or "the reply failed")
+                elif reply.message.status == "failed":
+                    console.error(reply.message.error or "the reply failed")
                 print(flush=True)
         except KeyboardInterrupt:
             print()

@@ -1,8 +1,9 @@
 """A conversation driven from the shell (`ask`, `--plain`): one reply at a time, saved as it goes.
 
-It uses the same client, saver and files as the app, and never imports Textual. Ctrl+C while a
-reply streams stops that reply instead of killing the process, so the text that arrived is
-kept (marked stopped) and saved.
+It uses the same client, saver and files as the app, and never imports Textual. A reply may
+use the configured MCP servers' tools (see `tools.loop`). Ctrl+C while a reply streams, waits
+for an answer about a tool call, or runs a tool stops that reply instead of killing the
+process, so what arrived is kept (marked stopped) and saved.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
-from chat_tui.client import ChatClient, Stopwatch, load_sdk
+from chat_tui.client import ChatClient, load_sdk
 from chat_tui.config import DEFAULT_PROVIDER, Settings
 from chat_tui.models import Conversation, Message
-from chat_tui.replying import fill_reply
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
+from chat_tui.tools.approvals import Approver, deny_all
+from chat_tui.tools.loop import ReplyHooks, reply_with_tools
+from chat_tui.tools.toolbox import Toolbox
 
 SHELL_NEXT_STEPS = {
     "retry": "Try again.",
@@ -66,8 +71,16 @@ def apply_flags(
         conversation.system_prompt = settings.system_prompt
 
 
+@dataclass(frozen=True)
+class SentReply:
+    message: Message
+    """The reply's last assistant message (its final answer, unless it ended early)."""
+    stopped: bool
+    """The person stopped the reply (while it streamed, waited for consent or ran a tool)."""
+
+
 class ChatSession:
-    """Sends prompts in one conversation and streams the replies to a callback."""
+    """Sends prompts in one conversation and streams the replies through hooks."""
 
     def __init__(
         self,
@@ -76,6 +89,7 @@ class ChatSession:
         store: ConversationStore,
         *,
         save: bool = True,
+        toolbox: Toolbox | None = None,
     ) -> None:
         self.conversation = conversation
         self.store = store
@@ -84,6 +98,9 @@ class ChatSession:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
+        self.toolbox = toolbox
+        """The tools replies may use; None offers none."""
+        self.max_tool_rounds = settings.max_tool_rounds
         self.save_error: str | None = None
         """Why the last save failed, if it did (the saver keeps retrying)."""
         self._live: Message | None = None
@@ -99,32 +116,52 @@ class ChatSession:
             else None
         )
 
-    async def send(self, text: str, on_text: Callable[[str], None]) -> Message:
-        """Add `text` and stream the reply; the returned message's status says how it ended."""
+    async def send(self, text: str, hooks: ReplyHooks, approve: Approver = deny_all) -> SentReply:
+        """Add `text` and stream the reply (with its tool rounds), asking `approve` about
+        calls that are not allowed ahead of time."""
         conversation = self.conversation
         conversation.add_user_message(text)
         self._save()
-        message = self._live = conversation.add_reply(conversation.model)
-        request = conversation.api_messages(upto=len(conversation.messages) - 1)
-        reply = fill_reply(
-            message,
-            self.client.stream_reply(request, conversation.model),
-            watch=Stopwatch(),
-            on_text=on_text,
-            checkpoint=lambda: self._save(checkpoint=True),
+        asked = len(conversation.messages)
+
+        def joined(message: Message) -> None:
+            if message.role == "assistant":
+                self._live = message
+            hooks.on_message(message)
+
+        def checkpoint() -> None:
+            self._save(checkpoint=True)
+            hooks.checkpoint()
+
+        reply = reply_with_tools(
+            conversation,
+            self.client,
+            model=conversation.model,
+            toolbox=self.toolbox,
+            approve=approve,
+            max_rounds=self.max_tool_rounds,
+            hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),
             next_steps=SHELL_NEXT_STEPS,
         )
         task = asyncio.create_task(reply)
         with _interrupt_cancels(task):
             await asyncio.wait([task])
         self._live = None
+        message = _last_reply(conversation, asked)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug must not lose the prompt or what arrived: the reply says what went wrong.
+            message.status = "failed"
+            message.error = f"Unexpected error: {task.exception()!r}"
         conversation.touch()
         self._save()
-        return message
+        return SentReply(message, stopped=task.cancelled() or message.status == "stopped")
 
     async def close(self) -> bool:
-        """Wait for the last saves and hang up; False if something could not be saved."""
+        """Wait for the last saves, stop the tool servers and hang up; False if something
+        could not be saved."""
         saved = await self._saver.flush() if self._saver is not None else True
+        if self.toolbox is not None:
+            await self.toolbox.close()
         await self.client.close()
         await asyncio.to_thread(self.store.close)
         return saved
@@ -137,8 +174,19 @@ class ChatSession:
         self.save_error = str(error)
 
 
+def _last_reply(conversation: Conversation, asked: int) -> Message:
+    """The last assistant message after the prompt at `asked - 1`; a stopped empty one if
+    the reply was stopped before its first turn began (while the tool servers started)."""
+    for message in reversed(conversation.messages[asked:]):
+        if message.role == "assistant":
+            return message
+    message = conversation.add_reply(conversation.model)
+    message.status = "stopped"
+    return message
+
+
 @contextlib.contextmanager
-def _interrupt_cancels(task: asyncio.Task[None]) -> Iterator[None]:
+def _interrupt_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
     """While the block runs, ctrl+C (SIGINT) cancels `task` instead of the program."""
     loop = asyncio.get_running_loop()
     try:

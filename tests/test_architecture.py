@@ -1,7 +1,8 @@
 """The layering the design relies on, checked from the source and in a fresh interpreter.
 
-The core and the shell commands must start without Textual (about half a second) and without
-the OpenAI SDK until a request is made (seconds on a slow machine).
+The core and the shell commands must start without Textual (about half a second), without
+the OpenAI SDK until a request is made (seconds on a slow machine), and without the MCP SDK
+until a tool server is started.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import chat_tui
 
 PACKAGE = Path(chat_tui.__file__).parent
 UI_PACKAGE = PACKAGE / "tui"
-ONLY_IMPORTED_BY = {"textual": UI_PACKAGE, "rich": UI_PACKAGE, "openai": PACKAGE / "client.py"}
+ONLY_IMPORTED_BY = {
+    "textual": UI_PACKAGE,
+    "rich": UI_PACKAGE,
+    "openai": PACKAGE / "client.py",
+    "mcp": PACKAGE / "tools" / "mcp_client.py",
+}
 """Heavy or boundary packages -> the one place (file or folder) allowed to import them."""
 
 
@@ -96,7 +102,7 @@ import importlib, json, sys
 found = {}
 for name in sys.argv[1:]:
     importlib.import_module(name)
-    for package in ("textual", "rich", "openai", "httpx"):
+    for package in ("textual", "rich", "openai", "httpx", "mcp"):
         if package in sys.modules:
             found.setdefault(package, name)
 print(json.dumps(found))
@@ -139,7 +145,13 @@ print("textual" in sys.modules or "rich" in sys.modules, code)
 
 
 @pytest.mark.parametrize(
-    "args", [["list"], ["export", "--all"], ["--plain", "--base-url", "http://127.0.0.1:9/v1"]]
+    "args",
+    [
+        ["list"],
+        ["export", "--all"],
+        ["mcp", "list"],
+        ["--plain", "--base-url", "http://127.0.0.1:9/v1"],
+    ],
 )
 def test_running_shell_commands_does_not_import_textual(args: list[str]) -> None:
     """Commands import lazily, so running them is checked too, not only importing them."""

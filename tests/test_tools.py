@@ -655,7 +655,12 @@ async def test_stopping_the_next_turn_closes_its_stream(
     fake.add_calls(Call("add", {"a": 1, "b": 1}))
     fake.add(deltas=["word "], endless=True)
     task = asyncio.create_task(run.ask("go on", Person()))
-    await wait_until(lambda: fake.chunks_sent > 100 and len(fake.chat_requests) == 2)
+    await wait_until(
+        lambda: (
+            len(run.conversation.messages) == 4
+            and run.conversation.messages[-1].content.startswith("word word word")
+        )
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -213,6 +213,8 @@ class ServerConnection:
             self._session = None
             if self._stderr is not None:
                 self._stderr.close()
+            if not ready.done():  # whatever happened, nobody waits for a start forever
+                ready.set_exception(ToolServerError(self.problem or f"{self.name} stopped"))
 
     async def _connect(self, stack: contextlib.AsyncExitStack) -> tuple[Any, Any]:
         """Start the transport: the process over stdio, or the HTTP connection."""
@@ -381,20 +383,26 @@ def _leaves(error: BaseException) -> list[BaseException]:
 def _is_closed(error: BaseException) -> bool:
     import anyio
 
-    closed = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
-    return any(isinstance(leaf, closed | BrokenPipeError) for leaf in _leaves(error))
+    closed = (
+        anyio.ClosedResourceError,
+        anyio.BrokenResourceError,
+        anyio.EndOfStream,
+        BrokenPipeError,
+    )
+    return any(isinstance(leaf, closed) for leaf in _leaves(error))
 
 
 def _reason(error: BaseException) -> str:
     """Why a start or a call failed, in words, from the most telling exception inside."""
     import httpx
     from mcp.shared.exceptions import McpError
+    from mcp.types import CONNECTION_CLOSED
 
     leaves = [e for e in _leaves(error) if not isinstance(e, asyncio.CancelledError)] or [error]
     leaf = next((e for e in leaves if not _is_closed(e)), leaves[0])
     if isinstance(leaf, FileNotFoundError | PermissionError):
         return f"cannot run {leaf.filename or 'the command'}: {leaf.strerror}"
-    if isinstance(leaf, McpError):
+    if isinstance(leaf, McpError) and leaf.error.code != CONNECTION_CLOSED:
         return one_line(leaf.error.message, 300)
     if isinstance(leaf, httpx.HTTPStatusError):
         return f"the server answered {leaf.response.status_code}"
@@ -402,6 +410,6 @@ def _reason(error: BaseException) -> str:
         return "cannot connect to it"
     if isinstance(leaf, httpx.TimeoutException):
         return "it did not answer in time"
-    if _is_closed(leaf):
+    if _is_closed(leaf) or isinstance(leaf, McpError):
         return "the connection to it closed"
     return one_line(f"{type(leaf).__name__}: {leaf}", 300)

@@ -73,7 +73,7 @@ def test_ask_runs_calls_allowed_by_flag_or_by_the_config(
     assert result.stdout == "Both done.\n"
     lines = result.stderr.splitlines()
     assert lines[0] == 'chat-tui: tool call: calc · add {"a": 2, "b": 3}'
-    assert lines[1].startswith("chat-tui: calc · add: done in ") and "(1 characters)" in lines[1]
+    assert lines[1].startswith("chat-tui: calc · add: done in ") and "(1 character)" in lines[1]
     assert lines[2] == 'chat-tui: tool call: calc · echo {"text": "hi"}'
     statuses = [(call["tool"], call["status"], call["result"]) for call in saved_calls(shell)]
     assert statuses == [("add", "done", "5"), ("echo", "done", "hi")]

@@ -79,7 +79,8 @@ class ShellTools:
             self._show(call)
         elif call.status == "done":
             size = len(call.result or "")
-            self._line(f"{_label(call)}: done in {_seconds(call)} ({size:,} characters)")
+            characters = "character" if size == 1 else "characters"
+            self._line(f"{_label(call)}: done in {_seconds(call)} ({size:,} {characters})")
         elif call.status == "error":
             took = f" after {_seconds(call)}" if call.duration_seconds is not None else ""
             self._line(f"{_label(call)}: failed{took}: {call.error or 'error'}")

@@ -20,10 +20,10 @@ from typing import IO
 import pytest
 
 from chat_tui.config import load_settings
-from chat_tui.screens.modals import ConfirmDialog
-from chat_tui.screens.unsaved import UnsavedScreen
-from chat_tui.widgets.conversation_list import ConversationList
-from chat_tui.widgets.message_view import MessageView
+from chat_tui.tui.screens.modals import ConfirmDialog
+from chat_tui.tui.screens.unsaved import UnsavedScreen
+from chat_tui.tui.widgets.conversation_list import ConversationList
+from chat_tui.tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import eventually, file_size_limit
 from tests.shell import TIMEOUT, Shell, make_shell

@@ -88,29 +88,42 @@ def test_defaults_without_servers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("table", "fragment"),
+    ("table", "key", "problem"),
     [
-        ("[mcp_servers.a]\nargs = []\n", "[mcp_servers.a] needs command (a local server) or url"),
-        ('[mcp_servers.a]\ncommand = "x"\nurl = "http://h"\n', "has both command and url"),
-        ('[mcp_servers.a]\ncommand = "x"\nargs = "-v"\n', "mcp_servers.a.args must be a list"),
-        ('[mcp_servers.a]\ncommand = "x"\ncmd = "y"\n', "unknown setting 'cmd'"),
-        ('[mcp_servers."a b"]\ncommand = "x"\n', "a server name may only use"),
-        ('[mcp_servers.a]\nurl = "ftp://h"\n', "mcp_servers.a.url must start with http"),
-        ('[mcp_servers.a]\ncommand = "x"\nenabled = "yes"\n', "mcp_servers.a.enabled must be"),
-        ('[mcp_servers.a]\nurl = "http://h"\nenv = {}\n', "mcp_servers.a.env is for servers"),
-        ('[mcp_servers.a]\ncommand = "x"\nauto_approve = [1]\n', "auto_approve must be a list"),
-        ('[mcp_servers.a]\ncommand = "x"\nenv = { A = 1 }\n', "mcp_servers.a.env must be a table"),
-        ("mcp_servers = 3\n", "[mcp_servers] must be a table"),
-        ("max_tool_rounds = 0\n", "max_tool_rounds must be a whole number from 1 to 100"),
-        ("tool_timeout = -1\n", "tool_timeout must be more than 0"),
+        (
+            "[mcp_servers.a]\nargs = []\n",
+            "[mcp_servers.a]",
+            "needs command (a local server) or url",
+        ),
+        ('[mcp_servers.a]\ncommand = "x"\nurl = "http://h"\n', "[mcp_servers.a]", "has both"),
+        ('[mcp_servers.a]\ncommand = "x"\nargs = "-v"\n', "mcp_servers.a.args", "a list of text"),
+        ('[mcp_servers.a]\ncommand = "x"\ncmd = "y"\n', "[mcp_servers.a]", "setting 'cmd'"),
+        ('[mcp_servers."a b"]\ncommand = "x"\n', "[mcp_servers.a b]", "a server name may only"),
+        ('[mcp_servers.a]\nurl = "ftp://h"\n', "mcp_servers.a.url", "must start with http"),
+        ('[mcp_servers.a]\ncommand = "x"\nenabled = "yes"\n', "mcp_servers.a.enabled", "true or"),
+        (
+            '[mcp_servers.a]\nurl = "http://h"\nenv = {}\n',
+            "mcp_servers.a.env",
+            "started by command",
+        ),
+        (
+            '[mcp_servers.a]\ncommand = "x"\nauto_approve = [1]\n',
+            "mcp_servers.a.auto_approve",
+            "list of text",
+        ),
+        ('[mcp_servers.a]\ncommand = "x"\nenv = { A = 1 }\n', "mcp_servers.a.env", "a table of"),
+        ("mcp_servers = 3\n", "mcp_servers", "must be a table of [mcp_servers.NAME] tables"),
+        ("max_tool_rounds = 0\n", "max_tool_rounds", "a whole number from 1 to 100 (got 0)"),
+        ("tool_timeout = -1\n", "tool_timeout", "a number of seconds from 1 to 3600 (got -1)"),
     ],
 )
-def test_a_bad_server_entry_is_one_error_naming_the_key(table: str, fragment: str) -> None:
-    write_config(table)
+def test_a_bad_server_entry_is_one_error_naming_the_key(table: str, key: str, problem: str) -> None:
+    path = write_config(table)
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={})
-    assert fragment in str(caught.value)
-    assert "\n" not in str(caught.value)
+    message = str(caught.value)
+    assert f"{key} in {path}" in message and problem in message
+    assert "\n" not in message
 
 
 # -- the catalogue ---------------------------------------------------------------------------
@@ -640,11 +653,11 @@ async def test_stopping_while_a_tool_runs_cancels_it_at_the_server(
 async def test_a_call_past_the_tool_timeout_is_stopped_and_reported(
     fake: FakeOpenAI, run_with: Any, folder: Path
 ) -> None:
-    run = run_with("tool_timeout = 0.5\n" + stdio_table("calc", folder))
+    run = run_with("tool_timeout = 1\n" + stdio_table("calc", folder))
     fake.add_calls(Call("slow", {"seconds": 120}))
     await run.ask("wait", Person(Decision.ONCE))
     call = run.conversation.messages[1].tool_calls[0]
-    assert call.status == "error" and "no answer within 0.5 s" in (call.error or "")
+    assert call.status == "error" and "no answer within 1 s" in (call.error or "")
     await wait_until(lambda: (folder / "cancelled").exists())
 
 

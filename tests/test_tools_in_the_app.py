@@ -7,8 +7,8 @@ from pathlib import Path
 
 from chat_tui.models import Conversation, Message, ToolCall
 from chat_tui.store import ConversationStore
-from chat_tui.widgets.message_view import MessageView
-from chat_tui.widgets.prompt_input import PromptInput
+from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.prompt_input import PromptInput
 from tests.fake_openai import FakeOpenAI
 from tests.mcp_server import HOSTILE
 from tests.test_app import SIZE, saved_files, settle, visible_text

@@ -45,6 +45,23 @@ MESSAGE_CHARS = 10_000_000
 """Characters in one imported message: no model reads or writes more in one message (the
 largest context windows hold a few million tokens of about four characters)."""
 
+TOOL_RESULT_CHARS = 500_000
+"""Characters of one tool call's result kept in the conversation file (the rest is cut with
+a note): a tool can return anything, and the file is written again on every save."""
+TOOL_SCHEMA_CHARS = 50_000
+"""Size (as JSON) of one tool's argument schema from an MCP server; a larger one leaves its
+tool out. Every request carries every schema."""
+TOOL_SCHEMA_DEPTH = 20
+"""Nesting of one tool's argument schema; a deeper one leaves its tool out."""
+TOOL_DESCRIPTION_CHARS = 2_000
+"""Characters of a tool's description sent to the model (cut with an ellipsis)."""
+SERVER_TOOLS = 500
+"""Tools read from one MCP server (over at most `SERVER_TOOL_PAGES` pages of its list)."""
+SERVER_TOOL_PAGES = 20
+SERVER_STDERR_BYTES = 4_000
+"""The end of an MCP server's stderr kept to quote when it fails; older output is dropped as
+it comes, however much the server writes."""
+
 
 class TooLarge(ValueError):
     """Input over one of the limits. The message says which, to follow a file's name:

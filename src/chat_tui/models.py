@@ -123,7 +123,7 @@ class ToolCall:
     tool: str | None = None
     status: CallStatus = "pending"
     result: str | None = None
-    """The tool's output (or error text), kept whole up to `tools.loop.RESULT_KEPT`."""
+    """The tool's output (or error text), kept whole up to `limits.TOOL_RESULT_CHARS`."""
     error: str | None = None
     """Why the call failed, was denied or was not run, in one line for the person."""
     duration_seconds: float | None = None

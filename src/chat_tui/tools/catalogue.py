@@ -7,7 +7,8 @@ server's name; whatever is still taken gets a number. The catalogue maps each of
 back to its server and tool.
 
 What a server hands in is not trusted: a tool whose schema is too large or too deep is left
-out (with a note), long descriptions are cut, and no more than `MAX_TOOLS` are offered.
+out (with a note), long descriptions are cut (see `limits`), and no more than `MAX_TOOLS` are
+offered.
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chat_tui import limits
+
 OPENAI_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 NAME_LENGTH = 64
 MAX_TOOLS = 128
 """OpenAI's limit on tools in one request."""
-MAX_DESCRIPTION = 2_000
-"""Characters of a tool's description sent to the model (it costs context on every request)."""
-MAX_SCHEMA_CHARACTERS = 50_000
-MAX_SCHEMA_DEPTH = 20
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ class Catalogue:
                 name=name,
                 server=tool.server,
                 tool=tool.name,
-                description=_cut(tool.description, MAX_DESCRIPTION),
+                description=_cut(tool.description, limits.TOOL_DESCRIPTION_CHARS),
                 schema=schema,
             )
             for name, (tool, schema) in zip(names, usable, strict=True)
@@ -131,13 +130,13 @@ def _valid(name: str) -> str:
 
 def _checked_schema(schema: Any) -> dict[str, Any] | None:
     """The schema to send: an object schema within the size and depth limits, else None."""
-    if not isinstance(schema, Mapping) or _depth(schema) > MAX_SCHEMA_DEPTH:
+    if not isinstance(schema, Mapping) or _depth(schema) > limits.TOOL_SCHEMA_DEPTH:
         return None
     try:
         size = len(json.dumps(schema))
     except (TypeError, ValueError):
         return None
-    if size > MAX_SCHEMA_CHARACTERS:
+    if size > limits.TOOL_SCHEMA_CHARS:
         return None
     checked = dict(schema)
     kind = checked.setdefault("type", "object")
@@ -152,7 +151,7 @@ def _depth(value: Any) -> int:
         item, depth = stack.pop()
         if isinstance(item, Mapping | list):
             deepest = max(deepest, depth)
-            if depth > MAX_SCHEMA_DEPTH:
+            if depth > limits.TOOL_SCHEMA_DEPTH:
                 return depth
             children = item.values() if isinstance(item, Mapping) else item
             stack.extend((child, depth + 1) for child in children)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chat_tui import limits
 from chat_tui.client import ChatClient, Stopwatch
 from chat_tui.config import ConfigError
 from chat_tui.models import SETTLED_CALLS, Conversation, Message, ToolCall
@@ -28,8 +29,6 @@ from chat_tui.tools.catalogue import Catalogue
 from chat_tui.tools.mcp_client import ToolServerError
 from chat_tui.tools.toolbox import Toolbox
 
-RESULT_KEPT = 500_000
-"""Characters of a tool's result kept in the conversation file; the rest is cut with a note."""
 RESULT_SENT = 100_000
 """Characters of a tool's result sent to the model (each costs context on every later turn)."""
 DENIED = "The person denied this call, so it was not run."
@@ -176,7 +175,7 @@ async def _settle(
         for problem in toolbox.take_problems():
             hooks.on_notice(problem)
     text = valid_unicode(result.text)
-    call.result = _cut(text, RESULT_KEPT, "kept")
+    call.result = _cut(text, limits.TOOL_RESULT_CHARS, "kept")
     call.status = "error" if result.is_error else "done"
     call.error = (one_line(text, 300) or "the tool reported an error") if result.is_error else None
     hooks.on_call(call)

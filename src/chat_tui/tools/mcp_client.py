@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chat_tui import limits
 from chat_tui.safetext import one_line
 from chat_tui.tools.catalogue import ServerTool
 from chat_tui.tools.servers import ServerConfig
@@ -31,11 +32,8 @@ START_SECONDS = 30.0
 CLOSE_SECONDS = 5.0
 """How long closing waits for a server to stop by itself before it is killed."""
 CANCEL_SECONDS = 1.0
-STDERR_KEPT = 4_000
-"""Bytes of a server's stderr kept (the end of it), to show when it fails."""
 STDERR_SHOWN = 600
-MAX_TOOL_PAGES = 20
-MAX_TOOLS_PER_SERVER = 500
+"""Characters of the end of a server's stderr quoted when it fails."""
 HTTP_TIMEOUT = 30.0
 HTTP_READ_TIMEOUT = 300.0
 """A streamed answer may be silent for this long (a slow tool) before the read fails."""
@@ -82,7 +80,7 @@ class _StderrTail:
             if not chunk:
                 self._stop_reading()
                 return
-            self._kept = (self._kept + chunk)[-STDERR_KEPT:]
+            self._kept = (self._kept + chunk)[-limits.SERVER_STDERR_BYTES :]
 
     def text(self) -> str:
         """What was written last, on one line, cut to its end."""
@@ -306,7 +304,7 @@ async def _list_tools(session: ClientSession, server: str) -> list[ServerTool]:
 
     tools: list[ServerTool] = []
     cursor: str | None = None
-    for _ in range(MAX_TOOL_PAGES):
+    for _ in range(limits.SERVER_TOOL_PAGES):
         params = PaginatedRequestParams(cursor=cursor) if cursor else None
         page = await session.list_tools(params=params)
         tools.extend(
@@ -319,9 +317,9 @@ async def _list_tools(session: ClientSession, server: str) -> list[ServerTool]:
             for tool in page.tools
         )
         cursor = page.nextCursor
-        if not cursor or len(tools) >= MAX_TOOLS_PER_SERVER:
+        if not cursor or len(tools) >= limits.SERVER_TOOLS:
             break
-    return tools[:MAX_TOOLS_PER_SERVER]
+    return tools[: limits.SERVER_TOOLS]
 
 
 def result_text(result: CallToolResult) -> str:

@@ -58,7 +58,8 @@ def test_ask_without_a_terminal_denies_calls_it_may_not_run(
         "chat-tui: calc · add: not run: there is no terminal to ask "
         "(allow it with --allow-tool add)\n"
     )
-    assert [call["status"] for call in saved_calls(shell)] == ["denied"]
+    [call] = saved_calls(shell)
+    assert call["status"] == "denied" and "no terminal to ask" in str(call["error"])
 
 
 def test_ask_runs_calls_allowed_by_flag_or_by_the_config(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -706,4 +705,3 @@ def test_no_mcp_import_until_a_server_starts() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
-    assert os.environ.get("MCP_TEST_DIR") is None

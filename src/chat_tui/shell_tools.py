@@ -65,10 +65,11 @@ class ShellTools:
     async def approve(self, call: ToolCall) -> Decision:
         """Ask about `call` on the terminal, or deny it where nobody can be asked."""
         if not self.ask:
-            self._line(
-                f"{_label(call)}: not run: there is no terminal to ask (allow it with "
+            call.error = (
+                "not run: there is no terminal to ask (allow it with "
                 f"--allow-tool {one_line(call.tool or call.name, 80)})"
             )
+            self._line(f"{_label(call)}: {call.error}")
             return Decision.DENY
         self._show(call)
         answer = await read_answer(QUESTION, self.out)

@@ -35,7 +35,8 @@ class Decision(enum.Enum):
 
 
 Approver = Callable[[ToolCall], Awaitable[Decision]]
-"""Asks the person about one call (its `server`, `tool` and `arguments` are set)."""
+"""Asks the person about one call (its `server`, `tool` and `arguments` are set). One that
+denies without asking anybody sets the call's `error` to say why."""
 
 
 async def deny_all(_call: ToolCall) -> Decision:

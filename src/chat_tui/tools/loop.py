@@ -154,7 +154,7 @@ async def _settle(
         hooks.on_notice(f"could not ask about {tool.tool}: {one_line(str(error), 200)}")
         decision = Decision.DENY
     if decision is Decision.DENY:
-        call.status, call.error = "denied", "denied by the person"
+        call.status, call.error = "denied", call.error or "denied by the person"
         hooks.on_call(call)
         return DENIED
     if decision is Decision.ALWAYS:

@@ -50,7 +50,8 @@ def imported_packages(path: Path) -> set[str]:
 
 def test_boundary_packages_are_imported_only_in_their_place() -> None:
     """A path rule, read from the source: nothing outside `tui/` imports Textual (or Rich),
-    nothing but the client imports the SDK, however deep in a function the import hides."""
+    nothing but the client imports the OpenAI SDK and nothing but the MCP client the MCP SDK,
+    however deep in a function the import hides."""
     offenders = [
         f"{path.relative_to(PACKAGE)} imports {package}"
         for path in sorted(PACKAGE.rglob("*.py"))

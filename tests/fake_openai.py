@@ -3,19 +3,25 @@
 It runs in a thread, so it serves async Pilot tests and synchronous code (snapshot tests,
 subprocesses, benchmarks) alike. Each test scripts what the next requests get: streamed deltas
 with delays, error statuses with OpenAI-shaped bodies, an error frame or malformed frame in the
-middle of a stream, a dropped connection, a server that stops sending. Every request body is
-recorded so tests can assert what the app sent.
+middle of a stream, a dropped connection, a server that stops sending, a stream that never
+ends. Every request body is recorded so tests can assert what the app sent.
+
+The server also knows which answers are still being sent (`open_streams`): while it waits (a
+delay, a gate, a hang) it watches the socket, and a write fails once the client is gone, so a
+client that hangs up is noticed at once, as a real server notices and stops generating.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import select
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -56,6 +62,9 @@ class Reply:
     usage: dict[str, int] | None = None
     """Sent in a final chunk with empty choices when the request asks for usage."""
     finish_reason: str = "stop"
+    endless: bool = False
+    """After the deltas, send the last one again and again (flat out unless `rate` or
+    `delay` say otherwise) until the client hangs up: a reply that never ends."""
 
 
 @dataclass
@@ -90,6 +99,31 @@ class FakeOpenAI:
         self.chunks_sent = 0
         self.sent: list[tuple[float, str]] = []
         """(time.monotonic(), text) of every answer delta written to a client, in order."""
+        self._open_streams = 0
+        self._streams_changed = threading.Condition(self._lock)
+
+    @property
+    def open_streams(self) -> int:
+        """Chat completion requests still being answered to a client that has not hung up."""
+        with self._lock:
+            return self._open_streams
+
+    def streams_closed(self, within: float) -> bool:
+        """Wait (blocking: for tests that drive a separate process) until no answer is
+        still being sent; False if one still is after `within` seconds."""
+        with self._streams_changed:
+            return self._streams_changed.wait_for(lambda: self._open_streams == 0, within)
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        with self._streams_changed:
+            self._open_streams += 1
+        try:
+            yield
+        finally:
+            with self._streams_changed:
+                self._open_streams -= 1
+                self._streams_changed.notify_all()
 
     @property
     def sent_at(self) -> list[float]:
@@ -200,6 +234,14 @@ def unanswered_port() -> Iterator[int]:
         listener.close()
 
 
+class _HungUp(Exception):
+    """The client closed the connection while the server was waiting to send more."""
+
+
+HANG_UP_CHECK = 0.02
+"""Seconds between looks at the socket while a scripted wait is not over."""
+
+
 def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -238,9 +280,16 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send_json(404, {"error": {"message": "Unknown path", "type": "not_found"}})
                 return
             reply = fake.next_reply(body)
+            with fake._answering():
+                try:
+                    self._answer(reply, body)
+                except (_HungUp, OSError):  # the client hung up: stop sending, as servers do
+                    self.close_connection = True
+
+        def _answer(self, reply: Reply, body: Any) -> None:
             if reply.fault == "no_headers":
-                fake.release.wait(timeout=60)
                 self.close_connection = True
+                self._wait_for(fake.release, 60)
                 return
             if reply.status != 200:
                 self._send_error(reply)
@@ -256,6 +305,33 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 and body["stream_options"].get("include_usage")
             )
             self._stream(reply, model, include_usage)
+
+        # -- waiting, and noticing the client hang up --------------------------------------
+
+        def _client_gone(self) -> bool:
+            """Whether the client has closed its end (the socket reads end-of-file)."""
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+
+        def _pause(self, seconds: float) -> None:
+            """Sleep `seconds`, giving up (`_HungUp`) as soon as the client hangs up."""
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                if self._client_gone():
+                    raise _HungUp
+                time.sleep(min(left, HANG_UP_CHECK))
+
+        def _wait_for(self, event: threading.Event, seconds: float) -> None:
+            """Wait until `event` is set (or `seconds` pass), unless the client hangs up."""
+            deadline = time.monotonic() + seconds
+            while not event.wait(min(HANG_UP_CHECK, max(0.0, deadline - time.monotonic()))):
+                if self._client_gone():
+                    raise _HungUp
+                if time.monotonic() >= deadline:
+                    return
 
         # -- responses ---------------------------------------------------------------------
 
@@ -321,50 +397,51 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
                 }
 
-            try:
-                if reply.first_delay:
-                    time.sleep(reply.first_delay)
-                if reply.gate is not None:
-                    reply.gate.wait(timeout=60)
-                self._event(frame({"role": "assistant", "content": ""}))
-                for odd in reply.odd_frames:
-                    self._event(odd)
-                pieces = [("reasoning_content", r) for r in reply.reasoning]
-                pieces += [("content", d) for d in reply.deltas]
-                start = time.monotonic()
-                for sent, (kind, text) in enumerate(pieces):
-                    if reply.fault and sent == reply.fault_after:
-                        self._fault(reply)
-                        return
-                    if reply.rate:
-                        time.sleep(max(0.0, start + sent / reply.rate - time.monotonic()))
-                    elif reply.delay and sent:
-                        time.sleep(reply.delay)
-                    self._event(frame({kind: text}))
-                    if kind == "content":
-                        with fake._lock:
-                            fake.sent.append((time.monotonic(), text))
-                if reply.fault:
+            if reply.first_delay:
+                self._pause(reply.first_delay)
+            if reply.gate is not None:
+                self._wait_for(reply.gate, 60)
+            self._event(frame({"role": "assistant", "content": ""}))
+            for odd in reply.odd_frames:
+                self._event(odd)
+            pieces: Iterable[tuple[str, str]] = [
+                *(("reasoning_content", r) for r in reply.reasoning),
+                *(("content", d) for d in reply.deltas),
+            ]
+            if reply.endless and reply.deltas:
+                pieces = itertools.chain(pieces, itertools.repeat(("content", reply.deltas[-1])))
+            start = time.monotonic()
+            for sent, (kind, text) in enumerate(pieces):
+                if reply.fault and sent == reply.fault_after:
                     self._fault(reply)
                     return
-                self._event(frame({}, reply.finish_reason))
-                if include_usage and reply.usage is not None:
-                    usage_frame = frame({})
-                    usage_frame["choices"] = []
-                    usage_frame["usage"] = reply.usage
-                    self._event(usage_frame)
-                self._event("[DONE]")
-                self._chunk(b"")
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+                if reply.rate:
+                    self._pause(start + sent / reply.rate - time.monotonic())
+                elif reply.delay and sent:
+                    self._pause(reply.delay)
+                self._event(frame({kind: text}))
+                if kind == "content":
+                    with fake._lock:
+                        fake.sent.append((time.monotonic(), text))
+            if reply.fault:
+                self._fault(reply)
+                return
+            self._event(frame({}, reply.finish_reason))
+            if include_usage and reply.usage is not None:
+                usage_frame = frame({})
+                usage_frame["choices"] = []
+                usage_frame["usage"] = reply.usage
+                self._event(usage_frame)
+            self._event("[DONE]")
+            self._chunk(b"")
 
         def _fault(self, reply: Reply) -> None:
             if reply.fault == "drop":
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
             elif reply.fault == "hang":
-                fake.release.wait(timeout=60)
                 self.close_connection = True
+                self._wait_for(fake.release, 60)
             elif reply.fault == "error_frame":
                 self._event({"error": {"message": reply.error_message, "type": reply.error_type}})
                 self._event("[DONE]")

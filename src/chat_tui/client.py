@@ -15,7 +15,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
@@ -184,8 +184,14 @@ class ChatClient:
 
     async def stream_reply(
         self, messages: list[dict[str, str]], model: str
-    ) -> AsyncIterator[StreamEvent]:
-        """Stream one reply. Raises `ChatError`; cancellation closes the connection."""
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Stream one reply. Raises `ChatError`.
+
+        The response is closed, and with it a connection whose reply was not read to the
+        end, whenever the generator stops: at the end, on an error or a cancellation inside
+        it, or when it is closed (`aclose`). A consumer that stops early must close it (see
+        `replying.fill_reply`), or the server goes on sending into an unread socket.
+        """
         client = await self._client()
         # A lone surrogate (kept from an earlier reply) would make the request unsendable.
         messages = [{**m, "content": valid_unicode(m["content"])} for m in messages]

@@ -3,13 +3,15 @@
 Text and thinking are appended as they arrive, usage and timings are recorded, and however the
 stream ends the message says so: complete (with a note when the server cut it short), failed
 (with the reason, partial text kept) or stopped (cancelled; the cancellation carries on).
+However it ends, the stream is closed before this returns, and with it the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 
 from chat_tui.client import (
     ChatError,
@@ -33,7 +35,7 @@ def _nothing(*_args: object) -> None:
 
 async def fill_reply(
     message: Message,
-    stream: AsyncIterator[StreamEvent],
+    stream: AsyncGenerator[StreamEvent, None],
     *,
     watch: Stopwatch,
     on_text: Callable[[str], None] = _nothing,
@@ -47,32 +49,39 @@ async def fill_reply(
     far, `checkpoint` is called at most every CHECKPOINT_SECONDS, and `next_steps` words what
     the person can do after a failure in the caller's terms (its keys or flags), keyed by
     `ChatError.next_step` ("retry", "model", "context").
+
+    `stream` is closed on the way out, however this ends. A cancellation usually lands here,
+    between two events, not inside the stream: left suspended, the stream would hold its
+    connection open, and the server would go on generating into it, until the garbage
+    collector got round to it.
     """
     steps = next_steps or {}
     usage = Usage()
     reason: str | None = None
     last_checkpoint = time.monotonic()
     try:
-        async for event in stream:
-            # Buffered chunks arrive without a real wait: give the screen and the keyboard a
-            # turn, or a server sending flat out would freeze them until the reply ends.
-            await asyncio.sleep(0)
-            if isinstance(event, TextDelta):
-                watch.token_arrived()
-                message.content += event.text
-                on_text(event.text)
-            elif isinstance(event, ReasoningDelta):
-                watch.token_arrived()
-                message.reasoning = (message.reasoning or "") + event.text
-                on_reasoning(message.reasoning)
-            elif isinstance(event, UsageReport):
-                usage.prompt_tokens = event.prompt_tokens
-                usage.completion_tokens = event.completion_tokens
-            elif isinstance(event, Finished):
-                reason = event.reason
-            if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
-                last_checkpoint = time.monotonic()
-                checkpoint()
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                # Buffered chunks arrive without a real wait: give the screen and the
+                # keyboard a turn, or a server sending flat out would freeze them until the
+                # reply ends.
+                await asyncio.sleep(0)
+                if isinstance(event, TextDelta):
+                    watch.token_arrived()
+                    message.content += event.text
+                    on_text(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    watch.token_arrived()
+                    message.reasoning = (message.reasoning or "") + event.text
+                    on_reasoning(message.reasoning)
+                elif isinstance(event, UsageReport):
+                    usage.prompt_tokens = event.prompt_tokens
+                    usage.completion_tokens = event.completion_tokens
+                elif isinstance(event, Finished):
+                    reason = event.reason
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    last_checkpoint = time.monotonic()
+                    checkpoint()
         _settle(message, reason, steps.get("retry", ""))
     except ChatError as error:
         message.status = "failed"

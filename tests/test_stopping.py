@@ -8,6 +8,7 @@ asks the server how many answers it is still sending.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,12 +20,14 @@ from typing import IO
 import pytest
 
 from chat_tui.config import load_settings
+from chat_tui.screens.modals import ConfirmDialog
 from chat_tui.widgets.conversation_list import ConversationList
 from chat_tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import eventually
 from tests.shell import TIMEOUT, Shell, make_shell
 from tests.test_app import SIZE, saved_files, screen_of, send, settle
+from tests.test_manage import titles, wait_for_screen
 
 CLOSED_WITHIN = 3.0
 """Seconds the server may wait to see the client hang up after a reply ends early: the close
@@ -90,6 +93,37 @@ async def test_a_reply_left_streaming_in_another_conversation_closes_when_stoppe
         assert await closed(pilot, fake), "the server is still sending the stopped reply"
         await settle(pilot)
         assert app.screen.query(MessageView)[-1].message.status == "stopped"
+
+
+async def test_deleting_a_streaming_conversation_stops_its_reply(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "older")
+        await settle(pilot)
+        never_ending(fake)
+        await pilot.press("ctrl+n")
+        await send(pilot, "Never stop")
+        await streaming(pilot, fake)
+        listing = app.query_one(ConversationList)
+        listing.focus()
+        await pilot.press("down", "enter")  # switch away from it...
+        await pilot.pause()
+        listing.focus()
+        await pilot.press("up")  # ...and delete it from the sidebar
+        assert listing.highlighted_id != screen_of(app).conversation.id
+        await pilot.press("delete")
+        await wait_for_screen(pilot, ConfirmDialog)
+        assert "deleting stops it" in str(app.screen.query_one(".dialog-text").render())
+        await pilot.press("enter")
+        assert await closed(pilot, fake), "the deleted conversation's reply is still streaming"
+        await settle(pilot)
+        assert titles(app) == ["older"]
+    [trashed] = [json.loads(p.read_text()) for p in (data_dir / "trash").iterdir()]
+    assert trashed["title"] == "Never stop"
+    assert trashed["messages"][-1]["status"] == "stopped"  # undo would bring it back whole
+    assert trashed["messages"][-1]["content"].startswith("word word")
 
 
 @pytest.mark.parametrize("key", ["ctrl+q", "/quit"])

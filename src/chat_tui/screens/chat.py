@@ -730,6 +730,15 @@ class ChatScreen(ConversationActions, Screen[None]):
             self.prompt.clear()
             self.status.show("")
 
+    async def stop_reply(self, conversation_id: str) -> None:
+        """Cancel the reply streaming in that conversation, if one is, and wait until its
+        request has ended and it has been marked and its save requested."""
+        state = self._replies.get(conversation_id)
+        if state is not None and state.worker is not None:
+            state.worker.cancel()
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await state.worker.wait()
+
     async def stop_all_replies(self) -> None:
         """Cancel every streaming reply and wait until each has been marked and saved."""
         workers = [s.worker for s in self._replies.values() if s.worker is not None]

@@ -99,14 +99,14 @@ class ConversationActions(_Base):
         self._confirm_delete(target)
 
     def _confirm_delete(self, conversation_id: str) -> None:
-        if conversation_id in self._replies:
-            self.status.show("A reply is still streaming there: stop it first (Esc).", "error")
-            return
         title = self._title_of(conversation_id) or "Untitled"
+        streaming = ""
+        if conversation_id in self._replies:
+            streaming = "\nIts reply is still streaming: deleting stops it."
         question = Content.assemble(
             "Move “",
             (one_line(title, 60), "bold"),
-            "” to the trash?\nYou can undo this right after, or restore it later.",
+            f"” to the trash?{streaming}\nYou can undo this right after, or restore it later.",
         )
 
         async def delete(confirmed: object) -> None:
@@ -116,6 +116,9 @@ class ConversationActions(_Base):
         self.app.push_screen(ConfirmDialog("Delete conversation", question), delete)
 
     async def _delete(self, conversation_id: str, title: str) -> None:
+        # A reply still streaming there is stopped first (its request ends, its text is
+        # saved, marked stopped), so the trash holds the conversation whole.
+        await self.stop_reply(conversation_id)
         await self.chat_app.saver.flush()
         try:
             await asyncio.to_thread(self.chat_app.store.delete, conversation_id)

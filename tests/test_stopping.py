@@ -21,10 +21,11 @@ import pytest
 
 from chat_tui.config import load_settings
 from chat_tui.screens.modals import ConfirmDialog
+from chat_tui.screens.unsaved import UnsavedScreen
 from chat_tui.widgets.conversation_list import ConversationList
 from chat_tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import eventually
+from tests.helpers import eventually, file_size_limit
 from tests.shell import TIMEOUT, Shell, make_shell
 from tests.test_app import SIZE, saved_files, screen_of, send, settle
 from tests.test_manage import titles, wait_for_screen
@@ -142,6 +143,28 @@ async def test_quitting_mid_reply_closes_the_connection(
         assert await closed(pilot, fake), "the server is still sending after the quit"
     assert app.return_code == 0
     assert saved_files(data_dir)[0]["messages"][-1]["status"] == "stopped"
+
+
+async def test_quitting_mid_reply_with_a_full_disk_asks_but_the_reply_has_ended(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    """The question "Keep trying / Quit anyway" can stand for a long time: the reply it
+    stopped must not go on streaming meanwhile."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "saved before the disk filled")
+        await settle(pilot)
+        never_ending(fake)
+        await send(pilot, "Never stop")
+        await streaming(pilot, fake)
+        with file_size_limit(16):
+            await pilot.press("ctrl+q")
+            await wait_for_screen(pilot, UnsavedScreen)
+            assert await closed(pilot, fake), "the server is still sending behind the dialog"
+            assert app.is_running
+            await pilot.click("#quit")
+            await pilot.pause()
+    assert app.return_code == 0
 
 
 async def test_a_read_timeout_mid_reply_closes_the_connection(fake: FakeOpenAI, make_app) -> None:

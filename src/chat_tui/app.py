@@ -127,6 +127,8 @@ class ChatApp(App[None]):
             )
         self._quitting = False
         """Set while replies are stopped and saves flushed on the way out."""
+        self.closing = False
+        """Set once the app has decided to exit: no new work may start on the store."""
         self._signals = signals.QuitSignals(self.quit_on_signal, self.emergency_exit)
         self.collector = Collector(release=[release_style_caches])
         lay_out_once()
@@ -269,6 +271,7 @@ class ChatApp(App[None]):
         return self.saver.unsaved
 
     async def _close_and_exit(self, return_code: int = 0, message: str = "") -> None:
+        self.closing = True
         self.saver.close()
         for client in self._clients.values():
             await client.close()

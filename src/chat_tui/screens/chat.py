@@ -443,6 +443,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         check then brings the list in line with the files.
         """
         store = self.chat_app.store
+        if self.chat_app.closing:
+            return
         if not self._summaries:
             newest = store.summaries(limit=FIRST_ROWS)
             if newest:
@@ -452,6 +454,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             # here, not in a thread of its own, so the two do not fight over the interpreter.
             preload_markdown()
         problems = store.refresh(progress=self._indexing)
+        if self.chat_app.closing:  # the refresh gave up: the app is quitting
+            return
         summaries = store.summaries()
         rows = [_row(s) for s in summaries]
         query = self.sidebar.query_text
@@ -511,6 +515,8 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     def _watch_directory(self) -> None:
         """Pick up conversations other chat-tui windows saved."""
+        if self.chat_app.closing:
+            return
         try:
             stamp = self.chat_app.store.conversations_dir.stat().st_mtime_ns
         except OSError:

@@ -23,7 +23,7 @@ from chat_tui.config import load_settings
 from chat_tui.screens.modals import ConfirmDialog
 from chat_tui.screens.unsaved import UnsavedScreen
 from chat_tui.widgets.conversation_list import ConversationList
-from chat_tui.widgets.message_view import MessageView
+from chat_tui.widgets.message_view import ChunkFrame, MessageView
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import eventually, file_size_limit
 from tests.shell import TIMEOUT, Shell, make_shell
@@ -162,6 +162,14 @@ async def test_quitting_mid_reply_with_a_full_disk_asks_but_the_reply_has_ended(
             await wait_for_screen(pilot, UnsavedScreen)
             assert await closed(pilot, fake), "the server is still sending behind the dialog"
             assert app.is_running
+            await pilot.click("#keep")  # stay: the stopped reply is drawn in full
+            await settle(pilot)
+            view = app.screen.query(MessageView)[-1]
+            assert view.message.status == "stopped"
+            shown = "".join(frame.markdown.source for frame in view.query(ChunkFrame))
+            assert shown == view.message.content
+            await pilot.press("ctrl+q")
+            await wait_for_screen(pilot, UnsavedScreen)
             await pilot.click("#quit")
             await pilot.pause()
     assert app.return_code == 0

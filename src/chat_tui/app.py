@@ -261,6 +261,8 @@ class ChatApp(App[None]):
     async def _quit_anyway(self, quit_anyway: bool | None) -> None:
         if quit_anyway:
             await self._close_and_exit()
+        elif (screen := self.chat_screen) is not None:
+            await screen.redraw()  # replies the quit stopped were left as they streamed
 
     async def _stop_and_save(self) -> list[Conversation]:
         """Stop every reply, wait for the saves; return the conversations still unsaved."""

@@ -256,6 +256,7 @@ def _app(args: argparse.Namespace) -> int:
     settings = _settings(args)
     import_textual()
     from chat_tui.app import ChatApp
+    from chat_tui.collector import before_exit
     from chat_tui.paths import data_dir
     from chat_tui.session import latest_conversation
     from chat_tui.store import ConversationStore, StoreError
@@ -270,6 +271,7 @@ def _app(args: argparse.Namespace) -> int:
         open_id = latest.id if latest is not None else None
     app = ChatApp(settings, store, open_conversation=open_id)
     app.run()
+    before_exit()
     return app.return_code or 0
 
 

@@ -1,25 +1,31 @@
 """Stop means stop: however a reply ends early, its HTTP connection is closed at once.
 
 A stopped reply whose connection stays open keeps the server generating (and, on a paid API,
-billing) tokens nobody reads. Each test ends a reply in one of the ways a person can, against
-the loopback server's reply that never ends (sent flat out, as fast as the client reads), and
-asks the server how many answers it is still sending.
+billing) tokens nobody reads. Each test ends a reply early in one way (Esc, a switch and a
+delete, a quit, ctrl+c in the shell, a timeout, a failing consumer), mostly against the loopback
+server's reply that never ends (sent flat out, as fast as the client reads), and asks the
+server how many answers it is still sending.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import pytest
 
-from chat_tui.config import load_settings
+from chat_tui.client import ChatClient, Stopwatch
+from chat_tui.config import Settings, load_settings
+from chat_tui.models import Message
+from chat_tui.replying import fill_reply
 from chat_tui.screens.modals import ConfirmDialog
 from chat_tui.screens.unsaved import UnsavedScreen
 from chat_tui.widgets.conversation_list import ConversationList
@@ -49,6 +55,38 @@ async def streaming(pilot, fake: FakeOpenAI) -> None:
 
 async def closed(pilot, fake: FakeOpenAI) -> bool:
     return await eventually(pilot, lambda: fake.open_streams == 0, CLOSED_WITHIN)
+
+
+async def until(condition: Callable[[], bool], seconds: float) -> bool:
+    """Poll `condition` without holding the event loop; False if `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+# -- the reply, however its consumer ends ------------------------------------------------------
+
+
+async def test_a_consumer_failing_between_two_events_closes_the_connection(
+    fake: FakeOpenAI, settings: Settings
+) -> None:
+    never_ending(fake)
+    client = ChatClient(settings.active_provider, timeout=10, max_retries=0)
+    message = Message(role="assistant", content="", status="streaming")
+
+    def broken(_text: str) -> None:
+        if len(message.content) > 1000:
+            raise RuntimeError("a bug in the consumer")
+
+    stream = client.stream_reply([{"role": "user", "content": "Never stop"}], "gpt-4o-mini")
+    await fill_reply(message, stream, watch=Stopwatch(), on_text=broken)
+    assert message.status == "failed"
+    assert "a bug in the consumer" in (message.error or "")
+    assert await until(lambda: fake.open_streams == 0, CLOSED_WITHIN), "the server still sends"
+    await client.close()
 
 
 # -- the app ---------------------------------------------------------------------------------

@@ -107,6 +107,20 @@ async def test_escape_closes_the_connection(fake: FakeOpenAI, make_app, data_dir
     assert saved_files(data_dir)[0]["messages"][-1]["status"] == "stopped"
 
 
+async def test_escape_before_the_server_answered_closes_the_connection(
+    fake: FakeOpenAI, make_app
+) -> None:
+    fake.add(fault="no_headers")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Anyone there?")
+        assert await eventually(pilot, lambda: fake.open_streams == 1)
+        await pilot.press("escape")
+        assert await closed(pilot, fake), "the server still holds the abandoned request"
+        await settle(pilot)
+        assert app.screen.query(MessageView)[-1].message.status == "stopped"
+
+
 async def test_a_reply_left_streaming_in_another_conversation_closes_when_stopped(
     fake: FakeOpenAI, make_app
 ) -> None:

@@ -244,13 +244,16 @@ def app_env(home: Path, **extra: str) -> dict[str, str]:
     """A clean environment with its own data and config directories and no API key.
 
     Drafts an earlier launch left are removed: a restored draft fills the input box, and
-    the benchmarks know the prompt is painted by its placeholder.
+    the benchmarks know the prompt is painted by its placeholder. `COLUMNS` and `LINES`
+    are left out (pytest-xdist's workers set them to 80 x 24): Textual would take them over
+    the pseudo-terminal's size, and cut the placeholder.
     """
     shutil.rmtree(data_root(home) / "drafts", ignore_errors=True)
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("OPENAI_", "CHAT_TUI_", "TEXTUAL", "PYTHON"))
+        and key not in ("COLUMNS", "LINES")
     }
     env.update(
         XDG_DATA_HOME=str(home / "data"),

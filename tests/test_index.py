@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat_tui.index import INDEX_FORMAT
+from chat_tui.index import INDEX_FORMAT, SYNC_BATCH
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
 
@@ -46,6 +46,26 @@ def test_a_file_added_behind_the_apps_back_is_listed(store: ConversationStore) -
     assert titles(store) == {"saved by the app"}  # not yet: nothing looked at the disk
     store.refresh()
     assert titles(store) == {"saved by the app", "copied in by a sync tool"}
+
+
+def test_closing_the_store_stops_a_refresh_and_the_next_one_finishes_it(
+    store: ConversationStore,
+) -> None:
+    """The app closes the store when it quits: a first build of thousands of files still
+    running then must not hold up the exit."""
+    for n in range(SYNC_BATCH + 50):
+        write(store.conversations_dir, conversation(f"number {n}"))
+    batches: list[int] = []
+
+    def closed_after_the_first_batch(done: int, total: int) -> None:
+        batches.append(done)
+        store.close()  # as the quitting app does, from another thread
+
+    assert store.refresh(progress=closed_after_the_first_batch) == []
+    assert batches == [SYNC_BATCH]
+    assert len(titles(store)) == SYNC_BATCH
+    store.refresh()
+    assert len(titles(store)) == SYNC_BATCH + 50
 
 
 def test_a_file_changed_behind_the_apps_back_is_read_again(store: ConversationStore) -> None:

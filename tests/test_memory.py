@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chat_tui.collector import Collector
+from chat_tui.collector import Collector, before_exit
 from chat_tui.models import Conversation, Message
 from chat_tui.tui.widgets.message_view import MessageView
 from tests.helpers import eventually
@@ -85,6 +85,20 @@ def test_stop_gives_the_usual_collector_back(collector: Collector) -> None:
     assert alive() is None
     collector.start()
     assert not collector.started  # stopped for good: its app is gone
+
+
+def test_after_the_app_the_exit_has_no_heap_left_to_walk(collector: Collector) -> None:
+    """The app's heap, handed back when it stops, is frozen again as the process ends, so
+    the interpreter's last collections do not walk it."""
+    kept = [Node() for _ in range(1000)]
+    collector.stop()
+    assert gc.get_objects(generation=2) != []
+    before_exit()
+    try:
+        assert gc.get_objects(generation=1) == gc.get_objects(generation=2) == []
+    finally:
+        gc.unfreeze()  # this process goes on: other tests need the usual collector
+    del kept
 
 
 def test_garbage_is_reclaimed_when_idle_or_at_the_next_burst(collector: Collector) -> None:

@@ -1,29 +1,35 @@
 """Stop means stop: however a reply ends early, its HTTP connection is closed at once.
 
 A stopped reply whose connection stays open keeps the server generating (and, on a paid API,
-billing) tokens nobody reads. Each test ends a reply in one of the ways a person can, against
-the loopback server's reply that never ends (sent flat out, as fast as the client reads), and
-asks the server how many answers it is still sending.
+billing) tokens nobody reads. Each test ends a reply early in one way (Esc, a switch and a
+delete, a quit, ctrl+c in the shell, a timeout, a failing consumer), mostly against the loopback
+server's reply that never ends (sent flat out, as fast as the client reads), and asks the
+server how many answers it is still sending.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import pytest
 
-from chat_tui.config import load_settings
+from chat_tui.client import ChatClient, Stopwatch
+from chat_tui.config import Settings, load_settings
+from chat_tui.models import Message
+from chat_tui.replying import fill_reply
 from chat_tui.tui.screens.modals import ConfirmDialog
 from chat_tui.tui.screens.unsaved import UnsavedScreen
 from chat_tui.tui.widgets.conversation_list import ConversationList
-from chat_tui.tui.widgets.message_view import MessageView
+from chat_tui.tui.widgets.message_view import ChunkFrame, MessageView
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import eventually, file_size_limit
 from tests.shell import TIMEOUT, Shell, make_shell
@@ -51,6 +57,38 @@ async def closed(pilot, fake: FakeOpenAI) -> bool:
     return await eventually(pilot, lambda: fake.open_streams == 0, CLOSED_WITHIN)
 
 
+async def until(condition: Callable[[], bool], seconds: float) -> bool:
+    """Poll `condition` without holding the event loop; False if `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+# -- the reply, however its consumer ends ------------------------------------------------------
+
+
+async def test_a_consumer_failing_between_two_events_closes_the_connection(
+    fake: FakeOpenAI, settings: Settings
+) -> None:
+    never_ending(fake)
+    client = ChatClient(settings.active_provider, timeout=10, max_retries=0)
+    message = Message(role="assistant", content="", status="streaming")
+
+    def broken(_text: str) -> None:
+        if len(message.content) > 1000:
+            raise RuntimeError("a bug in the consumer")
+
+    stream = client.stream_reply([{"role": "user", "content": "Never stop"}], "gpt-4o-mini")
+    await fill_reply(message, stream, watch=Stopwatch(), on_text=broken)
+    assert message.status == "failed"
+    assert "a bug in the consumer" in (message.error or "")
+    assert await until(lambda: fake.open_streams == 0, CLOSED_WITHIN), "the server still sends"
+    await client.close()
+
+
 # -- the app ---------------------------------------------------------------------------------
 
 
@@ -67,6 +105,20 @@ async def test_escape_closes_the_connection(fake: FakeOpenAI, make_app, data_dir
         assert reply.status == "stopped"
         assert reply.content.startswith("word word")
     assert saved_files(data_dir)[0]["messages"][-1]["status"] == "stopped"
+
+
+async def test_escape_before_the_server_answered_closes_the_connection(
+    fake: FakeOpenAI, make_app
+) -> None:
+    fake.add(fault="no_headers")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Anyone there?")
+        assert await eventually(pilot, lambda: fake.open_streams == 1)
+        await pilot.press("escape")
+        assert await closed(pilot, fake), "the server still holds the abandoned request"
+        await settle(pilot)
+        assert app.screen.query(MessageView)[-1].message.status == "stopped"
 
 
 async def test_a_reply_left_streaming_in_another_conversation_closes_when_stopped(
@@ -162,6 +214,14 @@ async def test_quitting_mid_reply_with_a_full_disk_asks_but_the_reply_has_ended(
             await wait_for_screen(pilot, UnsavedScreen)
             assert await closed(pilot, fake), "the server is still sending behind the dialog"
             assert app.is_running
+            await pilot.click("#keep")  # stay: the stopped reply is drawn in full
+            await settle(pilot)
+            view = app.screen.query(MessageView)[-1]
+            assert view.message.status == "stopped"
+            shown = "".join(frame.markdown.source for frame in view.query(ChunkFrame))
+            assert shown == view.message.content
+            await pilot.press("ctrl+q")
+            await wait_for_screen(pilot, UnsavedScreen)
             await pilot.click("#quit")
             await pilot.pause()
     assert app.return_code == 0

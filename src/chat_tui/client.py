@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import json
 import re
 import socket
+import threading
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from chat_tui.config import DEFAULT_PROVIDER, Provider
 from chat_tui.safetext import valid_unicode
 
 CONNECT_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,33 @@ def load_sdk() -> ModuleType:
 
 async def warm_up() -> None:
     """Import the SDK in a thread so the first request does not stall the event loop."""
-    await asyncio.to_thread(load_sdk)
+    await _in_daemon_thread(load_sdk)
+
+
+async def _in_daemon_thread(function: Callable[[], T]) -> T:
+    """`asyncio.to_thread` in a thread the process does not wait for when it exits.
+
+    The default executor's threads are joined on the way out, so an import still running
+    held up the quit; importing the SDK, or building a client nobody will use now, is not
+    worth waiting for.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(outcome: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(lambda: None if future.done() else outcome())
+
+    def run() -> None:
+        try:
+            result = function()
+        except BaseException as error:
+            deliver(functools.partial(future.set_exception, error))
+        else:
+            deliver(functools.partial(future.set_result, result))
+
+    threading.Thread(target=run, name="openai-sdk", daemon=True).start()
+    return await future
 
 
 async def _post_chat_stream(client: Any, body: dict[str, Any]) -> Any:
@@ -170,7 +199,7 @@ class ChatClient:
         if self._sdk_client is None:
             # In a thread: the import, and the TLS context the HTTP client loads its
             # certificates into, would each hold the event loop for tens of milliseconds.
-            self._sdk_client = await asyncio.to_thread(self._make_sdk_client)
+            self._sdk_client = await _in_daemon_thread(self._make_sdk_client)
         return self._sdk_client
 
     def _make_sdk_client(self) -> Any:

@@ -107,6 +107,18 @@ class Collector:
         self.reclaims += 1
 
 
+def before_exit() -> None:
+    """The process is about to end: freeze every object left, for the interpreter's last
+    collections to skip.
+
+    `Collector.stop` hands the whole heap back to the collector (tests run many apps in one
+    process), and on the way out the interpreter's collections then walked all of it, every
+    rendered message of the conversation on screen included, before the shell got its
+    prompt back.
+    """
+    gc.freeze()
+
+
 _active: set[Collector] = set()
 """Started collectors: the process has one garbage collector, tests run many apps."""
 

@@ -93,6 +93,8 @@ class ConversationIndex:
         self._conversations_dir = conversations_dir
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        self._closes = 0
+        """How often `close` was called: a sync that sees it change stops."""
 
     # -- connection ------------------------------------------------------------------------
 
@@ -179,6 +181,13 @@ class ConversationIndex:
                 os.unlink(f"{self._database}{suffix}")
 
     def close(self) -> None:
+        """Release the database (the next call opens it again). A sync running in another
+        thread gives up: whoever closes the index is done with it (say, the app quits),
+        and the rest of a first build of thousands of files would hold up the exit."""
+        self._closes += 1
+        self._disconnect()
+
+    def _disconnect(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
@@ -194,7 +203,7 @@ class ConversationIndex:
                 if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
                     raise
                 # A damaged index is only a cache: throw it away and let sync rebuild it.
-                self.close()
+                self._disconnect()
                 self._discard_database()
                 raise
 
@@ -207,12 +216,13 @@ class ConversationIndex:
         writes a few large segments instead of one per file, which makes a first build of
         thousands of conversations several times faster.
         """
+        closes = self._closes
         on_disk = self._scan()
         with self._lock:
             try:
                 indexed = self._indexed_stamps()
             except sqlite3.DatabaseError:
-                self.close()
+                self._disconnect()
                 self._discard_database()
                 indexed = self._indexed_stamps()
         stale = [cid for cid, stamp in on_disk.items() if indexed.get(cid) != stamp]
@@ -222,7 +232,11 @@ class ConversationIndex:
                 for cid in gone:
                     self._delete_row(db, cid)
         for start in range(0, len(stale), SYNC_BATCH):
-            batch = [(cid, self._read_file(cid)) for cid in stale[start : start + SYNC_BATCH]]
+            batch: list[tuple[str, tuple[Conversation | str | None, FileStamp]]] = []
+            for cid in stale[start : start + SYNC_BATCH]:
+                if self._closes != closes:
+                    return []
+                batch.append((cid, self._read_file(cid)))
             with self._transaction() as db:
                 for cid, (found, stamp) in batch:
                     if found is None:

@@ -86,6 +86,7 @@ class ConversationStore:
             self._prepared = True
 
     def close(self) -> None:
+        """Release the index; a refresh still running in another thread stops early."""
         self._index.close()
 
     # -- listing and searching -------------------------------------------------------------

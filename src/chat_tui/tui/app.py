@@ -126,6 +126,8 @@ class ChatApp(App[None]):
             )
         self._quitting = False
         """Set while replies are stopped and saves flushed on the way out."""
+        self.closing = False
+        """Set once the app has decided to exit: no new work may start on the store."""
         self._signals = signals.QuitSignals(self.quit_on_signal, self.emergency_exit)
         self.collector = Collector(release=[release_style_caches])
         lay_out_once()
@@ -258,6 +260,8 @@ class ChatApp(App[None]):
     async def _quit_anyway(self, quit_anyway: bool | None) -> None:
         if quit_anyway:
             await self._close_and_exit()
+        elif (screen := self.chat_screen) is not None:
+            await screen.redraw()  # replies the quit stopped were left as they streamed
 
     async def _stop_and_save(self) -> list[Conversation]:
         """Stop every reply, wait for the saves; return the conversations still unsaved."""
@@ -268,6 +272,7 @@ class ChatApp(App[None]):
         return self.saver.unsaved
 
     async def _close_and_exit(self, return_code: int = 0, message: str = "") -> None:
+        self.closing = True
         self.saver.close()
         for client in self._clients.values():
             await client.close()

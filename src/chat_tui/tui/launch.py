@@ -42,8 +42,10 @@ def import_textual() -> None:
 def run_app(settings: Settings, store: ConversationStore, *, open_conversation: str | None) -> int:
     """Run the app until it quits; its exit status."""
     import_textual()
+    from chat_tui.collector import before_exit
     from chat_tui.tui.app import ChatApp
 
     app = ChatApp(settings, store, open_conversation=open_conversation)
     app.run()
+    before_exit()
     return app.return_code or 0

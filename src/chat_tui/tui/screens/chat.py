@@ -77,6 +77,8 @@ class ReplyState:
     view: MessageView | None = None
     stream: ReplyStream | None = None
     started: float = field(default_factory=time.monotonic)
+    quitting: bool = False
+    """Stopped by a quit: its text is not drawn again in full (see `stop_all_replies`)."""
 
 
 class ChatScreen(ConversationActions, Screen[None]):
@@ -447,6 +449,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         check then brings the list in line with the files.
         """
         store = self.chat_app.store
+        if self.chat_app.closing:
+            return
         if not self._summaries:
             newest = store.summaries(limit=FIRST_ROWS)
             if newest:
@@ -456,6 +460,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             # here, not in a thread of its own, so the two do not fight over the interpreter.
             preload_markdown()
         problems = store.refresh(progress=self._indexing)
+        if self.chat_app.closing:  # the refresh gave up: the app is quitting
+            return
         summaries = store.summaries()
         rows = [_row(s) for s in summaries]
         query = self.sidebar.query_text
@@ -531,6 +537,8 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     def _watch_directory(self) -> None:
         """Pick up conversations other chat-tui windows saved."""
+        if self.chat_app.closing:
+            return
         try:
             stamp = self.chat_app.store.conversations_dir.stat().st_mtime_ns
         except OSError:
@@ -708,7 +716,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         conversation.touch()
         self.chat_app.saver.request(conversation)
         if state.stream is not None:
-            await state.stream.finish(state.message.content)
+            if state.quitting:
+                await state.stream.stop()
+            else:
+                await state.stream.finish(state.message.content)
             state.stream = None
         if state.view is not None and state.view.is_attached:
             state.view.refresh_meta()
@@ -762,13 +773,25 @@ class ChatScreen(ConversationActions, Screen[None]):
                 await state.worker.wait()
 
     async def stop_all_replies(self) -> None:
-        """Cancel every streaming reply and wait until each has been marked and saved."""
-        workers = [s.worker for s in self._replies.values() if s.worker is not None]
-        for worker in workers:
+        """The app is quitting: cancel every streaming reply and wait until each has been
+        marked and its save requested.
+
+        A stopped reply is not drawn again in full, as Esc has it drawn: for a long reply
+        that is most of what the quit would wait for, and the screen is about to go. If the
+        quit is called off (a conversation could not be saved), `redraw` draws it.
+        """
+        stopping = [(s, s.worker) for s in self._replies.values() if s.worker is not None]
+        for state, worker in stopping:
+            state.quitting = True
             worker.cancel()
-        for worker in workers:
+        for _, worker in stopping:
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
                 await worker.wait()
+
+    async def redraw(self) -> None:
+        """Draw the open conversation again in full (after a quit that was called off)."""
+        if self.conversation.messages:  # an empty one shows its placeholder, untouched
+            await self._show_messages(self.conversation)
 
     # -- saving feedback -------------------------------------------------------------------
 

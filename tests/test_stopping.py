@@ -107,6 +107,23 @@ async def test_escape_closes_the_connection(fake: FakeOpenAI, make_app, data_dir
     assert saved_files(data_dir)[0]["messages"][-1]["status"] == "stopped"
 
 
+async def test_a_reply_that_never_ends_is_cut_at_the_message_limit(
+    fake: FakeOpenAI, settings: Settings
+) -> None:
+    """A server that never stops cannot make a message grow without bound: past the limit
+    the reply is stopped, kept, explained, and its request closed."""
+    never_ending(fake)
+    client = ChatClient(settings.active_provider, timeout=10, max_retries=0)
+    message = Message(role="assistant", content="", status="streaming")
+    stream = client.stream_reply([{"role": "user", "content": "Never stop"}], "gpt-4o-mini")
+    await fill_reply(message, stream, watch=Stopwatch(), max_chars=20_000)
+    assert message.status == "failed"
+    assert "passed 20,000 characters" in (message.error or "")
+    assert 20_000 - len("word ") < len(message.content) <= 20_000
+    assert await until(lambda: fake.open_streams == 0, CLOSED_WITHIN), "the server still sends"
+    await client.close()
+
+
 async def test_escape_before_the_server_answered_closes_the_connection(
     fake: FakeOpenAI, make_app
 ) -> None:

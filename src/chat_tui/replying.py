@@ -25,6 +25,7 @@ from chat_tui.client import (
     ToolCallDelta,
     UsageReport,
 )
+from chat_tui.limits import MESSAGE_CHARS
 from chat_tui.models import Message, ToolCall, Usage, new_call_id
 from chat_tui.safetext import one_line
 
@@ -47,6 +48,7 @@ async def fill_reply(
     on_notice: Callable[[str], None] = _nothing,
     checkpoint: Callable[[], None] = _nothing,
     next_steps: Mapping[str, str] | None = None,
+    max_chars: int = MESSAGE_CHARS,
 ) -> None:
     """Consume `stream` into `message`.
 
@@ -54,7 +56,8 @@ async def fill_reply(
     far, `on_tool_call` a tool call each time a piece of it arrives, `on_notice` what the
     client wants the person to know, `checkpoint` is called at most every CHECKPOINT_SECONDS,
     and `next_steps` words what the person can do after a failure in the caller's terms (its
-    keys or flags), keyed by `ChatError.next_step` ("retry", "model", "context").
+    keys or flags), keyed by `ChatError.next_step` ("retry", "model", "context"). A reply
+    that passes `max_chars` (text, thinking and tool arguments together) is stopped there.
 
     `stream` is closed on the way out, however this ends. A cancellation usually lands here,
     between two events, not inside the stream: left suspended, the stream would hold its
@@ -62,6 +65,7 @@ async def fill_reply(
     collector got round to it.
     """
     steps = next_steps or {}
+    received = 0
     usage = Usage()
     reason: str | None = None
     calls: dict[int, ToolCall] = {}
@@ -73,6 +77,9 @@ async def fill_reply(
                 # keyboard a turn, or a server sending flat out would freeze them until the
                 # reply ends.
                 await asyncio.sleep(0)
+                received += _length(event)
+                if received > max_chars:
+                    raise _TooLong(max_chars)
                 if isinstance(event, TextDelta):
                     watch.token_arrived()
                     message.content += event.text
@@ -98,6 +105,12 @@ async def fill_reply(
     except ChatError as error:
         message.status = "failed"
         message.error = error.explain(steps)
+    except _TooLong as error:
+        message.status = "failed"
+        message.error = (
+            f"The reply passed {error.limit:,} characters, the most chat-tui keeps in one "
+            "message: it was stopped there and its request closed. The text so far is kept."
+        )
     except asyncio.CancelledError:
         message.status = "stopped"
         raise
@@ -108,6 +121,22 @@ async def fill_reply(
         usage.first_token_seconds = watch.first_token
         usage.duration_seconds = watch.elapsed
         message.usage = usage
+
+
+def _length(event: StreamEvent) -> int:
+    if isinstance(event, TextDelta | ReasoningDelta):
+        return len(event.text)
+    if isinstance(event, ToolCallDelta):
+        return len(event.arguments)
+    return 0
+
+
+class _TooLong(Exception):
+    """A reply grew past the length a message may have (the server may never stop)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 def _add_piece(message: Message, calls: dict[int, ToolCall], piece: ToolCallDelta) -> ToolCall:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat_tui.client import ChatClient, ChatError, Finished, TextDelta, UsageReport
+from chat_tui.client import ChatClient, Finished, TextDelta, UsageReport
 from chat_tui.config import Provider, Settings, load_settings
+from chat_tui.request_errors import ChatError
 from tests.fake_openai import FakeOpenAI, closed_port
 
 MESSAGES = [{"role": "user", "content": "hi"}]

@@ -379,7 +379,7 @@ async def test_a_server_without_tools_gets_the_request_again_without_them(
 
 
 async def test_other_bad_requests_are_still_errors(fake: FakeOpenAI) -> None:
-    from chat_tui.client import ChatError
+    from chat_tui.request_errors import ChatError
 
     fake.add(status=400, error_message="messages with role 'tool' must follow tool_calls")
     client = client_for(fake)

@@ -1,9 +1,9 @@
 """The only module that knows the `openai` SDK exists.
 
 `ChatClient.stream_reply` turns a Chat Completions stream into plain events, and every way a
-request can fail into one `ChatError` whose message says what happened and what to do. The SDK
-is imported lazily (it costs about a second) and, from async code, in a thread so the event
-loop never stalls on it.
+request can fail into one `ChatError` (worded by `request_errors`) whose message says what
+happened and what to do. The SDK is imported lazily and, from async code, in a thread so the
+event loop never stalls on it.
 """
 
 from __future__ import annotations
@@ -12,18 +12,23 @@ import asyncio
 import contextlib
 import functools
 import importlib
-import json
 import re
-import socket
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
 
 from chat_tui.config import DEFAULT_PROVIDER, Provider
+from chat_tui.request_errors import (
+    ChatError,
+    Request,
+    colon,
+    explain_failure,
+    host_of,
+    server_message,
+)
 from chat_tui.safetext import valid_unicode
 
 CONNECT_TIMEOUT = 10.0
@@ -73,57 +78,6 @@ class Finished:
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageReport | Notice | Finished
-
-
-NextStep = Literal["retry", "model", "context"]
-"""What the person can do about a failure, for the caller to phrase with its own keys or
-flags: try again, choose another model, or start over / choose a bigger model."""
-
-
-class ChatError(Exception):
-    """A request failed. `message` says what happened; `hint` what to check, in words that
-    hold in the app and the shell alike; `next_step` what to do next, which the caller words
-    (`explain`), because only it knows its keys."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        hint: str = "",
-        kind: str = "error",
-        status: int | None = None,
-        retry_after: float | None = None,
-        next_step: NextStep | None = "retry",
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.kind = kind
-        self.status = status
-        self.retry_after = retry_after
-        self.next_step = next_step
-
-    @property
-    def full_text(self) -> str:
-        """What happened, then what to check, as sentences (no next step)."""
-        return self.explain({})
-
-    def explain(self, next_steps: Mapping[str, str]) -> str:
-        """`full_text` followed by the caller's wording of the next step."""
-        step = next_steps.get(self.next_step or "", "")
-        return _sentences(self.message, self.hint, step)
-
-
-def _sentences(*parts: str) -> str:
-    """Join parts into sentences, adding the full stop a part may lack."""
-    done: list[str] = []
-    for part in (p.strip() for p in parts):
-        if not part:
-            continue
-        if done and not done[-1].endswith((".", "!", "?", "…")):
-            done[-1] += "."
-        done.append(part)
-    return " ".join(done)
 
 
 def load_sdk() -> ModuleType:
@@ -300,7 +254,7 @@ class ChatClient:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            raise self._explain(error, model, mid_stream=True, received=received) from error
+            raise self._as_chat_error(error, model, mid_stream=True, received=received) from error
         finally:
             await _close_quietly(stream)
         if held:
@@ -335,10 +289,10 @@ class ChatClient:
                 self._send_tools = False
                 notes.append(
                     f"{self.server_label} does not accept tools for {model!r}"
-                    f"{_colon(_server_message(error))}; asked again without them"
+                    f"{colon(server_message(error))}; asked again without them"
                 )
                 return await self._open_stream(client, messages, model, tools, notes)
-            raise self._explain(error, model, mid_stream=False) from error
+            raise self._as_chat_error(error, model, mid_stream=False) from error
 
     async def list_models(self) -> list[str]:
         """Model ids the server reports at /models, sorted."""
@@ -349,168 +303,25 @@ class ChatClient:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            raise self._explain(error, "", mid_stream=False) from error
+            raise self._as_chat_error(error, "", mid_stream=False) from error
         return sorted({str(i) for i in ids if i})
 
-    # -- failures --------------------------------------------------------------------------
-
-    def _explain(
+    def _as_chat_error(
         self, error: BaseException, model: str, *, mid_stream: bool, received: bool = False
     ) -> ChatError:
-        explained = _explain(error, model, self.server_label, self.provider, self.timeout)
-        if explained.kind == "timeout" and _is_connect_timeout(error):
-            explained.message = (
-                f"Cannot reach {self.server_label}: it did not accept the connection "
-                f"within {self.connect_timeout:g} s"
-            )
-            explained.hint = "Is the server running, and reachable from here (firewall, VPN)?"
-        if mid_stream and explained.kind in ("connection", "timeout"):
-            where = "in the middle of the reply" if received else "before any text arrived"
-            if explained.kind == "timeout":
-                explained.message = (
-                    f"{self.server_label} stopped sending {where} (nothing for {self.timeout:g} s)"
-                )
-                explained.hint = "If the model is slow to answer, raise `timeout` in config.toml."
-            else:
-                explained.message = f"The connection broke {where}: {_root_cause(error)}"
-                explained.hint = ""
-        if mid_stream and received:
-            explained.hint = f"The text so far is kept. {explained.hint}"
-        attempts = _attempts(error)
-        if attempts > 1 and not mid_stream:
-            explained.message += f" (tried {attempts} times)"
-        explained.message = redact(explained.message, self.provider.api_key)
-        explained.hint = redact(explained.hint, self.provider.api_key)
-        return explained
-
-
-def _explain(
-    error: BaseException, model: str, server: str, provider: Provider, timeout: float
-) -> ChatError:
-    openai = load_sdk()
-    detail = _server_message(error)
-    status = getattr(error, "status_code", None)
-    key_source = (
-        f"${provider.api_key_env} or api_key in config.toml"
-        if provider.api_key_env
-        else "api_key in config.toml"
-    )
-    if isinstance(error, openai.AuthenticationError):
-        return ChatError(
-            f"{server} rejected the API key (401){_colon(detail)}",
-            hint=f"Set a valid key in {key_source}.",
-            kind="auth",
-            next_step=None,
-            status=401,
+        return explain_failure(
+            error,
+            load_sdk(),
+            Request(
+                model=model,
+                server=self.server_label,
+                provider=self.provider,
+                timeout=self.timeout,
+                connect_timeout=self.connect_timeout,
+            ),
+            mid_stream=mid_stream,
+            received=received,
         )
-    if isinstance(error, openai.PermissionDeniedError):
-        return ChatError(
-            f"{server} refused access (403){_colon(detail)}",
-            hint="The key is not allowed to use this model or endpoint; check its permissions.",
-            kind="permission",
-            next_step=None,
-            status=403,
-        )
-    if isinstance(error, openai.NotFoundError):
-        if "model" in detail.lower() or (model and model in detail):
-            return ChatError(
-                f"{server} has no model {model!r} (404){_colon(detail)}",
-                kind="model",
-                next_step="model",
-                status=404,
-            )
-        return ChatError(
-            f"{server} answered 404 Not Found{_colon(detail)}",
-            hint="Check base_url: OpenAI-compatible servers usually end in /v1.",
-            kind="not_found",
-            next_step=None,
-            status=404,
-        )
-    if isinstance(error, openai.RateLimitError):
-        wait = _retry_after(error)
-        if "quota" in detail.lower():
-            return ChatError(
-                f"{server} says the account is out of quota (429){_colon(detail)}",
-                hint="Check the plan and billing of this API key.",
-                kind="quota",
-                next_step=None,
-                status=429,
-            )
-        return ChatError(
-            f"{server} is rate limiting requests (429){_colon(detail)}",
-            hint=f"Wait {wait:g} s." if wait else "Wait a moment.",
-            kind="rate_limit",
-            status=429,
-            retry_after=wait,
-        )
-    if isinstance(error, openai.BadRequestError):
-        lowered = detail.lower()
-        if "context" in lowered or "too long" in lowered or "maximum" in lowered:
-            return ChatError(
-                f"The conversation is too long for {model!r} (400){_colon(detail)}",
-                kind="context_length",
-                next_step="context",
-                status=400,
-            )
-        return ChatError(
-            f"{server} rejected the request (400){_colon(detail)}",
-            hint="Check the model name and settings.",
-            kind="bad_request",
-            next_step=None,
-            status=400,
-        )
-    if isinstance(error, openai.APIStatusError):
-        code = status or 0
-        if 300 <= code < 400:
-            location = _header(error, "location")
-            target = f" to {host_of(location) or location}" if location else ""
-            return ChatError(
-                f"{server} redirected the request{target} ({code}); chat-tui only sends "
-                "requests to the configured server",
-                hint="If you trust the new address, set base_url to it.",
-                kind="redirect",
-                next_step=None,
-                status=code,
-            )
-        if code >= 500:
-            return ChatError(
-                f"{server} failed with a server error ({code}){_colon(detail)}",
-                hint="This is usually temporary.",
-                kind="server",
-                status=code,
-            )
-        return ChatError(
-            f"{server} answered {code}{_colon(detail)}",
-            kind="status",
-            status=code,
-        )
-    if isinstance(error, openai.APITimeoutError):
-        return ChatError(
-            f"{server} sent nothing for {timeout:g} s (timed out)",
-            hint="Check that the server is up, or raise `timeout` in config.toml.",
-            kind="timeout",
-        )
-    if isinstance(error, openai.APIConnectionError):
-        return ChatError(
-            f"Cannot reach {server}: {_root_cause(error)}",
-            hint="Is the server running and is base_url right?",
-            kind="connection",
-        )
-    if isinstance(error, openai.APIError):
-        return ChatError(
-            f"{server} reported an error during the reply{_colon(detail or str(error))}",
-            kind="stream_error",
-        )
-    if isinstance(error, json.JSONDecodeError | ValueError | TypeError | KeyError):
-        return ChatError(
-            f"{server} sent a response chat-tui cannot read ({type(error).__name__})",
-            hint="The server may not speak the OpenAI protocol.",
-            kind="protocol",
-        )
-    return ChatError(
-        f"The request failed: {_root_cause(error)}",
-        kind="connection",
-    )
 
 
 def _hold_half_pair(text: str) -> tuple[str, str]:
@@ -518,99 +329,6 @@ def _hold_half_pair(text: str) -> tuple[str, str]:
     if text and "\ud800" <= text[-1] <= "\udbff":
         return valid_unicode(text[:-1]), text[-1]
     return valid_unicode(text), ""
-
-
-def _colon(detail: str) -> str:
-    return f": {detail}" if detail else ""
-
-
-def _server_message(error: BaseException) -> str:
-    """The human part of an OpenAI-shaped error body, shortened to one line."""
-    body = getattr(error, "body", None)
-    message: Any = None
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-    if not message:
-        message = getattr(error, "message", "") if hasattr(error, "body") else ""
-    text = " ".join(str(message or "").split())
-    return text[:300] + ("…" if len(text) > 300 else "")
-
-
-def _header(error: BaseException, name: str) -> str | None:
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    value = headers.get(name)
-    return str(value) if value is not None else None
-
-
-def _attempts(error: BaseException) -> int:
-    """How many times the SDK sent the request (it retries 429, 5xx and connect errors)."""
-    request = getattr(error, "request", None)
-    if request is None:
-        response = getattr(error, "response", None)
-        request = getattr(response, "request", None)
-    headers = getattr(request, "headers", None) or {}
-    try:
-        return int(headers.get("x-stainless-retry-count", 0)) + 1
-    except (TypeError, ValueError):
-        return 1
-
-
-def _is_connect_timeout(error: BaseException) -> bool:
-    return any(type(e).__name__ == "ConnectTimeout" for e in _chain(error))
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = [error]
-    while len(chain) < 10 and (chain[-1].__cause__ or chain[-1].__context__) is not None:
-        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
-    return chain
-
-
-def host_of(url: str | None) -> str:
-    """`host:port` of a URL: no scheme, path, user name or password."""
-    if not url:
-        return ""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
-    except ValueError:
-        return ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{port}" if port else host
-
-
-def _retry_after(error: BaseException) -> float | None:
-    for name in ("retry-after-ms", "retry-after"):
-        value = _header(error, name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value)
-        except ValueError:
-            continue
-        return seconds / 1000 if name.endswith("-ms") else seconds
-    return None
-
-
-def _root_cause(error: BaseException) -> str:
-    """The innermost cause, phrased for a person ("connection refused", "name not known")."""
-    chain = _chain(error)
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return "connection refused"
-    if any(isinstance(e, socket.gaierror) for e in chain):
-        return "the host name could not be resolved"
-    text = " ".join(str(e) for e in chain).lower()
-    if "refused" in text or "connect call failed" in text:
-        return "connection refused"
-    if "name or service not known" in text or "name resolution" in text:
-        return "the host name could not be resolved"
-    if "incomplete" in text or "peer closed" in text or "reset" in text:
-        return "the server closed the connection"
-    innermost = chain[-1]
-    return " ".join((str(innermost) or type(innermost).__name__).split())[:200]
 
 
 def _rejects_stream_options(error: BaseException) -> bool:
@@ -630,7 +348,7 @@ flag", "auto tool choice requires --enable-auto-tool-choice", "tools is not supp
 
 def _rejects_tools(error: BaseException) -> bool:
     return getattr(error, "status_code", None) in (400, 422) and bool(
-        _TOOLS_REJECTED.search(_server_message(error))
+        _TOOLS_REJECTED.search(server_message(error))
     )
 
 
@@ -687,42 +405,6 @@ async def _close_quietly(stream: Any) -> None:
     # Closing a broken stream must not mask the error that broke it.
     with contextlib.suppress(Exception):
         await asyncio.shield(stream.close())
-
-
-_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
-
-
-def redact(text: str, api_key: str | None) -> str:
-    """Remove anything that looks like an API key (servers sometimes echo it back, whole or
-    in part) and any user name or password written into a URL."""
-    if api_key:
-        text = _hide_key(text, api_key)
-    text = _URL_CREDENTIALS.sub("[hidden]@", text)
-    return _KEY_PATTERN.sub("[key hidden]", text)
-
-
-KEY_FRAGMENT = 10
-"""Any run of this many characters of the key is hidden (a server may drop its prefix)."""
-
-
-def _hide_key(text: str, key: str) -> str:
-    if len(key) < KEY_FRAGMENT:
-        return text.replace(key, "[key hidden]")
-    windows = {key[i : i + KEY_FRAGMENT] for i in range(len(key) - KEY_FRAGMENT + 1)}
-    shown: list[str] = []
-    position = 0
-    while position < len(text):
-        if text[position : position + KEY_FRAGMENT] in windows:
-            end = position + KEY_FRAGMENT
-            while end < len(text) and text[position : end + 1] in key:
-                end += 1
-            shown.append("[key hidden]")
-            position = end
-        else:
-            shown.append(text[position])
-            position += 1
-    return "".join(shown)
 
 
 class Stopwatch:

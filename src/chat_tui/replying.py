@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 
 from chat_tui.client import (
-    ChatError,
     Finished,
     Notice,
     ReasoningDelta,
@@ -27,6 +26,7 @@ from chat_tui.client import (
 )
 from chat_tui.limits import MESSAGE_CHARS
 from chat_tui.models import Message, ToolCall, Usage, new_call_id
+from chat_tui.request_errors import ChatError
 from chat_tui.safetext import one_line
 
 CHECKPOINT_SECONDS = 1.0

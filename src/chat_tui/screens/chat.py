@@ -52,6 +52,9 @@ SYNC_NOTICE = 200
 RECENT = 4
 """Conversations the person left that stay parsed in memory, for switching back."""
 
+_UNSAVED = "unsaved"
+"""What the status line reports on while a save keeps failing."""
+
 SETUP_HINT = (
     "No server is configured yet.\n\n"
     "To talk to OpenAI, set OPENAI_API_KEY in your environment, or put "
@@ -742,7 +745,7 @@ class ChatScreen(ConversationActions, Screen[None]):
     # -- saving feedback -------------------------------------------------------------------
 
     def save_failed(self, conversation: Conversation, error: StoreError) -> None:
-        self.status.show(f"Not saved: {error}. Retrying…", "error")
+        self.status.show(f"Not saved: {error}. Retrying…", "error", about=_UNSAVED)
         if conversation.id not in self._unsaved:
             self._unsaved.add(conversation.id)
             self._save_state_changed(conversation, error)
@@ -768,6 +771,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         if conversation.id in self._unsaved:
             self._unsaved.discard(conversation.id)
             self._save_state_changed(conversation, None)
+            if not self._unsaved and self.status.about == _UNSAVED:
+                self._show_idle_status()
         if conversation.id not in {s.id for s in self._summaries}:
             self.refresh_sidebar()
 

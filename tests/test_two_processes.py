@@ -12,9 +12,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+from chat_tui.app import ChatApp
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
+from chat_tui.widgets.conversation_list import ConversationList
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.helpers import eventually, index_written_by_another_process
 from tests.terminal import Terminal
 from tests.test_app import SIZE
 
@@ -168,3 +171,37 @@ def test_a_snapshot_older_than_the_file_is_merged_not_written(data_dir: Path) ->
     contents = {m["content"] for m in every_message(saved["messages"])}
     assert {"first", "written by the fresh copy", "written by the stale copy"} <= contents
     store.close()
+
+
+def sidebar_lines(app: ChatApp) -> str:
+    listing = app.query_one(ConversationList)
+    return "\n".join("".join(segment.text for segment in listing.render_line(y)) for y in range(6))
+
+
+async def test_while_another_process_fills_the_index_the_sidebar_says_so_then_lists(
+    make_app, data_dir: Path
+) -> None:
+    """Another chat-tui is building the index (it holds the write lock): the sidebar says
+    it is waiting for the index, not that there are no conversations, and lists every
+    conversation once the lock is free."""
+    folder = data_dir / "conversations"
+    folder.mkdir(parents=True)
+    for n in range(3):
+        made = Conversation(model="m", title=f"On disk {n}")
+        made.add_user_message(f"hello {n}")
+        (folder / f"{made.id}.json").write_text(json.dumps(made.to_dict()))
+    empty = ConversationStore(data_dir)
+    assert empty.summaries() == []  # the index exists, with nothing in it yet
+    empty.close()
+    with index_written_by_another_process(data_dir / "index.sqlite3") as writer:
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            assert await eventually(
+                pilot, lambda: "Waiting for the index" in sidebar_lines(app), 30
+            ), sidebar_lines(app)
+            assert "No conversations yet" not in sidebar_lines(app)
+            writer.finish()
+            listed = await eventually(
+                pilot, lambda: all(f"On disk {n}" in sidebar_lines(app) for n in range(3)), 30
+            )
+            assert listed, sidebar_lines(app)

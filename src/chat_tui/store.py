@@ -86,12 +86,17 @@ class ConversationStore:
 
     # -- listing and searching -------------------------------------------------------------
 
-    def refresh(self, progress: Callable[[int, int], None] | None = None) -> list[Problem]:
-        """Re-index whatever changed on disk; return the files that cannot be read."""
+    def refresh(
+        self, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
+    ) -> list[Problem]:
+        """Re-index whatever changed on disk; return the files that cannot be read.
+
+        Without `wait`, raises `IndexBusy` soon if another process is writing the index.
+        """
         if not self.root.exists():
             return []
         self._prepare()
-        return self._index.sync(progress)
+        return self._index.sync(progress, wait=wait)
 
     def summaries(self, limit: int | None = None) -> list[ConversationSummary]:
         """What the sidebar lists (all, or the newest `limit`), as the index knows it."""

@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from chat_tui import client as chat_client
 from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.drafts import NEW_CONVERSATION
-from chat_tui.index import ConversationSummary, SearchHit
+from chat_tui.index import ConversationSummary, IndexBusy, SearchHit
 from chat_tui.merge import merge_conversations
 from chat_tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.models import Conversation, Message
@@ -51,6 +51,7 @@ SYNC_NOTICE = 200
 """Re-indexing more files than this shows its progress in the (still empty) sidebar."""
 RECENT = 4
 """Conversations the person left that stay parsed in memory, for switching back."""
+WAITING_FOR_INDEX = "Waiting for the index: another chat-tui is updating it…"
 
 _UNSAVED = "unsaved"
 """What the status line reports on while a save keeps failing."""
@@ -454,12 +455,18 @@ class ChatScreen(ConversationActions, Screen[None]):
             # Not needed for an empty conversation, so not loaded before the first paint;
             # here, not in a thread of its own, so the two do not fight over the interpreter.
             preload_markdown()
-        problems = store.refresh(progress=self._indexing)
+        try:
+            problems = store.refresh(progress=self._indexing, wait=False)
+            busy = False
+        except IndexBusy:
+            # Another chat-tui is writing the index: list what it holds so far (reading
+            # never waits for a writer) and look again on the next tick.
+            problems, busy = store.problems(), True
         summaries = store.summaries()
         rows = [_row(s) for s in summaries]
         query = self.sidebar.query_text
         hits = store.search(query) if query else None
-        self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems)
+        self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems, busy)
 
     def _indexing(self, done: int, total: int) -> None:
         """Progress of a (re)build of the index, shown while the list is still empty."""
@@ -468,13 +475,17 @@ class ChatScreen(ConversationActions, Screen[None]):
                 self.sidebar.set_empty_text, f"Indexing conversations… {done:,} of {total:,}"
             )
 
-    def _sidebar_loaded(self, summaries, rows, hits, problems) -> None:
+    def _sidebar_loaded(self, summaries, rows, hits, problems, busy: bool = False) -> None:
         self._summaries = summaries
         self._rows = rows
         if hits is not None:
             self._show_hits(hits)
         else:
             self.sidebar.set_rows(rows)
+        if busy:
+            self._directory_stamp = None  # the next look at the directory tries again
+            if not rows and hits is None:
+                self.sidebar.set_empty_text(WAITING_FOR_INDEX)
         self._report_problems(problems)
 
     def _show_hits(self, hits: list[SearchHit]) -> None:

@@ -14,12 +14,15 @@ from pathlib import Path
 
 from chat_tui.app import ChatApp
 from chat_tui.models import Conversation, Message
+from chat_tui.screens.modals import ConfirmDialog
 from chat_tui.store import ConversationStore
 from chat_tui.widgets.conversation_list import ConversationList
+from chat_tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.helpers import eventually, index_written_by_another_process
 from tests.terminal import Terminal
-from tests.test_app import SIZE
+from tests.test_app import SIZE, settle
+from tests.test_hostile_text import screen_text
 
 
 def open_terminal(chat_tui, fake: FakeOpenAI, *args: str) -> Terminal:
@@ -205,3 +208,51 @@ async def test_while_another_process_fills_the_index_the_sidebar_says_so_then_li
                 pilot, lambda: all(f"On disk {n}" in sidebar_lines(app) for n in range(3)), 30
             )
             assert listed, sidebar_lines(app)
+
+
+async def test_a_conversation_deleted_while_another_process_streams_into_it_shows_no_dot(
+    make_app, data_dir: Path
+) -> None:
+    """Another process streams a reply into a conversation this one deletes: its saves
+    bring the file back, then its reply ends. Nothing streams here, so at no point may
+    anything here look like it does (the sidebar's dot, a reply's "● writing…")."""
+    other = ConversationStore(data_dir)  # the other process's store
+    shared = Conversation(model="m", title="Shared")
+    shared.add_user_message("Shared")
+    reply = shared.add_reply("m")
+    reply.content = "first words"
+    other.save(shared, checkpoint=True)
+    app = make_app(open_conversation=shared.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "●" not in screen_text(app)
+        listing = app.query_one(ConversationList)
+        listing.focus()
+        listing.highlighted = listing.index_of(shared.id)
+        await pilot.press("delete")
+        await eventually(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Shared" not in sidebar_lines(app)
+        reply.content += " and more"
+        other.save(shared, checkpoint=True)  # its next checkpoint writes the file again
+        assert await eventually(pilot, lambda: "Shared" in sidebar_lines(app), 30)
+        assert "●" not in screen_text(app)
+        listing.highlighted = listing.index_of(shared.id)
+        listing.focus()
+        await pilot.press("enter")  # open it while the other process still writes it
+        await settle(pilot)
+        assert "first words and more" in screen_text(app)
+        assert "●" not in screen_text(app)
+        reply.content += ", done."
+        reply.status = "complete"
+        other.save(shared)
+
+        def finished() -> bool:
+            return [v.message.status for v in app.screen.query(MessageView)][-1:] == ["complete"]
+
+        assert await eventually(pilot, finished, 30)
+        await pilot.pause()
+        assert "first words and more, done." in screen_text(app)
+        assert "●" not in screen_text(app)
+    other.close()

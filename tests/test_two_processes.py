@@ -10,10 +10,12 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from chat_tui.app import ChatApp
 from chat_tui.models import Conversation, Message
+from chat_tui.screens.chat import ChatScreen
 from chat_tui.screens.modals import ConfirmDialog
 from chat_tui.store import ConversationStore
 from chat_tui.widgets.conversation_list import ConversationList
@@ -21,7 +23,7 @@ from chat_tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.helpers import eventually, index_written_by_another_process
 from tests.terminal import Terminal
-from tests.test_app import SIZE, settle
+from tests.test_app import SIZE, send, settle
 from tests.test_hostile_text import screen_text
 
 
@@ -254,5 +256,50 @@ async def test_a_conversation_deleted_while_another_process_streams_into_it_show
         assert await eventually(pilot, finished, 30)
         await pilot.pause()
         assert "first words and more, done." in screen_text(app)
+        assert "●" not in screen_text(app)
+    other.close()
+
+
+async def test_a_reply_another_process_left_streaming_is_never_shown_as_writing_here(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    """A reply streams in another process, whose last save lands while this one writes a
+    reply of its own; then that process dies. This process merges the file when it saves:
+    the other reply must look interrupted here, as it does when read any other way, and
+    not "● writing…" for ever."""
+    other = ConversationStore(data_dir)  # the other process's store
+    shared = Conversation(model="gpt-4o-mini", title="Shared")
+    shared.add_user_message("Shared")
+    theirs = shared.add_reply("gpt-4o-mini")
+    theirs.content = "their first words"
+    other.save(shared, checkpoint=True)
+    first_token = threading.Event()
+    fake.add(deltas=["mine"], gate=first_token)
+    app = make_app(open_conversation=shared.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await send(pilot, "and me")
+        assert await eventually(pilot, lambda: bool(screen.streaming))
+        theirs.content += " and their last"
+        other.save(shared, checkpoint=True)  # its last save: then it is gone
+        folder = data_dir / "conversations"
+        # The directory watch has seen that save (while this reply streamed, so it did not
+        # read the file): only the merge of this process's own save brings it in.
+        assert await eventually(
+            pilot, lambda: screen._directory_stamp == folder.stat().st_mtime_ns, 30
+        )
+        first_token.set()
+        await settle(pilot)
+        await pilot.pause()
+        views = list(screen.query(MessageView))
+        assert [v.message.content for v in views] == [
+            "Shared",
+            "their first words and their last",
+            "and me",
+            "mine",
+        ]
+        assert views[1].message.status == "interrupted"
         assert "●" not in screen_text(app)
     other.close()

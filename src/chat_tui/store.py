@@ -126,13 +126,18 @@ class ConversationStore:
         """Read one conversation. A newer file comes back read-only; a bad one raises."""
         path = self.path_of(conversation_id)
         conversation, stamp = self._read(path)
-        conversation.mark_interrupted()
         with self._thread_lock:
             self._known[conversation.id] = stamp
             self._known_revision[conversation.id] = conversation.revision
         return conversation
 
     def _read(self, path: Path) -> tuple[Conversation, FileStamp]:
+        """The conversation in a file, its replies left "streaming" marked interrupted.
+
+        Nothing in this process streams a reply it reads from a file. Merged in as it was
+        written, another process's reply showed here as still being written, and stayed so
+        when that process ended without finishing it.
+        """
         try:
             with open(path, "rb") as handle:
                 stamp = stamp_of(os.fstat(handle.fileno()))
@@ -154,6 +159,7 @@ class ConversationStore:
                 f"{path} is not a conversation ({error}); it was left as it is"
             ) from None
         conversation.id = path.stem
+        conversation.mark_interrupted()
         return conversation, stamp
 
     # -- writing ---------------------------------------------------------------------------

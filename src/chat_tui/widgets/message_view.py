@@ -281,8 +281,11 @@ class ReplyStream:
                 with contextlib.suppress(MountError):  # the body was taken off the log
                     await self._render_pending()
             # The layout and paint the append caused happen on the screen's refresh.
+            # (Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that
+            # arrives as the refresh ends, and `stop` then waited for this task for ever.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._body.wait_for_refresh(), REFRESH_TIMEOUT)
+                async with asyncio.timeout(REFRESH_TIMEOUT):
+                    await self._body.wait_for_refresh()
             now = time.monotonic()
             await asyncio.sleep(frame_interval(now - started, now - self._typed_at))
 

@@ -6,6 +6,7 @@ a process that finds the file changed since it last read it merges instead of ov
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -302,4 +303,37 @@ async def test_a_reply_another_process_left_streaming_is_never_shown_as_writing_
         ]
         assert views[1].message.status == "interrupted"
         assert "●" not in screen_text(app)
+    other.close()
+
+
+async def test_the_streaming_dot_goes_when_a_reply_ends_as_another_process_saves(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    """Another process saves the open conversation while a reply streams here: the reply's
+    last save merges that in and re-shows the log, as the reply's final text renders.
+    The sidebar's dot must still go the moment the reply ends, every time."""
+    other = ConversationStore(data_dir)  # the other process's store
+    shared = Conversation(model="gpt-4o-mini", title="Shared")
+    shared.add_user_message("Shared")
+    other.save(shared)
+    app = make_app(open_conversation=shared.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        for turn in range(10):
+            first_token = threading.Event()
+            fake.add(deltas=[f"reply {turn}"], gate=first_token)
+            try:
+                await send(pilot, f"prompt {turn}")
+                assert await eventually(pilot, lambda: bool(screen.streaming)), turn
+                copy = other.load(shared.id)
+                copy.system_prompt = f"changed elsewhere {turn}"
+                other.save(copy)
+            finally:
+                first_token.set()
+            async with asyncio.timeout(60):  # the reply's end once waited for ever here
+                await settle(pilot)
+            assert not screen.streaming
+            assert "●" not in sidebar_lines(app), (turn, sidebar_lines(app))
     other.close()

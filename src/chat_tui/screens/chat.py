@@ -697,6 +697,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         conversation = state.conversation
         self._replies.pop(conversation.id, None)
         self._loaded.pop(conversation.id, None)
+        # Its dot goes now, before anything below can fail or wait: the log may be re-shown
+        # while the final text renders (another process's save merged in), and the dot
+        # stayed until the next reply anywhere when that took the view away.
+        self._mark_streaming()
         conversation.touch()
         self.chat_app.saver.request(conversation)
         if state.stream is not None:
@@ -704,7 +708,6 @@ class ChatScreen(ConversationActions, Screen[None]):
             state.stream = None
         if state.view is not None and state.view.is_attached:
             state.view.refresh_meta()
-        self._mark_streaming()
         if conversation is self.conversation:
             self._show_idle_status()
             self._update_top_bar()

@@ -397,7 +397,15 @@ class MessageView(Vertical, can_focus=True):
                 user_text.update(Content(shortened(self.message.content)))
 
     def refresh_meta(self) -> None:
-        """Redraw header, thinking and error from `message` (status, usage, versions)."""
+        """Redraw header, thinking and error from `message` (status, usage, versions).
+
+        A view the log is taking away (it re-shows a conversation another process changed)
+        may have lost its parts already: it has nothing left to redraw.
+        """
+        with contextlib.suppress(NoMatches):
+            self._redraw_meta()
+
+    def _redraw_meta(self) -> None:
         message = self.message
         self.query_one(MessageHeader).update(header_content(message))
         error = self.query_one(".message-error", Static)

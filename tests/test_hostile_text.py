@@ -26,6 +26,7 @@ from textual.widgets._markdown import MarkdownBlock
 
 from chat_tui.cli import main
 from chat_tui.config import load_settings
+from chat_tui.mdparse import reply_parser
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, one_line
 from chat_tui.store import ConversationStore
@@ -35,6 +36,7 @@ from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.link import LinkScreen
 from chat_tui.tui.screens.unsaved import UnsavedScreen
 from chat_tui.tui.widgets.conversation_list import ConversationList
+from chat_tui.tui.widgets.message_log import MessageLog
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
@@ -636,3 +638,71 @@ async def test_an_emoji_split_across_frames_is_joined_and_a_lone_half_is_replace
         assert app.screen.query(MessageView)[-1].message.content == "Echo: next"
     assert fake.chat_requests[-1].messages[1]["content"] == "smile 😀 and half \ufffd"
     assert saved_files(data_dir)[0]["messages"][1]["content"] == "smile 😀 and half \ufffd"
+
+
+# -- Markdown nested deeper than the parser follows ---------------------------------------------
+
+DEEP_QUOTE = "> " * 30 + "quotedeep at the bottom"
+DEEP_LIST = "\n".join("  " * level + f"- item{level}" for level in range(25)) + " listdeep"
+DEEP_REPLY = f"Before the quote.\n\n{DEEP_QUOTE}\n\n{DEEP_LIST}\n\nAfter the list."
+
+
+async def test_markdown_nested_past_the_parsers_limit_is_still_shown(
+    fake: FakeOpenAI, make_app, store: ConversationStore
+) -> None:
+    """Past its nesting limit the Markdown parser drops the rest of a block; the reply must
+    still show every word of it, whether it streams in or is read back from disk."""
+    saved = Conversation(model="gpt-4o-mini", title="Deep")
+    saved.messages = [
+        Message(role="user", content="deep"),
+        Message(role="assistant", content=DEEP_REPLY, model="gpt-4o-mini"),
+    ]
+    store.save(saved)
+    store.refresh()
+    fake.add_text(DEEP_REPLY, chunk=7)
+    app = make_app(open_conversation=saved.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for streamed in (False, True):
+            if streamed:
+                await send(pilot, "again")
+                await settle(pilot)
+            view = app.screen.query(MessageView)[-1]
+            body = markdown_text(view)
+            for words in ("Before the quote.", "quotedeep", "item24", "listdeep", "After"):
+                assert words in body, (streamed, words)
+            for word in ("quotedeep", "listdeep"):
+                block = next(b for b in view.query(MarkdownBlock) if word in str(b.render()))
+                app.screen.query_one(MessageLog).scroll_to_widget(block, animate=False)
+                await pilot.pause()
+                assert word in screen_text(app), screen_text(app)
+
+
+def _parsed_text(markdown: str) -> str:
+    """Every piece of text the reply parser hands to the Markdown widget."""
+    pieces: list[str] = []
+    for token in reply_parser().parse(markdown):
+        if token.type in ("fence", "code_block"):
+            pieces.append(token.content)
+        for child in token.children or []:
+            pieces.append(child.content)
+            pieces.extend(grandchild.content for grandchild in child.children or [])
+    return " ".join(pieces)
+
+
+NESTED_LINE = st.tuples(
+    st.lists(st.sampled_from(["> ", "- ", "* ", "1. ", "  ", "   "]), max_size=40).map("".join),
+    st.booleans(),
+)
+
+
+@given(st.lists(NESTED_LINE, min_size=1, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_no_nesting_of_quotes_and_lists_hides_a_word(lines: list[tuple[str, bool]]) -> None:
+    markdown = "\n".join(
+        f"{prefix}word{n}" + ("\n" if blank_after else "")
+        for n, (prefix, blank_after) in enumerate(lines)
+    )
+    shown = _parsed_text(markdown)
+    for n in range(len(lines)):
+        assert re.search(rf"\bword{n}\b", shown), (markdown, shown)

@@ -12,12 +12,14 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat_tui.index import INDEX_FORMAT, SYNC_BATCH
+from chat_tui.index import INDEX_FORMAT, SYNC_BATCH, IndexBusy
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
+from tests.helpers import index_written_by_another_process
 
 
 def conversation(title: str, *texts: str) -> Conversation:
@@ -141,6 +143,34 @@ def test_a_corrupted_index_is_rebuilt_while_the_app_runs(
     store.close()  # the next query opens the damaged file
     store.refresh()
     assert titles(store) == {f"number {n}" for n in range(5)}
+
+
+def test_an_index_another_process_is_writing_is_read_meanwhile_never_thrown_away(
+    data_dir: Path,
+) -> None:
+    """A second chat-tui holds the index's write lock (it is re-indexing): this one lists
+    what the index holds at once, is told the index is busy instead of waiting on it, and
+    catches up once the lock is free. The other process's index is never deleted."""
+    first = ConversationStore(data_dir)
+    first.save(conversation("indexed earlier"))
+    first.refresh()
+    first.close()
+    database = data_dir / "index.sqlite3"
+    inode = os.stat(database).st_ino
+    write(data_dir / "conversations", conversation("copied in meanwhile"))
+    store = ConversationStore(data_dir)
+    try:
+        with index_written_by_another_process(database) as writer:
+            assert titles(store) == {"indexed earlier"}
+            with pytest.raises(IndexBusy):
+                store.refresh(wait=False)
+            assert titles(store) == {"indexed earlier"}
+            writer.finish()
+            store.refresh(wait=False)
+            assert titles(store) == {"indexed earlier", "copied in meanwhile"}
+        assert os.stat(database).st_ino == inode
+    finally:
+        store.close()
 
 
 def test_an_index_from_another_format_is_rebuilt(store: ConversationStore, data_dir: Path) -> None:

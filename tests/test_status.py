@@ -6,10 +6,13 @@ import re
 import threading
 from pathlib import Path
 
+from chat_tui import saver
 from chat_tui.models import Usage
 from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, saved_files, send, settle
+from tests.test_disk import disk_full_after, send_past_failing_saves
+from tests.ui import Notes
 
 
 def status_text(app) -> str:
@@ -78,3 +81,22 @@ def test_the_usage_line_reads_well() -> None:
     assert usage_line(fast) == "↓ 5,000 tokens · first token 0.10 s · 2,500 tok/s"
     unreported = Usage(first_token_seconds=0.25, duration_seconds=3.0)
     assert usage_line(unreported) == "first token 0.25 s · 3.0 s"
+
+
+async def test_not_saved_leaves_the_status_line_once_everything_is_on_disk(
+    fake: FakeOpenAI, make_app, data_dir: Path, monkeypatch
+) -> None:
+    """The status line says a save failed while it fails; once the retry lands it goes back
+    to the last reply's usage, not on saying "Not saved" until something else is shown."""
+    monkeypatch.setattr(saver, "RETRY_SECONDS", 0.05)
+    fake.add(deltas=["saved"], usage={"prompt_tokens": 1, "completion_tokens": 1})
+    fake.add(deltas=["kept"], usage={"prompt_tokens": 3, "completion_tokens": 1})
+    notes = Notes()
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True, message_hook=notes) as pilot:
+        async with disk_full_after(pilot, data_dir, "first"):
+            await send_past_failing_saves(pilot, "while the disk is full")
+            await wait_for_status(pilot, r"^Not saved: .*Retrying…$")
+        await settle(pilot)
+        assert "Everything is on disk again" in notes.text
+        assert status_text(app).startswith("↑ 3 ↓ 1 tokens · first token"), status_text(app)

@@ -6,17 +6,26 @@ a process that finds the file changed since it last read it merges instead of ov
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
+from chat_tui.tui.app import ChatApp
+from chat_tui.tui.screens.chat import ChatScreen
+from chat_tui.tui.screens.modals import ConfirmDialog
+from chat_tui.tui.widgets.conversation_list import ConversationList
+from chat_tui.tui.widgets.message_view import MessageView
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.helpers import eventually, index_written_by_another_process
 from tests.terminal import Terminal
-from tests.test_app import SIZE
+from tests.test_app import SIZE, send, settle
+from tests.test_hostile_text import screen_text
 
 
 def open_terminal(chat_tui, fake: FakeOpenAI, *args: str) -> Terminal:
@@ -168,3 +177,163 @@ def test_a_snapshot_older_than_the_file_is_merged_not_written(data_dir: Path) ->
     contents = {m["content"] for m in every_message(saved["messages"])}
     assert {"first", "written by the fresh copy", "written by the stale copy"} <= contents
     store.close()
+
+
+def sidebar_lines(app: ChatApp) -> str:
+    listing = app.query_one(ConversationList)
+    return "\n".join("".join(segment.text for segment in listing.render_line(y)) for y in range(6))
+
+
+async def test_while_another_process_fills_the_index_the_sidebar_says_so_then_lists(
+    make_app, data_dir: Path
+) -> None:
+    """Another chat-tui is building the index (it holds the write lock): the sidebar says
+    it is waiting for the index, not that there are no conversations, and lists every
+    conversation once the lock is free."""
+    folder = data_dir / "conversations"
+    folder.mkdir(parents=True)
+    for n in range(3):
+        made = Conversation(model="m", title=f"On disk {n}")
+        made.add_user_message(f"hello {n}")
+        (folder / f"{made.id}.json").write_text(json.dumps(made.to_dict()))
+    empty = ConversationStore(data_dir)
+    assert empty.summaries() == []  # the index exists, with nothing in it yet
+    empty.close()
+    with index_written_by_another_process(data_dir / "index.sqlite3") as writer:
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            assert await eventually(
+                pilot, lambda: "Waiting for the index" in sidebar_lines(app), 30
+            ), sidebar_lines(app)
+            assert "No conversations yet" not in sidebar_lines(app)
+            writer.finish()
+            listed = await eventually(
+                pilot, lambda: all(f"On disk {n}" in sidebar_lines(app) for n in range(3)), 30
+            )
+            assert listed, sidebar_lines(app)
+
+
+async def test_a_conversation_deleted_while_another_process_streams_into_it_shows_no_dot(
+    make_app, data_dir: Path
+) -> None:
+    """Another process streams a reply into a conversation this one deletes: its saves
+    bring the file back, then its reply ends. Nothing streams here, so at no point may
+    anything here look like it does (the sidebar's dot, a reply's "● writing…")."""
+    other = ConversationStore(data_dir)  # the other process's store
+    shared = Conversation(model="m", title="Shared")
+    shared.add_user_message("Shared")
+    reply = shared.add_reply("m")
+    reply.content = "first words"
+    other.save(shared, checkpoint=True)
+    app = make_app(open_conversation=shared.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "●" not in screen_text(app)
+        listing = app.query_one(ConversationList)
+        listing.focus()
+        listing.highlighted = listing.index_of(shared.id)
+        await pilot.press("delete")
+        await eventually(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Shared" not in sidebar_lines(app)
+        reply.content += " and more"
+        other.save(shared, checkpoint=True)  # its next checkpoint writes the file again
+        assert await eventually(pilot, lambda: "Shared" in sidebar_lines(app), 30)
+        assert "●" not in screen_text(app)
+        listing.highlighted = listing.index_of(shared.id)
+        listing.focus()
+        await pilot.press("enter")  # open it while the other process still writes it
+        await settle(pilot)
+        assert "first words and more" in screen_text(app)
+        assert "●" not in screen_text(app)
+        reply.content += ", done."
+        reply.status = "complete"
+        other.save(shared)
+
+        def finished() -> bool:
+            return [v.message.status for v in app.screen.query(MessageView)][-1:] == ["complete"]
+
+        assert await eventually(pilot, finished, 30)
+        await pilot.pause()
+        assert "first words and more, done." in screen_text(app)
+        assert "●" not in screen_text(app)
+    other.close()
+
+
+async def test_a_reply_another_process_left_streaming_is_never_shown_as_writing_here(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    """A reply streams in another process, whose last save lands while this one writes a
+    reply of its own; then that process dies. This process merges the file when it saves:
+    the other reply must look interrupted here, as it does when read any other way, and
+    not "● writing…" for ever."""
+    other = ConversationStore(data_dir)  # the other process's store
+    shared = Conversation(model="gpt-4o-mini", title="Shared")
+    shared.add_user_message("Shared")
+    theirs = shared.add_reply("gpt-4o-mini")
+    theirs.content = "their first words"
+    other.save(shared, checkpoint=True)
+    first_token = threading.Event()
+    fake.add(deltas=["mine"], gate=first_token)
+    app = make_app(open_conversation=shared.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await send(pilot, "and me")
+        assert await eventually(pilot, lambda: bool(screen.streaming))
+        theirs.content += " and their last"
+        other.save(shared, checkpoint=True)  # its last save: then it is gone
+        folder = data_dir / "conversations"
+        # The directory watch has seen that save (while this reply streamed, so it did not
+        # read the file): only the merge of this process's own save brings it in.
+        assert await eventually(
+            pilot, lambda: screen._directory_stamp == folder.stat().st_mtime_ns, 30
+        )
+        first_token.set()
+        await settle(pilot)
+        await pilot.pause()
+        views = list(screen.query(MessageView))
+        assert [v.message.content for v in views] == [
+            "Shared",
+            "their first words and their last",
+            "and me",
+            "mine",
+        ]
+        assert views[1].message.status == "interrupted"
+        assert "●" not in screen_text(app)
+    other.close()
+
+
+async def test_the_streaming_dot_goes_when_a_reply_ends_as_another_process_saves(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    """Another process saves the open conversation while a reply streams here: the reply's
+    last save merges that in and re-shows the log, as the reply's final text renders.
+    The sidebar's dot must still go the moment the reply ends, every time."""
+    other = ConversationStore(data_dir)  # the other process's store
+    shared = Conversation(model="gpt-4o-mini", title="Shared")
+    shared.add_user_message("Shared")
+    other.save(shared)
+    app = make_app(open_conversation=shared.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        for turn in range(10):
+            first_token = threading.Event()
+            fake.add(deltas=[f"reply {turn}"], gate=first_token)
+            try:
+                await send(pilot, f"prompt {turn}")
+                assert await eventually(pilot, lambda: bool(screen.streaming)), turn
+                copy = other.load(shared.id)
+                copy.system_prompt = f"changed elsewhere {turn}"
+                other.save(copy)
+            finally:
+                first_token.set()
+            async with asyncio.timeout(60):  # the reply's end once waited for ever here
+                await settle(pilot)
+            assert not screen.streaming
+            assert "●" not in sidebar_lines(app), (turn, sidebar_lines(app))
+    other.close()

@@ -36,6 +36,19 @@ SEARCH_LIMIT = 200
 """Search hits returned: the newest matches (a person refines the query before scrolling)."""
 SYNC_BATCH = 200
 """Files indexed per transaction when catching up with the directory."""
+BUSY_MS = 10_000
+"""How long a write waits for another process's write to end, by default."""
+BRIEF_BUSY_MS = 250
+"""... and how long `sync(wait=False)` waits before saying the index is busy."""
+_TABLES = ("meta", "conversations", "message_text", "short_pieces")
+
+
+class IndexBusy(sqlite3.OperationalError):
+    """Another process is writing the index (a second chat-tui re-indexing, say).
+
+    Nothing is wrong with it: what it holds can still be read (the database is in WAL mode,
+    where readers never wait for a writer), and writing can be tried again later.
+    """
 
 
 @dataclass(frozen=True)
@@ -107,8 +120,11 @@ class ConversationIndex:
     def _open(self) -> sqlite3.Connection:
         try:
             return self._connect(self._database)
-        except sqlite3.DatabaseError:
-            pass
+        except sqlite3.DatabaseError as error:
+            if _is_locked(error):
+                # Another process is creating or rebuilding it: theirs to finish, not ours
+                # to delete. This session keeps its own index in memory.
+                return self._connect(":memory:")
         try:
             self._discard_database()
             return self._connect(self._database)
@@ -120,11 +136,14 @@ class ConversationIndex:
     def _connect(self, database: Path | str) -> sqlite3.Connection:
         if isinstance(database, Path):
             _make_private(database)
-        db = sqlite3.connect(database, check_same_thread=False, timeout=10)
+        db = sqlite3.connect(database, check_same_thread=False, timeout=BUSY_MS / 1000)
         db.create_function("casefold", 1, _casefold, deterministic=True)
-        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
+        if self._is_current(db):
+            # Nothing to write: opening never waits for another process writing the index.
+            return db
         version = self._format_of(db)
         if version != INDEX_FORMAT:
             db.executescript(
@@ -167,6 +186,17 @@ class ConversationIndex:
         db.commit()
         return db
 
+    @classmethod
+    def _is_current(cls, db: sqlite3.Connection) -> bool:
+        """Whether the index has this version's format and all its tables."""
+        if cls._format_of(db) != INDEX_FORMAT:
+            return False
+        marks = ",".join("?" * len(_TABLES))
+        (found,) = db.execute(
+            f"SELECT count(*) FROM sqlite_master WHERE name IN ({marks})", _TABLES
+        ).fetchone()
+        return bool(found == len(_TABLES))
+
     @staticmethod
     def _format_of(db: sqlite3.Connection) -> str | None:
         try:
@@ -194,14 +224,21 @@ class ConversationIndex:
                 self._db = None
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, busy_ms: int = BUSY_MS) -> Iterator[sqlite3.Connection]:
+        """A write transaction, waiting up to `busy_ms` for another process's to end."""
         with self._lock:
             try:
-                with self.db as db:
-                    yield db
+                if busy_ms != BUSY_MS:
+                    self.db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+                try:
+                    with self.db as db:
+                        yield db
+                finally:
+                    if busy_ms != BUSY_MS and self._db is not None:
+                        self._db.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
             except sqlite3.DatabaseError as error:
-                if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-                    raise
+                if _is_locked(error):
+                    raise IndexBusy(str(error)) from error
                 # A damaged index is only a cache: throw it away and let sync rebuild it.
                 self._disconnect()
                 self._discard_database()
@@ -209,26 +246,33 @@ class ConversationIndex:
 
     # -- keeping in step with the files -----------------------------------------------------
 
-    def sync(self, progress: Callable[[int, int], None] | None = None) -> list[Problem]:
+    def sync(
+        self, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
+    ) -> list[Problem]:
         """Bring the index in line with the directory; return the files that cannot be read.
 
         Changed files are read in batches of `SYNC_BATCH`, one transaction each: FTS5 then
         writes a few large segments instead of one per file, which makes a first build of
-        thousands of conversations several times faster.
+        thousands of conversations several times faster. Without `wait`, `IndexBusy` is
+        raised soon when another process is writing the index (batches already written
+        stay written).
         """
         closes = self._closes
+        busy_ms = BUSY_MS if wait else BRIEF_BUSY_MS
         on_disk = self._scan()
         with self._lock:
             try:
                 indexed = self._indexed_stamps()
-            except sqlite3.DatabaseError:
+            except sqlite3.DatabaseError as error:
+                if _is_locked(error):
+                    raise IndexBusy(str(error)) from error
                 self._disconnect()
                 self._discard_database()
                 indexed = self._indexed_stamps()
         stale = [cid for cid, stamp in on_disk.items() if indexed.get(cid) != stamp]
         gone = [cid for cid in indexed if cid not in on_disk]
         if gone:
-            with self._transaction() as db:
+            with self._transaction(busy_ms) as db:
                 for cid in gone:
                     self._delete_row(db, cid)
         for start in range(0, len(stale), SYNC_BATCH):
@@ -237,7 +281,7 @@ class ConversationIndex:
                 if self._closes != closes:
                     return []
                 batch.append((cid, self._read_file(cid)))
-            with self._transaction() as db:
+            with self._transaction(busy_ms) as db:
                 for cid, (found, stamp) in batch:
                     if found is None:
                         self._delete_row(db, cid)
@@ -508,6 +552,11 @@ folds ASCII only, so a match found by case-folding other scripts also gives none
 """
 _SUMMARY_COLUMNS = "id, title, created_at, updated_at, model, message_count, read_only"
 _SUMMARY_COLUMNS_C = ", ".join(f"c.{name.strip()}" for name in _SUMMARY_COLUMNS.split(","))
+
+
+def _is_locked(error: sqlite3.DatabaseError) -> bool:
+    """SQLITE_BUSY: another connection holds the lock this one needs ("database is locked")."""
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 def _make_private(database: Path) -> None:

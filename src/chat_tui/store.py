@@ -91,12 +91,17 @@ class ConversationStore:
 
     # -- listing and searching -------------------------------------------------------------
 
-    def refresh(self, progress: Callable[[int, int], None] | None = None) -> list[Problem]:
-        """Re-index whatever changed on disk; return the files that cannot be read."""
+    def refresh(
+        self, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
+    ) -> list[Problem]:
+        """Re-index whatever changed on disk; return the files that cannot be read.
+
+        Without `wait`, raises `IndexBusy` soon if another process is writing the index.
+        """
         if not self.root.exists():
             return []
         self.cannot_save = self._unwritable()
-        return self._index.sync(progress)
+        return self._index.sync(progress, wait=wait)
 
     def _unwritable(self) -> str | None:
         """Why nothing can be saved here, or None. Never raises: reading must not depend on
@@ -141,13 +146,18 @@ class ConversationStore:
         """Read one conversation. A newer file comes back read-only; a bad one raises."""
         path = self.path_of(conversation_id)
         conversation, stamp = self._read(path)
-        conversation.mark_interrupted()
         with self._thread_lock:
             self._known[conversation.id] = stamp
             self._known_revision[conversation.id] = conversation.revision
         return conversation
 
     def _read(self, path: Path) -> tuple[Conversation, FileStamp]:
+        """The conversation in a file, its replies left "streaming" marked interrupted.
+
+        Nothing in this process streams a reply it reads from a file. Merged in as it was
+        written, another process's reply showed here as still being written, and stayed so
+        when that process ended without finishing it.
+        """
         try:
             with open(path, "rb") as handle:
                 stamp = stamp_of(os.fstat(handle.fileno()))
@@ -169,6 +179,7 @@ class ConversationStore:
                 f"{path} is not a conversation ({error}); it was left as it is"
             ) from None
         conversation.id = path.stem
+        conversation.mark_interrupted()
         return conversation, stamp
 
     # -- writing ---------------------------------------------------------------------------

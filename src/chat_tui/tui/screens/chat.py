@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from chat_tui import client as chat_client
 from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.drafts import NEW_CONVERSATION
-from chat_tui.index import ConversationSummary, SearchHit
+from chat_tui.index import ConversationSummary, IndexBusy, SearchHit
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, Message
 from chat_tui.replying import fill_reply
@@ -53,6 +53,10 @@ SYNC_NOTICE = 200
 """Re-indexing more files than this shows its progress in the (still empty) sidebar."""
 RECENT = 4
 """Conversations the person left that stay parsed in memory, for switching back."""
+WAITING_FOR_INDEX = "Waiting for the index: another chat-tui is updating it…"
+
+_UNSAVED = "unsaved"
+"""What the status line reports on while a save keeps failing."""
 
 SETUP_HINT = (
     "No server is configured yet.\n\n"
@@ -459,14 +463,20 @@ class ChatScreen(ConversationActions, Screen[None]):
             # Not needed for an empty conversation, so not loaded before the first paint;
             # here, not in a thread of its own, so the two do not fight over the interpreter.
             preload_markdown()
-        problems = store.refresh(progress=self._indexing)
+        try:
+            problems = store.refresh(progress=self._indexing, wait=False)
+            busy = False
+        except IndexBusy:
+            # Another chat-tui is writing the index: list what it holds so far (reading
+            # never waits for a writer) and look again on the next tick.
+            problems, busy = store.problems(), True
         if self.chat_app.closing:  # the refresh gave up: the app is quitting
             return
         summaries = store.summaries()
         rows = [_row(s) for s in summaries]
         query = self.sidebar.query_text
         hits = store.search(query) if query else None
-        self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems)
+        self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems, busy)
 
     def _indexing(self, done: int, total: int) -> None:
         """Progress of a (re)build of the index, shown while the list is still empty."""
@@ -475,13 +485,17 @@ class ChatScreen(ConversationActions, Screen[None]):
                 self.sidebar.set_empty_text, f"Indexing conversations… {done:,} of {total:,}"
             )
 
-    def _sidebar_loaded(self, summaries, rows, hits, problems) -> None:
+    def _sidebar_loaded(self, summaries, rows, hits, problems, busy: bool = False) -> None:
         self._summaries = summaries
         self._rows = rows
         if hits is not None:
             self._show_hits(hits)
         else:
             self.sidebar.set_rows(rows)
+        if busy:
+            self._directory_stamp = None  # the next look at the directory tries again
+            if not rows and hits is None:
+                self.sidebar.set_empty_text(WAITING_FOR_INDEX)
         self._report_problems(problems)
         self._report_cannot_save()
 
@@ -713,6 +727,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         conversation = state.conversation
         self._replies.pop(conversation.id, None)
         self._loaded.pop(conversation.id, None)
+        # Its dot goes now, before anything below can fail or wait: the log may be re-shown
+        # while the final text renders (another process's save merged in), and the dot
+        # stayed until the next reply anywhere when that took the view away.
+        self._mark_streaming()
         conversation.touch()
         self.chat_app.saver.request(conversation)
         if state.stream is not None:
@@ -723,7 +741,6 @@ class ChatScreen(ConversationActions, Screen[None]):
             state.stream = None
         if state.view is not None and state.view.is_attached:
             state.view.refresh_meta()
-        self._mark_streaming()
         if conversation is self.conversation:
             self._show_idle_status()
             self._update_top_bar()
@@ -796,7 +813,7 @@ class ChatScreen(ConversationActions, Screen[None]):
     # -- saving feedback -------------------------------------------------------------------
 
     def save_failed(self, conversation: Conversation, error: StoreError) -> None:
-        self.status.show(f"Not saved: {error}. Retrying…", "error")
+        self.status.show(f"Not saved: {error}. Retrying…", "error", about=_UNSAVED)
         if conversation.id not in self._unsaved:
             self._unsaved.add(conversation.id)
             self._save_state_changed(conversation, error)
@@ -822,6 +839,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         if conversation.id in self._unsaved:
             self._unsaved.discard(conversation.id)
             self._save_state_changed(conversation, None)
+            if not self._unsaved and self.status.about == _UNSAVED:
+                self._show_idle_status()
         if conversation.id not in {s.id for s in self._summaries}:
             self.refresh_sidebar()
 

@@ -21,6 +21,7 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownBlock
 
 from chat_tui.clipboard import code_blocks
+from chat_tui.mdparse import reply_parser
 from chat_tui.safetext import one_line
 from chat_tui.tui.messages import CodeCopyRequested
 from chat_tui.tui.textual_compat import MarkdownFenceWithUpdates
@@ -70,13 +71,17 @@ class CodeFence(MarkdownFenceWithUpdates, can_focus=True):
 
 
 class ReplyMarkdown(Markdown):
-    """Markdown whose code blocks are `CodeFence`s."""
+    """Markdown whose code blocks are `CodeFence`s, and whose parser shows text nested past
+    its depth limit as plain text instead of dropping it (see `chat_tui.mdparse`)."""
 
     BLOCKS: dict[str, type[MarkdownBlock]] = {
         **Markdown.BLOCKS,
         "fence": CodeFence,
         "code_block": CodeFence,
     }
+
+    def __init__(self, markdown: str | None = None, *, open_links: bool = True) -> None:
+        super().__init__(markdown, open_links=open_links, parser_factory=reply_parser)
 
 
 def original_code(fence: CodeFence, shown: list[CodeFence], source: str) -> str:

@@ -123,7 +123,8 @@ class ConversationList(ScrollView, can_focus=True):
         """Conversations with a reply streaming right now."""
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         """Clock for "5 min ago"; replaced in tests for stable pictures."""
-        self.empty_text = "No conversations yet"
+        self.empty_text = ""
+        """What the list says while it has no rows: nothing until the screen has looked."""
 
     # -- data down -------------------------------------------------------------------------
 

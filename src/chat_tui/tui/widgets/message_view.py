@@ -281,8 +281,11 @@ class ReplyStream:
                 with contextlib.suppress(MountError):  # the body was taken off the log
                     await self._render_pending()
             # The layout and paint the append caused happen on the screen's refresh.
+            # (Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that
+            # arrives as the refresh ends, and `stop` then waited for this task for ever.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._body.wait_for_refresh(), REFRESH_TIMEOUT)
+                async with asyncio.timeout(REFRESH_TIMEOUT):
+                    await self._body.wait_for_refresh()
             now = time.monotonic()
             await asyncio.sleep(frame_interval(now - started, now - self._typed_at))
 
@@ -394,7 +397,15 @@ class MessageView(Vertical, can_focus=True):
                 user_text.update(Content(shortened(self.message.content)))
 
     def refresh_meta(self) -> None:
-        """Redraw header, thinking and error from `message` (status, usage, versions)."""
+        """Redraw header, thinking and error from `message` (status, usage, versions).
+
+        A view the log is taking away (it re-shows a conversation another process changed)
+        may have lost its parts already: it has nothing left to redraw.
+        """
+        with contextlib.suppress(NoMatches):
+            self._redraw_meta()
+
+    def _redraw_meta(self) -> None:
         message = self.message
         self.query_one(MessageHeader).update(header_content(message))
         error = self.query_one(".message-error", Static)

@@ -31,8 +31,11 @@ class StatusBar(Static):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]
+        self.about: str | None = None
+        """What the text shown reports on, when it must go once that is over."""
 
-    def show(self, text: str, severity: str = "info") -> None:
+    def show(self, text: str, severity: str = "info", *, about: str | None = None) -> None:
+        self.about = about
         for name in ("info", "busy", "error"):
             self.set_class(name == severity, f"-{name}")
         # One line whatever the text: no layout pass (one would visit every widget on screen,

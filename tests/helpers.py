@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from textual.app import App
 from textual.worker import WorkerCancelled, WorkerFailed
@@ -33,16 +32,3 @@ async def workers_done(app: App) -> None:
         except (WorkerCancelled, WorkerFailed):
             continue
         return
-
-
-async def eventually(pilot, condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    """Pause until `condition()` holds (True) or `seconds` pass (False).
-
-    For what happens after a refresh, which a busy machine can delay past one pause.
-    """
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True

@@ -257,6 +257,7 @@ class ReplyStream:
         self._wake = asyncio.Event()
         self._rendering = asyncio.Lock()
         """Held while a render mounts or updates widgets: stopping waits for it to end."""
+        self._stopping = False
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._pump())
 
     def person_typed(self) -> None:
@@ -275,14 +276,21 @@ class ReplyStream:
     async def _pump(self) -> None:
         while True:
             await self._wake.wait()
+            if self._stopping:
+                return
             self._wake.clear()
             started = time.monotonic()
             async with self._rendering:
                 with contextlib.suppress(MountError):  # the body was taken off the log
                     await self._render_pending()
-            # The layout and paint the append caused happen on the screen's refresh.
+            if not self._body.is_attached:
+                return
+            # The layout and paint the append caused happen on the screen's refresh. (Not
+            # `asyncio.wait_for`: on Python 3.11 it drops a cancellation that lands just as
+            # the refresh does, and the stream outlived `stop`.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._body.wait_for_refresh(), REFRESH_TIMEOUT)
+                async with asyncio.timeout(REFRESH_TIMEOUT):
+                    await self._body.wait_for_refresh()
             now = time.monotonic()
             await asyncio.sleep(frame_interval(now - started, now - self._typed_at))
 
@@ -322,17 +330,24 @@ class ReplyStream:
             await self._body.show(markdown_text(final_text))
 
     async def stop(self) -> None:
+        """Stop drawing; returns within twice `STOP_TIMEOUT` whatever the pump is doing.
+
+        The pump is cancelled and also told to end at its next turn, so a cancellation that
+        goes missing cannot keep it (and whoever stops it) going for ever.
+        """
         self._body.streaming = False
-        if self._task is not None:
-            # Not in the middle of a render: a chunk cancelled half-mounted could not be
-            # updated by `finish`. (A render that cannot end in time is cancelled anyway.)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rendering.acquire(), STOP_TIMEOUT)
-                self._rendering.release()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        # Not in the middle of a render: a chunk cancelled half-mounted could not be
+        # updated by `finish`. (A render that cannot end in time is cancelled anyway.)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_TIMEOUT), self._rendering:
+                pass
+        task.cancel()
+        await asyncio.wait([task], timeout=STOP_TIMEOUT)
 
 
 class MessageView(Vertical, can_focus=True):

@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content, Span
-from textual.css.query import NoMatches
 from textual.style import Style
 from textual.widget import MountError, Widget
 from textual.widgets import Collapsible, Static
@@ -384,37 +383,44 @@ class MessageView(Vertical, can_focus=True):
         self.message = message
         self.index = index
         """Position in the conversation's visible path."""
+        # The parts are made here and kept, never looked up: the reply worker updates them
+        # at any moment, also before they are mounted or while the log is taking this view
+        # away (when a query finds nothing).
+        self._header = MessageHeader(self)
+        self._error = Static(classes="message-error", markup=False)
+        self._reasoning_text = Static(classes="reasoning-text", markup=False)
+        self._reasoning: Collapsible | None = None
+        self._body: MarkdownBody | Static
+        if message.role == "assistant":
+            self._reasoning = Collapsible(
+                self._reasoning_text, title="Thinking", collapsed=True, classes="reasoning"
+            )
+            self._body = MarkdownBody(classes="body")
+        else:
+            self._body = Static(classes="body user-text", markup=False)
 
     def compose(self) -> ComposeResult:
-        yield MessageHeader(self)
-        if self.message.role == "assistant":
-            with Collapsible(title="Thinking", collapsed=True, classes="reasoning"):
-                yield Static(classes="reasoning-text", markup=False)
-            yield MarkdownBody(classes="body")
-        else:
-            yield Static(classes="body user-text", markup=False)
-        yield Static(classes="message-error", markup=False)
+        yield self._header
+        if self._reasoning is not None:
+            yield self._reasoning
+        yield self._body
+        yield self._error
 
     async def on_mount(self) -> None:
-        # The log can replace its views (another process changed the conversation) before
-        # this one has finished mounting: a view already taken away has nothing to show.
-        with contextlib.suppress(NoMatches):
-            self.refresh_meta()
-            if self.message.role == "assistant":
-                text = self.message.content
-                if text:
-                    await self.query_one(MarkdownBody).show(markdown_text(text))
-            else:
-                user_text = self.query_one(".user-text", Static)
-                user_text.update(Content(shortened(self.message.content)))
+        self.refresh_meta()
+        text = self.message.content
+        if isinstance(self._body, MarkdownBody):
+            if text:
+                await self._body.show(markdown_text(text))
+        else:
+            self._body.update(Content(shortened(text)))
 
     def refresh_meta(self) -> None:
         """Redraw header, thinking and error from `message` (status, usage, versions)."""
         message = self.message
-        self.query_one(MessageHeader).update(header_content(message))
-        error = self.query_one(".message-error", Static)
-        error.update(Content(display_text(message.error or "")))
-        error.display = bool(message.error)
+        self._header.update(header_content(message))
+        self._error.update(Content(display_text(message.error or "")))
+        self._error.display = bool(message.error)
         self._set_own_class(message.status == "streaming", "-streaming")
         self._set_own_class(message.status in ("failed", "interrupted"), "-problem")
         if message.role == "assistant":
@@ -437,22 +443,22 @@ class MessageView(Vertical, can_focus=True):
             self.app.stylesheet.update_nodes([self], animate=True)
 
     def show_reasoning(self, text: str) -> None:
-        reasoning = self.query_one(".reasoning", Collapsible)
-        reasoning.display = bool(text)
+        if self._reasoning is None:
+            return
+        self._reasoning.display = bool(text)
         if text:
-            self.query_one(".reasoning-text", Static).update(Content(display_text(text)))
+            self._reasoning_text.update(Content(display_text(text)))
 
     def start_stream(self) -> ReplyStream | None:
         """Stream into this view; None if it was already taken off the log (re-shown)."""
-        bodies = self.query_children(MarkdownBody)
-        if not self.is_attached or not bodies:
+        if not self.is_attached or not isinstance(self._body, MarkdownBody):
             return None
-        return bodies.first().start_stream(markdown_text(self.message.content))
+        return self._body.start_stream(markdown_text(self.message.content))
 
     def fold_outside(self, top: int, bottom: int) -> None:
         """Fold the body's chunks lying outside screen rows `top`..`bottom`."""
-        for body in self.query_children(MarkdownBody):
-            body.fold_outside(top, bottom)
+        if isinstance(self._body, MarkdownBody):
+            self._body.fold_outside(top, bottom)
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         event.stop()

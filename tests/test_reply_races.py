@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 from textual.worker import Worker, WorkerState
 
+from chat_tui.models import Message
+from chat_tui.screens import chat
 from chat_tui.widgets.conversation_list import ConversationList
-from chat_tui.widgets.message_view import MarkdownBody, MessageHeader, MessageView
+from chat_tui.widgets.message_view import MarkdownBody, MessageHeader, MessageView, ReplyStream
 from chat_tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, saved_files, screen_of, send, settle, visible_text
-from tests.ui import run_palette_command, wait_for
+from tests.ui import Notes, run_palette_command, wait_for
 
 
 class WorkerErrors:
@@ -153,3 +155,50 @@ async def test_the_reply_streams_into_whichever_view_shows_it(
         text,
         "Planning. ",
     )
+
+
+async def test_a_bug_in_the_reply_worker_shows_as_an_error_and_ends_it(
+    fake: FakeOpenAI, make_app, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever fails in the worker, the reply says so, is saved, and the next one can go."""
+
+    async def broken(message: Message, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the worker")
+
+    monkeypatch.setattr(chat, "fill_reply", broken)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        await settle(pilot)
+        view = app.screen.query(MessageView).last()
+        assert view.message.status == "failed"
+        assert "Unexpected error: a bug in the worker" in visible_text(app)
+        assert "a bug in the worker" in str(app.query_one(StatusBar).render())
+        assert not screen_of(app).streaming
+        monkeypatch.undo()
+        await send(pilot, "second")
+        await settle(pilot)
+        assert app.screen.query(MessageView).last().message.content == "Echo: second"
+    assert saved_files(data_dir)[0]["messages"][1]["status"] == "failed"
+
+
+async def test_a_reply_that_cannot_be_drawn_is_reported_and_saved(
+    fake: FakeOpenAI, make_app, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drawing the end of a reply fails: the screen says so and does not stay "streaming"."""
+
+    async def broken(stream: ReplyStream, final_text: str) -> None:
+        raise RuntimeError("cannot draw")
+
+    monkeypatch.setattr(ReplyStream, "finish", broken)
+    app, notes = make_app(), Notes()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await send(pilot, "draw this")
+        await settle(pilot)
+        assert "The reply could not be shown\nRuntimeError: cannot draw" in notes.text
+        assert not screen_of(app).streaming
+        assert app.query_one(ConversationList).streaming_ids == set()
+        assert "Thinking" not in str(app.query_one(StatusBar).render())
+        assert "Streaming" not in str(app.query_one(StatusBar).render())
+    reply = saved_files(data_dir)[0]["messages"][-1]
+    assert (reply["status"], reply["content"]) == ("complete", "Echo: draw this")

@@ -70,6 +70,9 @@ class Reply:
     gate: threading.Event | None = None
     """When set, the first chunk also waits for this event, so a test can look at the
     waiting state for as long as it needs on a loaded machine."""
+    answer_gate: threading.Event | None = None
+    """When set, the answer's first delta waits for this event (the reasoning does not), so
+    a test can look at a reply that is still only thinking."""
     rate: float = 0.0
     """Chunks per second on a fixed schedule that does not drift (used instead of `delay`)."""
     status: int = 200
@@ -485,6 +488,8 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 if reply.fault and sent == reply.fault_after:
                     self._fault(reply)
                     return
+                if kind == "content" and sent == len(reply.reasoning) and reply.answer_gate:
+                    self._wait_for(reply.answer_gate, 60)
                 if reply.rate:
                     self._pause(start + sent / reply.rate - time.monotonic())
                 elif reply.delay and sent:

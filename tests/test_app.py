@@ -9,6 +9,7 @@ from textual.widgets import Input, Markdown
 from textual.widgets._markdown import MarkdownFence, MarkdownTable
 
 from chat_tui.config import load_settings
+from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.tui.app import ChatApp
 from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.setup import SetupDialog
@@ -19,6 +20,7 @@ from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.helpers import workers_done
+from tests.ui import wait_for
 
 SIZE = (100, 30)
 
@@ -134,8 +136,7 @@ async def test_escape_stops_a_reply_and_keeps_the_partial_text(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "Write a lot")
-        while fake.chunks_sent < 10:
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: fake.chunks_sent >= 10, "ten chunks")
         await pilot.press("escape")
         await settle(pilot)
         reply_view = app.screen.query(MessageView)[-1]
@@ -247,8 +248,7 @@ async def test_quit_while_streaming_saves_what_arrived(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "long answer please")
-        while fake.chunks_sent < 5:
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: fake.chunks_sent >= 5, "five chunks")
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
@@ -287,10 +287,8 @@ async def test_log_follows_new_text_only_at_the_bottom(fake: FakeOpenAI, make_ap
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "many lines")
         log = app.query_one(MessageLog)
-        while fake.chunks_sent < 60:
-            await pilot.pause(0.02)
-        await pilot.pause(0.1)
-        assert log.scroll_y == log.max_scroll_y > 0
+        await wait_for(pilot, lambda: fake.chunks_sent >= 60, "sixty chunks")
+        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y > 0, "the log to follow")
         log.scroll_to(y=0, animate=False)
         await pilot.pause()
         await settle(pilot)
@@ -308,8 +306,7 @@ async def test_switching_away_while_streaming_keeps_the_reply_going(
         fake.add(deltas=["live "] * 60, delay=0.02)
         await pilot.press("ctrl+n")
         await send(pilot, "streaming one")
-        while fake.chunks_sent < 8:
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: fake.chunks_sent >= 8, "eight chunks")
         listing = app.query_one(ConversationList)
         listing.focus()
         await pilot.press("down", "enter")  # open "older" while the reply streams
@@ -431,13 +428,16 @@ async def test_a_typed_prompt_survives_a_restart_and_follows_its_conversation(
         await send(pilot, "saved topic")
         await settle(pilot)
         await pilot.press(*"half-written follow-up")
-        await pilot.pause(1.2)  # drafts are written once a second
+        conversation_id = screen_of(first).conversation.id
+        await wait_for(  # drafts are written once a second
+            pilot, lambda: first.drafts.load(conversation_id) == "half-written follow-up"
+        )
         await settle(pilot)
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert first.query_one(PromptInput).text == ""
         await pilot.press(*"idea for a new chat")
-        await pilot.pause(1.2)
+        await wait_for(pilot, lambda: first.drafts.load(NEW_CONVERSATION) == "idea for a new chat")
         await settle(pilot)
     # A crash would skip any quitting logic: a new app on the same data finds both drafts.
     second = make_app()

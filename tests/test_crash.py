@@ -21,6 +21,7 @@ from chat_tui.tui.widgets.prompt_input import PromptInput
 from tests.fake_openai import FakeOpenAI
 from tests.terminal import Terminal
 from tests.test_app import SIZE, saved_files, send
+from tests.ui import wait_for
 
 WORDS = [f"w{n:04d} " for n in range(3000)]
 """The reply: numbered words, so any saved prefix says exactly where it stopped."""
@@ -158,8 +159,7 @@ async def test_ctrl_c_copies_selected_text_and_otherwise_quits_after_saving(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "first")
-        while fake.chunks_sent < 5:
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: fake.chunks_sent >= 5, "five chunks")
         prompt = app.query_one(PromptInput)
         await pilot.press(*"copy me")
         prompt.select_all()

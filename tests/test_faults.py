@@ -20,6 +20,7 @@ from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI, closed_port, unanswered_port
 from tests.test_app import SIZE, saved_files, send, settle
+from tests.ui import wait_for
 
 PARTIAL = ["partial ", "answer "]
 """What the server sends before a mid-reply fault."""
@@ -188,8 +189,7 @@ async def test_fault_is_explained_kept_marked_and_retried_with_one_key(
         async with app.run_test(size=SIZE) as pilot:
             await send(pilot, "Tell me something")
             if fault.stop_with_escape:
-                while fake.chunks_sent < 20:
-                    await pilot.pause(0.02)
+                await wait_for(pilot, lambda: fake.chunks_sent >= 20, "twenty chunks")
                 await pilot.press("escape")
             await settle(pilot)
 

@@ -45,6 +45,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.helpers import file_size_limit
 from tests.test_app import SIZE, saved_files, send, settle
 from tests.test_disk import send_past_failing_saves, toasts
+from tests.ui import wait_for
 
 MARKUP = "[bold]b[/] [/] [link=file:///etc/passwd]x[/link] [@click=app.quit]quit[/] [/INST]"
 ESCAPES = (
@@ -303,10 +304,8 @@ async def test_links_open_only_through_the_dialog_that_shows_where_they_go(
         await pilot.pause()
         await pilot.click("#open")
         await app.workers.wait_for_complete()
-        for _ in range(100):  # the browser is a separate process
-            if browser.exists() and browser.read_text():
-                break
-            await asyncio.sleep(0.05)
+        # The browser is a separate process.
+        await wait_for(pilot, lambda: browser.exists() and browser.read_text(), "the browser")
         assert browser.read_text() == "https://docs.example.org/page?a=1"
         # markdown-it does not even make a link of file:// (nor javascript:) addresses.
         assert "[this](file:///etc/passwd)" in markdown_text(reply)

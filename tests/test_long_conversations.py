@@ -17,8 +17,8 @@ from chat_tui.tui.widgets.message_view import (
     frame_interval,
 )
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import eventually
 from tests.test_app import SIZE, send, settle, visible_text
+from tests.ui import wait_for
 
 LENGTH = 2000
 
@@ -51,7 +51,9 @@ async def scroll_to_top_of_window(pilot, log: MessageLog) -> None:
     log.scroll_to(y=0, animate=False)
     await pilot.pause()
     if first > 0:
-        await eventually(pilot, lambda: log.views[0].index < first and log.scroll_y > 0)
+        await wait_for(
+            pilot, lambda: log.views[0].index < first and log.scroll_y > 0, "older messages"
+        )
 
 
 def assert_window(log: MessageLog) -> list[int]:
@@ -127,12 +129,16 @@ async def test_chunks_of_a_long_reply_fold_off_screen_and_unfold_when_scrolled_t
             return list(app.query(ChunkFrame))
 
         # The top is far away and folds; the bottom is on screen.
-        assert await eventually(pilot, lambda: len(chunk_frames()) > 5 and chunk_frames()[0].folded)
+        await wait_for(
+            pilot, lambda: len(chunk_frames()) > 5 and chunk_frames()[0].folded, "a folded chunk"
+        )
         frames = chunk_frames()
         assert not frames[-1].folded
         height = log.virtual_size.height
         log.scroll_home(animate=False)
-        assert await eventually(pilot, lambda: not frames[0].folded and frames[-1].folded)
+        await wait_for(
+            pilot, lambda: not frames[0].folded and frames[-1].folded, "the chunks to swap folds"
+        )
         assert log.virtual_size.height == height  # folding never moves anything
         assert "Paragraph 0:" in "".join(str(b.render()) for b in frames[0].query("MarkdownBlock"))
 
@@ -154,7 +160,7 @@ async def test_a_reply_arriving_faster_than_it_renders_splits_as_it_will_reopen(
         def sources() -> list[str]:
             return [frame.markdown.source for frame in app.query(ChunkFrame)]
 
-        assert await eventually(pilot, lambda: sources() == expected)
+        await wait_for(pilot, lambda: sources() == expected, "every chunk shown")
         await pilot.press("escape")
         await settle(pilot)
         reply = app.screen.conversation.messages[-1]
@@ -174,14 +180,14 @@ async def test_typing_while_a_reply_streams_tells_its_stream(fake: FakeOpenAI, m
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "Question")
         screen = app.screen
-        assert await eventually(pilot, lambda: "Thinking about it" in visible_text(app))
+        await wait_for(pilot, lambda: "Thinking about it" in visible_text(app), "the reply")
         stream = screen._replies[screen.conversation.id].stream
         assert stream is not None
         # (Emptying the input after Enter counted as typing for a moment.)
-        assert await eventually(pilot, lambda: not stream.person_is_typing, seconds=3)
+        await wait_for(pilot, lambda: not stream.person_is_typing, "typing to count as over")
         await pilot.press(*"next question")
         assert stream.person_is_typing
-        assert await eventually(pilot, lambda: not stream.person_is_typing, seconds=3)
+        await wait_for(pilot, lambda: not stream.person_is_typing, "typing to count as over")
         await pilot.press("escape")
         await settle(pilot)
 
@@ -199,7 +205,7 @@ async def test_a_growing_reply_is_laid_out_once_per_change(
     store.save(conversation)
     app = make_app(open_conversation=conversation.id)
     async with app.run_test(size=SIZE) as pilot:
-        assert await eventually(pilot, lambda: bool(app.query(ChunkFrame)))
+        await wait_for(pilot, lambda: bool(app.query(ChunkFrame)), "a chunk")
         await settle(pilot)
         frame = app.query_one(ChunkFrame)
         height = frame.size.height
@@ -228,7 +234,7 @@ async def test_replying_in_a_long_conversation_does_not_spell_it_out(
     app = make_app(open_conversation=conversation.id)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "One more question")
-        assert await eventually(pilot, lambda: "Working on it" in visible_text(app))
+        await wait_for(pilot, lambda: "Working on it" in visible_text(app), "the reply")
         descriptions = [worker.description for worker in app.workers]
         assert descriptions
         assert max(len(description) for description in descriptions) < 200

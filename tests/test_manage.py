@@ -17,6 +17,7 @@ from chat_tui.tui.widgets.sidebar import Sidebar
 from tests.fake_openai import FakeOpenAI
 from tests.sample_data import seed
 from tests.test_app import SIZE, saved_files, screen_of, send, settle
+from tests.ui import wait_for
 
 
 def titles(app) -> list[str]:
@@ -24,11 +25,7 @@ def titles(app) -> list[str]:
 
 
 async def wait_for_screen(pilot, kind: type) -> None:
-    for _ in range(50):
-        if isinstance(pilot.app.screen, kind):
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"{kind.__name__} did not open")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind), f"{kind.__name__} to open")
 
 
 async def test_search_filters_by_message_text_and_escape_clears(make_app, data_dir: Path) -> None:

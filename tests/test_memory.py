@@ -14,8 +14,8 @@ import pytest
 from chat_tui.collector import Collector, before_exit
 from chat_tui.models import Conversation, Message
 from chat_tui.tui.widgets.message_view import MessageView
-from tests.helpers import eventually
 from tests.test_app import SIZE
+from tests.ui import wait_for
 
 
 class Node:
@@ -25,13 +25,12 @@ class Node:
         self.me = self
 
 
-def collect_until(freed: Callable[[], bool]) -> None:
-    """`gc.collect()` returns at once while another thread is collecting: try a few times."""
-    for _ in range(5):
-        if freed():
-            return
+def collect_until(freed: Callable[[], bool], seconds: float = 10) -> None:
+    """`gc.collect()` returns at once while another thread is collecting: try until `freed()`
+    holds or `seconds` pass (the caller's assertion then says what was left)."""
+    deadline = time.monotonic() + seconds
+    while not freed() and time.monotonic() < deadline:
         gc.collect()
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -188,14 +187,14 @@ async def test_views_of_a_conversation_left_are_freed(make_app, store) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert await screen.open_conversation(first.id)
-        assert await eventually(pilot, lambda: app.collector.started)
+        await wait_for(pilot, lambda: app.collector.started, "the collector to start")
         views = [weakref.ref(view) for view in screen.query(MessageView)]
         assert len(views) == 6
         gc.collect()  # the views are frozen while alive
         reclaims = app.collector.reclaims
         assert await screen.open_conversation(second.id)
         # The app ticks the collector every second; with no input it is idle.
-        assert await eventually(pilot, lambda: app.collector.reclaims > reclaims, seconds=5)
+        await wait_for(pilot, lambda: app.collector.reclaims > reclaims, "a reclaim")
         assert [view for view in views if view() is not None] == []
         assert StylesCache.get_inner_outer.cache_info().currsize < 100
 
@@ -208,7 +207,7 @@ async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_a
     two_conversations(store, "first question")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        assert await eventually(pilot, lambda: app.collector.started)
+        await wait_for(pilot, lambda: app.collector.started, "the collector to start")
         drops: list[int] = []
         garbage_left = app.collector.garbage_left
 
@@ -219,16 +218,14 @@ async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_a
         app.collector.garbage_left = count_and_pass_on  # type: ignore[method-assign]
         reclaims = app.collector.reclaims
         listing = app.query_one(ConversationList)
-        assert await eventually(pilot, lambda: len(listing.rows) == 2)
+        await wait_for(pilot, lambda: len(listing.rows) == 2, "two rows")
         for title in ("First", "Second"):
             row = [r.title for r in listing.rows].index(title)
             listing.focus()  # (opening one gives the focus to the input box)
             await pilot.pause()
             await pilot.press("home", *["down"] * row, "enter")
-            assert await eventually(
-                pilot, lambda title=title: app.screen.conversation.title == title
-            )
-        assert await eventually(pilot, lambda: len(drops) == 2)
+            await wait_for(pilot, lambda title=title: app.screen.conversation.title == title, title)
+        await wait_for(pilot, lambda: len(drops) == 2, "two drops")
         assert app.collector.reclaims > reclaims
 
 
@@ -270,19 +267,20 @@ async def test_the_footer_keys_a_focus_change_replaces_are_freed(make_app) -> No
         screen = app.screen
         screen.query_one(ConversationList).focus()
         # The footer recomposes after a focus change: wait until it shows keys again.
-        assert await eventually(pilot, lambda: bool(screen.query(FooterKey)))
+        await wait_for(pilot, lambda: bool(screen.query(FooterKey)), "the footer keys")
         keys = [weakref.ref(key) for key in screen.query(FooterKey)]
-        for _ in range(3):
-            screen.prompt.focus()
-            await pilot.pause(0.1)
-            screen.query_one(ConversationList).focus()
-            await pilot.pause(0.1)
 
-        def replaced() -> bool:
+        def replaced(old: list[weakref.ref[FooterKey]]) -> bool:
             shown = list(screen.query(FooterKey))
-            return all(key() not in shown for key in keys)
+            return bool(shown) and all(key() not in shown for key in old)
 
-        assert await eventually(pilot, replaced)
+        for _ in range(3):
+            for widget in (screen.prompt, screen.query_one(ConversationList)):
+                shown = [weakref.ref(key) for key in screen.query(FooterKey)]
+                widget.focus()
+                await wait_for(pilot, lambda shown=shown: replaced(shown), "the footer's new keys")
+
+        await wait_for(pilot, lambda: replaced(keys), "the first keys to be replaced")
         app.collector.reclaim()
         collect_until(lambda: all(key() is None for key in keys))
         assert [key for key in keys if key() is not None] == []

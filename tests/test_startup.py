@@ -22,6 +22,7 @@ from chat_tui.tui.screens.chat import WARM_UP_DELAY
 from chat_tui.store import ConversationStore
 from tests.fake_openai import FakeOpenAI
 from tests.sample_data import seed
+from tests.ui import wait_for
 
 
 async def main():
@@ -32,14 +33,15 @@ async def main():
     app = ChatApp(settings, store)
     report = {}
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.2)
-        report["listed"] = len(app.screen.sidebar.conversation_list.rows)
+        listing = app.screen.sidebar.conversation_list
+        await wait_for(pilot, lambda: len(listing.rows) >= 6, "the seeded conversations")
+        await app.workers.wait_for_complete()
+        report["listed"] = len(listing.rows)
         report["openai at start"] = "openai" in sys.modules
         report["requests at start"] = len(fake.requests)
         await pilot.press("h")
-        await pilot.pause(WARM_UP_DELAY + 0.1)
+        # The SDK is imported WARM_UP_DELAY seconds after the first key.
+        await wait_for(pilot, lambda: "openai" in sys.modules, "the SDK to be imported")
         await app.workers.wait_for_complete()
         report["openai after a key"] = "openai" in sys.modules
         report["requests after a key"] = len(fake.requests)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from chat_tui import saver
 from chat_tui.models import Usage
+from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, saved_files, send, settle
 from tests.test_disk import disk_full_after, send_past_failing_saves
-from tests.ui import Notes
+from tests.ui import Notes, wait_for
 
 
 def status_text(app) -> str:
@@ -20,12 +21,10 @@ def status_text(app) -> str:
 
 
 async def wait_for_status(pilot, pattern: str) -> str:
-    for _ in range(500):
-        text = status_text(pilot.app)
-        if re.search(pattern, text):
-            return text
-        await pilot.pause(0.02)
-    raise AssertionError(f"status never matched {pattern!r}; last: {status_text(pilot.app)!r}")
+    await wait_for(
+        pilot, lambda: re.search(pattern, status_text(pilot.app)), f"a status like {pattern!r}"
+    )
+    return status_text(pilot.app)
 
 
 async def test_thinking_then_the_usage_of_the_reply(
@@ -60,14 +59,22 @@ async def test_thinking_then_the_usage_of_the_reply(
 
 
 async def test_thinking_stays_up_while_only_reasoning_arrives(fake: FakeOpenAI, make_app) -> None:
-    fake.add(reasoning=["Let me ", "think. "] * 10, deltas=["Done."], delay=0.05)
+    answer = threading.Event()
+    fake.add(reasoning=["Let me ", "think. "] * 10, deltas=["Done."], answer_gate=answer)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "ponder")
-        while fake.chunks_sent < 6:
-            await pilot.pause(0.02)
-        await pilot.pause(0.15)
+
+        def reasoned() -> bool:
+            reply = app.screen.query(MessageView).last().message
+            return reply.reasoning == "Let me think. " * 10
+
+        await wait_for(pilot, reasoned, "all the reasoning")
+        # The status is redrawn every 0.1 s: look at one drawn after the reasoning arrived.
+        shown = status_text(app)
+        await wait_for(pilot, lambda: status_text(app) != shown, "the status to be redrawn")
         assert status_text(app).startswith("Thinking…")
+        answer.set()
         await settle(pilot)
         assert "first token" in status_text(app)
 

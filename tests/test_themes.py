@@ -8,7 +8,14 @@ from chat_tui.config import load_settings
 from chat_tui.paths import config_file
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, settle
-from tests.ui import Notes, run_palette_command, settings_with_config, type_text
+from tests.ui import (
+    Notes,
+    palette_shows,
+    run_palette_command,
+    settings_with_config,
+    type_text,
+    wait_for,
+)
 
 
 async def test_a_theme_chosen_in_the_palette_is_saved_and_used_after_a_restart(
@@ -22,7 +29,7 @@ async def test_a_theme_chosen_in_the_palette_is_saved_and_used_after_a_restart(
         assert first.theme == "textual-dark"
         await run_palette_command(pilot, "theme: change")
         await type_text(pilot, "nord")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: palette_shows(first, "nord"), "the nord theme")
         await pilot.press("enter")
         await settle(pilot)
         assert first.theme == "nord"

@@ -666,7 +666,6 @@ class ChatScreen(ConversationActions, Screen[None]):
     @work(group="reply", exit_on_error=False, description="stream a reply")
     async def _stream_reply(self, state: ReplyState) -> None:
         conversation, message = state.conversation, state.message
-        client = self.chat_app.client_for(conversation.provider)
         watch = chat_client.Stopwatch()
         ticker = self.set_interval(0.1, lambda: self._tick(state, watch))
 
@@ -679,6 +678,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 state.view.show_reasoning(reasoning)
 
         try:
+            client = self.chat_app.client_for(conversation.provider)
             request = conversation.api_messages(upto=state.index)
             await fill_reply(
                 message,
@@ -689,6 +689,9 @@ class ChatScreen(ConversationActions, Screen[None]):
                 checkpoint=lambda: self.chat_app.saver.request(conversation, checkpoint=True),
                 next_steps=self._next_steps(),
             )
+        except Exception as error:  # a bug, not the server: the reply says so and ends
+            message.status = "failed"
+            message.error = f"Unexpected error: {one_line(str(error)) or type(error).__name__}"
         finally:
             ticker.stop()
             await self._finish_reply(state)
@@ -724,6 +727,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             )
 
     async def _finish_reply(self, state: ReplyState) -> None:
+        """Save and mark the ended reply; a failure to draw it is reported, not fatal."""
         conversation = state.conversation
         self._replies.pop(conversation.id, None)
         self._loaded.pop(conversation.id, None)
@@ -733,29 +737,42 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._mark_streaming()
         conversation.touch()
         self.chat_app.saver.request(conversation)
-        if state.stream is not None:
-            if state.quitting:
-                await state.stream.stop()
-            else:
-                await state.stream.finish(state.message.content)
-            state.stream = None
-        if state.view is not None and state.view.is_attached:
-            state.view.refresh_meta()
+        stream, view = state.stream, state.view
+        state.stream = state.view = None
+        try:
+            if stream is not None:
+                if state.quitting:
+                    await stream.stop()
+                else:
+                    await stream.finish(state.message.content)
+            if view is not None:
+                view.refresh_meta()
+        except Exception as error:  # a bug in drawing: the screen must not stay "streaming"
+            self.notify(
+                display_text(
+                    f"{type(error).__name__}: {error}\n"
+                    "The reply is saved: open the conversation again to see all of it."
+                ),
+                title="The reply could not be shown",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
         if conversation is self.conversation:
             self._show_idle_status()
             self._update_top_bar()
 
     def _attach_reply(self, state: ReplyState) -> None:
         view = self.log_view.view_for(state.index)
-        if view is not None:
+        # The log may show another conversation by now (a switch while a view was mounting).
+        if view is not None and view.message is state.message:
             state.stream = view.start_stream()
             state.view = view if state.stream is not None else None
 
     async def _detach_reply(self, state: ReplyState) -> None:
-        if state.stream is not None:
-            await state.stream.stop()
-        state.stream = None
-        state.view = None
+        stream, state.stream, state.view = state.stream, None, None
+        if stream is not None:
+            await stream.stop()
 
     def _mark_streaming(self) -> None:
         self.sidebar.conversation_list.mark(streaming=set(self._replies))

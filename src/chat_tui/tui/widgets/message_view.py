@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content, Span
-from textual.css.query import NoMatches
 from textual.style import Style
 from textual.widget import MountError, Widget
 from textual.widgets import Collapsible, Static
@@ -257,6 +256,7 @@ class ReplyStream:
         self._wake = asyncio.Event()
         self._rendering = asyncio.Lock()
         """Held while a render mounts or updates widgets: stopping waits for it to end."""
+        self._stopping = False
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._pump())
 
     def person_typed(self) -> None:
@@ -275,14 +275,18 @@ class ReplyStream:
     async def _pump(self) -> None:
         while True:
             await self._wake.wait()
+            if self._stopping:
+                return
             self._wake.clear()
             started = time.monotonic()
             async with self._rendering:
                 with contextlib.suppress(MountError):  # the body was taken off the log
                     await self._render_pending()
-            # The layout and paint the append caused happen on the screen's refresh.
-            # (Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that
-            # arrives as the refresh ends, and `stop` then waited for this task for ever.)
+            if not self._body.is_attached:
+                return
+            # The layout and paint the append caused happen on the screen's refresh. (Not
+            # `asyncio.wait_for`: on Python 3.11 it drops a cancellation that lands just as
+            # the refresh does, and the stream outlived `stop`.)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(REFRESH_TIMEOUT):
                     await self._body.wait_for_refresh()
@@ -325,17 +329,24 @@ class ReplyStream:
             await self._body.show(markdown_text(final_text))
 
     async def stop(self) -> None:
+        """Stop drawing; returns within twice `STOP_TIMEOUT` whatever the pump is doing.
+
+        The pump is cancelled and also told to end at its next turn, so a cancellation that
+        goes missing cannot keep it (and whoever stops it) going for ever.
+        """
         self._body.streaming = False
-        if self._task is not None:
-            # Not in the middle of a render: a chunk cancelled half-mounted could not be
-            # updated by `finish`. (A render that cannot end in time is cancelled anyway.)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rendering.acquire(), STOP_TIMEOUT)
-                self._rendering.release()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        # Not in the middle of a render: a chunk cancelled half-mounted could not be
+        # updated by `finish`. (A render that cannot end in time is cancelled anyway.)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_TIMEOUT), self._rendering:
+                pass
+        task.cancel()
+        await asyncio.wait([task], timeout=STOP_TIMEOUT)
 
 
 class MessageView(Vertical, can_focus=True):
@@ -372,45 +383,47 @@ class MessageView(Vertical, can_focus=True):
         self.message = message
         self.index = index
         """Position in the conversation's visible path."""
+        # The parts are made here and kept, never looked up: the reply worker updates them
+        # at any moment, also before they are mounted or while the log is taking this view
+        # away (when a query finds nothing).
+        self._header = MessageHeader(self)
+        self._error = Static(classes="message-error", markup=False)
+        self._reasoning_text = Static(classes="reasoning-text", markup=False)
+        self._reasoning: Collapsible | None = None
+        self._body: MarkdownBody | Static
+        if message.role == "assistant":
+            self._reasoning = Collapsible(
+                self._reasoning_text, title="Thinking", collapsed=True, classes="reasoning"
+            )
+            self._body = MarkdownBody(classes="body")
+        else:
+            self._body = Static(classes="body user-text", markup=False)
 
     def compose(self) -> ComposeResult:
-        yield MessageHeader(self)
-        if self.message.role == "assistant":
-            with Collapsible(title="Thinking", collapsed=True, classes="reasoning"):
-                yield Static(classes="reasoning-text", markup=False)
-            yield MarkdownBody(classes="body")
-        else:
-            yield Static(classes="body user-text", markup=False)
-        yield Static(classes="message-error", markup=False)
+        yield self._header
+        if self._reasoning is not None:
+            yield self._reasoning
+        yield self._body
+        yield self._error
 
     async def on_mount(self) -> None:
-        # The log can replace its views (another process changed the conversation) before
-        # this one has finished mounting: a view already taken away has nothing to show.
-        with contextlib.suppress(NoMatches):
-            self.refresh_meta()
-            if self.message.role == "assistant":
-                text = self.message.content
-                if text:
-                    await self.query_one(MarkdownBody).show(markdown_text(text))
-            else:
-                user_text = self.query_one(".user-text", Static)
-                user_text.update(Content(shortened(self.message.content)))
+        self.refresh_meta()
+        text = self.message.content
+        if isinstance(self._body, MarkdownBody):
+            if text:
+                await self._body.show(markdown_text(text))
+        else:
+            self._body.update(Content(shortened(text)))
 
     def refresh_meta(self) -> None:
         """Redraw header, thinking and error from `message` (status, usage, versions).
 
-        A view the log is taking away (it re-shows a conversation another process changed)
-        may have lost its parts already: it has nothing left to redraw.
+        Safe at any time: the view keeps its parts, mounted or not, being removed or gone.
         """
-        with contextlib.suppress(NoMatches):
-            self._redraw_meta()
-
-    def _redraw_meta(self) -> None:
         message = self.message
-        self.query_one(MessageHeader).update(header_content(message))
-        error = self.query_one(".message-error", Static)
-        error.update(Content(display_text(message.error or "")))
-        error.display = bool(message.error)
+        self._header.update(header_content(message))
+        self._error.update(Content(display_text(message.error or "")))
+        self._error.display = bool(message.error)
         self._set_own_class(message.status == "streaming", "-streaming")
         self._set_own_class(message.status in ("failed", "interrupted"), "-problem")
         if message.role == "assistant":
@@ -433,22 +446,22 @@ class MessageView(Vertical, can_focus=True):
             self.app.stylesheet.update_nodes([self], animate=True)
 
     def show_reasoning(self, text: str) -> None:
-        reasoning = self.query_one(".reasoning", Collapsible)
-        reasoning.display = bool(text)
+        if self._reasoning is None:
+            return
+        self._reasoning.display = bool(text)
         if text:
-            self.query_one(".reasoning-text", Static).update(Content(display_text(text)))
+            self._reasoning_text.update(Content(display_text(text)))
 
     def start_stream(self) -> ReplyStream | None:
         """Stream into this view; None if it was already taken off the log (re-shown)."""
-        bodies = self.query_children(MarkdownBody)
-        if not self.is_attached or not bodies:
+        if not self.is_attached or not isinstance(self._body, MarkdownBody):
             return None
-        return bodies.first().start_stream(markdown_text(self.message.content))
+        return self._body.start_stream(markdown_text(self.message.content))
 
     def fold_outside(self, top: int, bottom: int) -> None:
         """Fold the body's chunks lying outside screen rows `top`..`bottom`."""
-        for body in self.query_children(MarkdownBody):
-            body.fold_outside(top, bottom)
+        if isinstance(self._body, MarkdownBody):
+            self._body.fold_outside(top, bottom)
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         event.stop()

@@ -19,8 +19,9 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from chat_tui import client as chat_client
 from chat_tui.clipboard import last_code_block, last_reply
+from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
-from chat_tui.index import ConversationSummary, IndexBusy, SearchHit
+from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, Message
 from chat_tui.replying import fill_reply
@@ -39,7 +40,6 @@ from chat_tui.tui.widgets.sidebar import Sidebar
 from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 
 if TYPE_CHECKING:
-    from chat_tui.tui.app import ChatApp
     from chat_tui.tui.messages import LinkActivated
 
 WATCH_SECONDS = 2.0
@@ -51,8 +51,6 @@ FIRST_ROWS = 100
 """Conversations listed from the index at start-up, before it is checked against the files."""
 SYNC_NOTICE = 200
 """Re-indexing more files than this shows its progress in the (still empty) sidebar."""
-RECENT = 4
-"""Conversations the person left that stay parsed in memory, for switching back."""
 WAITING_FOR_INDEX = "Waiting for the index: another chat-tui is updating it…"
 
 _UNSAVED = "unsaved"
@@ -215,12 +213,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         self.conversation = Conversation()
         """The conversation shown in the log (not on disk until its first message)."""
         self._replies: dict[str, ReplyState] = {}
-        self._loaded: dict[str, Conversation] = {}
-        """Conversations with a reply in flight, kept so switching back shows live text."""
-        self._recent: dict[str, Conversation] = {}
-        """The last conversations left, oldest first: switching back to one that no other
-        process changed re-uses it instead of reading and parsing its file again (which,
-        for long ones, was most of a switch and grew resident memory every time)."""
+        self.cache = ConversationCache()
+        """Conversations a reply streams into, and the last ones left."""
         self._summaries: list[ConversationSummary] = []
         self._rows: list[Row] = []
         """The sidebar rows of `_summaries`, built off the event loop."""
@@ -238,10 +232,6 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Conversations whose last save failed (the saver retries them)."""
         self._sdk_warming = False
 
-    @property
-    def chat_app(self) -> ChatApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
             yield Sidebar(id="sidebar")
@@ -254,26 +244,13 @@ class ChatScreen(ConversationActions, Screen[None]):
                 yield PromptInput(id="prompt")
         yield ChatFooter()
 
+    def is_streaming_in(self, conversation_id: str) -> bool:
+        return conversation_id in self._replies
+
     @property
     def streaming(self) -> bool:
         """Whether any reply is streaming (in this conversation or another)."""
         return bool(self._replies)
-
-    @property
-    def log_view(self) -> MessageLog:
-        return self.query_one(MessageLog)
-
-    @property
-    def prompt(self) -> PromptInput:
-        return self.query_one(PromptInput)
-
-    @property
-    def sidebar(self) -> Sidebar:
-        return self.query_one(Sidebar)
-
-    @property
-    def status(self) -> StatusBar:
-        return self.query_one(StatusBar)
 
     async def on_mount(self) -> None:
         self.sidebar.conversation_list.now = self.chat_app.clock
@@ -308,7 +285,7 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     # -- showing a conversation ------------------------------------------------------------
 
-    def _placeholder(self) -> str:
+    def placeholder(self) -> str:
         if not self._configured:
             config = self.chat_app.settings.config_path
             return SETUP_HINT.format(config=config)
@@ -323,7 +300,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         if leaving != arriving:
             self._keep_draft(leaving, self.prompt.text)
         if self.conversation is not conversation:
-            self._keep_recent(self.conversation)
+            self.cache.keep_recent(self.conversation)
         self.conversation = conversation
         if leaving != arriving or not self.prompt.text:
             # (At start-up both are the new conversation: keep anything typed meanwhile.)
@@ -332,15 +309,15 @@ class ChatScreen(ConversationActions, Screen[None]):
                 self.prompt.load_text(draft)
             self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
-        await self.log_view.show(conversation.messages, placeholder=self._placeholder())
+        await self.log_view.show(conversation.messages, placeholder=self.placeholder())
         state = self._replies.get(conversation.id)
         if state is not None:
             self._attach_reply(state)
-        self._update_top_bar()
+        self.update_top_bar()
         self.sidebar.conversation_list.mark(current_id=conversation.id)
         self._show_idle_status()
 
-    def _update_top_bar(self) -> None:
+    def update_top_bar(self) -> None:
         conversation = self.conversation
         title = conversation.title or "New conversation"
         if conversation.read_only:
@@ -379,7 +356,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Show a saved conversation (loaded in a thread); False if it cannot be read."""
         if conversation_id == self.conversation.id:
             return True
-        conversation = self._loaded.get(conversation_id) or await self._reopen(conversation_id)
+        conversation = self.cache.streaming(conversation_id) or await self._reopen(conversation_id)
         if conversation is None:
             try:
                 conversation = await asyncio.to_thread(self.chat_app.store.load, conversation_id)
@@ -393,19 +370,11 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     async def _reopen(self, conversation_id: str) -> Conversation | None:
         """A recently left conversation, if its file is still there and unchanged."""
-        recent = self._recent.pop(conversation_id, None)
+        recent = self.cache.take_recent(conversation_id)
         if recent is None:
             return None
         unchanged = await asyncio.to_thread(self.chat_app.store.is_as_last_seen, conversation_id)
         return recent if unchanged else None
-
-    def _keep_recent(self, conversation: Conversation) -> None:
-        if not conversation.messages:
-            return
-        self._recent.pop(conversation.id, None)
-        self._recent[conversation.id] = conversation
-        while len(self._recent) > RECENT:
-            del self._recent[next(iter(self._recent))]
 
     # -- drafts ----------------------------------------------------------------------------
 
@@ -485,7 +454,14 @@ class ChatScreen(ConversationActions, Screen[None]):
                 self.sidebar.set_empty_text, f"Indexing conversations… {done:,} of {total:,}"
             )
 
-    def _sidebar_loaded(self, summaries, rows, hits, problems, busy: bool = False) -> None:
+    def _sidebar_loaded(
+        self,
+        summaries: list[ConversationSummary],
+        rows: list[Row],
+        hits: list[SearchHit] | None,
+        problems: list[Problem],
+        busy: bool = False,
+    ) -> None:
         self._summaries = summaries
         self._rows = rows
         if hits is not None:
@@ -502,7 +478,7 @@ class ChatScreen(ConversationActions, Screen[None]):
     def _show_hits(self, hits: list[SearchHit]) -> None:
         self.sidebar.set_rows([_row(hit.summary, hit.snippet) for hit in hits])
 
-    def _report_problems(self, problems) -> None:
+    def _report_problems(self, problems: list[Problem]) -> None:
         fresh = [p for p in problems if str(p.path) not in self._reported]
         if not fresh:
             return
@@ -580,7 +556,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             theirs = store.load(conversation.id)
         except StoreError:
             return
-        self.app.call_from_thread(self._adopt_from_disk, conversation, theirs)
+        # Textual awaits what a coroutine function returns; its annotation cannot say so.
+        self.app.call_from_thread(self._adopt_from_disk, conversation, theirs)  # type: ignore[arg-type]
 
     async def _adopt_from_disk(self, conversation: Conversation, theirs: Conversation) -> None:
         if conversation is not self.conversation or conversation.id in self._replies:
@@ -633,7 +610,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             message = conversation.add_user_message(text)
         self.chat_app.saver.request(conversation)
         await self.log_view.append(message, len(conversation.messages) - 1)
-        self._update_top_bar()
+        self.update_top_bar()
         await self._start_reply(conversation)
 
     async def _start_reply(self, conversation: Conversation, replacing: int | None = None) -> None:
@@ -651,7 +628,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         index = len(conversation.messages) - 1
         state = ReplyState(conversation, reply, index)
         self._replies[conversation.id] = state
-        self._loaded[conversation.id] = conversation
+        self.cache.hold_streaming(conversation)
         if conversation is self.conversation:
             await self.log_view.append(reply, index)
             # A view the log already replaced (another process changed the conversation)
@@ -730,7 +707,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Save and mark the ended reply; a failure to draw it is reported, not fatal."""
         conversation = state.conversation
         self._replies.pop(conversation.id, None)
-        self._loaded.pop(conversation.id, None)
+        self.cache.release_streaming(conversation.id)
         # Its dot goes now, before anything below can fail or wait: the log may be re-shown
         # while the final text renders (another process's save merged in), and the dot
         # stayed until the next reply anywhere when that took the view away.
@@ -760,7 +737,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             )
         if conversation is self.conversation:
             self._show_idle_status()
-            self._update_top_bar()
+            self.update_top_bar()
 
     def _attach_reply(self, state: ReplyState) -> None:
         view = self.log_view.view_for(state.index)
@@ -850,7 +827,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         else:
             self.notify("Everything is on disk again.", title=f"Saved: {title}", markup=False)
         if conversation is self.conversation:
-            self._update_top_bar()
+            self.update_top_bar()
 
     def saved(self, conversation: Conversation) -> None:
         if conversation.id in self._unsaved:

@@ -1,15 +1,15 @@
 """Managing conversations from the chat screen: rename, delete and undo, trash, model.
 
-A mixin of `ChatScreen` (which declares the key bindings), kept apart so the screen module
-stays about showing and streaming. The target of rename and delete is the conversation
-highlighted in the sidebar when the sidebar has focus, otherwise the open one.
+A base of `ChatScreen` (which declares the key bindings), kept apart so the screen module
+stays about showing and streaming; what it needs of the screen is declared in `chat_base`.
+The target of rename and delete is the conversation highlighted in the sidebar when the
+sidebar has focus, otherwise the open one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from textual.content import Content
 
@@ -19,19 +19,13 @@ from chat_tui.paths import config_file
 from chat_tui.safetext import one_line
 from chat_tui.store import StoreError
 from chat_tui.tui.messages import DeleteRequested
+from chat_tui.tui.screens.chat_base import ChatScreenBase
 from chat_tui.tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
 from chat_tui.tui.screens.model_picker import ModelChoice, ModelPicker
 from chat_tui.tui.screens.setup import SetupAnswers, SetupDialog
 
-if TYPE_CHECKING:
-    from chat_tui.tui.screens.chat import ChatScreen
 
-    _Base = ChatScreen
-else:
-    _Base = object
-
-
-class ConversationActions(_Base):
+class ConversationActions(ChatScreenBase):
     """Rename, delete/undo/restore and model choice for `ChatScreen`."""
 
     _last_deleted: str | None = None
@@ -55,7 +49,7 @@ class ConversationActions(_Base):
         """The object in memory when there is one, else a fresh load (errors are shown)."""
         if conversation_id == self.conversation.id:
             return self.conversation
-        live = self._loaded.get(conversation_id) or self._recent.get(conversation_id)
+        live = self.cache.get(conversation_id)
         if live is not None:
             return live
         try:
@@ -81,7 +75,7 @@ class ConversationActions(_Base):
             conversation.title = title
             self.chat_app.saver.request(conversation)
             await self.chat_app.saver.flush(conversation)
-            self._update_top_bar()
+            self.update_top_bar()
             self.refresh_sidebar()
 
         self.app.push_screen(RenameDialog(self._title_of(target)), rename)
@@ -101,7 +95,7 @@ class ConversationActions(_Base):
     def _confirm_delete(self, conversation_id: str) -> None:
         title = self._title_of(conversation_id) or "Untitled"
         streaming = ""
-        if conversation_id in self._replies:
+        if self.is_streaming_in(conversation_id):
             streaming = "\nIts reply is still streaming: deleting stops it."
         question = Content.assemble(
             "Move “",
@@ -199,8 +193,8 @@ class ConversationActions(_Base):
         await self.chat_app.replace_settings(replace(settings, providers=providers, model=model))
         if not self.conversation.messages:
             self.conversation.model = model
-            await self.log_view.show([], placeholder=self._placeholder())
-        self._update_top_bar()
+            await self.log_view.show([], placeholder=self.placeholder())
+        self.update_top_bar()
         self.status.show("Saved. Ask anything.")
         self.prompt.focus()
 
@@ -234,5 +228,5 @@ class ConversationActions(_Base):
         conversation.system_prompt = choice.system_prompt
         if conversation.messages:
             self.chat_app.saver.request(conversation)
-        self._update_top_bar()
+        self.update_top_bar()
         self.status.show(f"The next reply comes from {one_line(choice.model, 60)}.")

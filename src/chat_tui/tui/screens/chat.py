@@ -273,8 +273,13 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._sdk_warming = True
             self.set_timer(
                 WARM_UP_DELAY,
+                # The function, not a coroutine: a worker that never starts (the app is
+                # quitting) then leaves no coroutine behind that was never awaited. (Textual's
+                # annotation wants a coroutine whose send type is None; an async def's is Any.)
                 lambda: self.run_worker(
-                    chat_client.warm_up(), group="warm-up", exit_on_error=False
+                    chat_client.warm_up,  # type: ignore[arg-type]
+                    group="warm-up",
+                    exit_on_error=False,
                 ),
             )
 

@@ -113,9 +113,18 @@ def folder(tmp_path: Path) -> Path:
     return path
 
 
+def tools_config(fake: FakeOpenAI, text: str) -> Settings:
+    """Settings from a config.toml holding `text`, private as chat-tui writes it (a server's
+    env may hold a token: a file others can read is warned about)."""
+    path = config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    return settings_with_config(fake.base_url, text)
+
+
 def with_server(fake: FakeOpenAI, folder: Path, extra: str = "", before: str = "") -> Settings:
     """Settings whose config.toml has the test MCP server as `calc` (and `before` above it)."""
-    return settings_with_config(fake.base_url, before + stdio_table("calc", folder, extra=extra))
+    return tools_config(fake, before + stdio_table("calc", folder, extra=extra))
 
 
 def bar_of(app: ChatApp) -> ApprovalBar:
@@ -290,8 +299,8 @@ async def test_a_crashed_server_is_reported_once_and_the_other_keeps_working(
     fake: FakeOpenAI, make_app, folder: Path
 ) -> None:
     approve = 'auto_approve = ["crash", "add"]\n'
-    settings = settings_with_config(
-        fake.base_url,
+    settings = tools_config(
+        fake,
         stdio_table("a", folder, extra=approve) + stdio_table("b", folder, extra=approve),
     )
     fake.add_calls(Call("a_crash"), Call("b_add", {"a": 1, "b": 1}))
@@ -316,7 +325,7 @@ async def test_a_crashed_server_is_reported_once_and_the_other_keeps_working(
 async def test_a_server_that_does_not_start_is_reported_and_the_reply_goes_on(
     fake: FakeOpenAI, make_app, folder: Path
 ) -> None:
-    settings = settings_with_config(fake.base_url, stdio_table("broken", folder, args=("broken",)))
+    settings = tools_config(fake, stdio_table("broken", folder, args=("broken",)))
     app, notes = make_app(settings), Notes()
     async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await send(pilot, "hello")
@@ -447,8 +456,8 @@ async def test_the_picker_turns_a_server_off_for_the_conversation_and_it_stays_o
 async def test_the_palette_lists_servers_and_tools_and_restarts_a_server(
     fake: FakeOpenAI, make_app, folder: Path
 ) -> None:
-    settings = settings_with_config(
-        fake.base_url,
+    settings = tools_config(
+        fake,
         stdio_table("calc", folder)
         + stdio_table("broken", folder, args=("broken",), extra="enabled = false\n"),
     )
@@ -469,6 +478,6 @@ async def test_the_palette_lists_servers_and_tools_and_restarts_a_server(
         await settle(pilot)
         assert await eventually(pilot, lambda: len(server_pids(folder)) == 2, WAIT)
         assert await eventually(pilot, lambda: process_ended(first), WAIT)
-        await run_palette_command(pilot, "tools: turn servers on or off")
+        await run_palette_command(pilot, "tools: switch servers")
         await settle(pilot)
         assert app.focused is app.screen.query_one("#tool-servers", SelectionList)

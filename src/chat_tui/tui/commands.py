@@ -83,12 +83,12 @@ PALETTE: tuple[PaletteCommand, ...] = (
     PaletteCommand("reply: stop", "Stop the reply that is streaming", "screen.stop_reply"),
     PaletteCommand("provider: switch", "Talk to another configured server", "screen.choose_model"),
     PaletteCommand(
-        "tools: list servers and tools",
+        "tools: list servers",
         "The MCP servers, whether this conversation uses each, and their tools",
         "screen.list_tools",
     ),
     PaletteCommand(
-        "tools: turn servers on or off",
+        "tools: switch servers",
         "Choose the MCP servers whose tools this conversation offers",
         "screen.choose_model(True)",
     ),

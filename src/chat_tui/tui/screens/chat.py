@@ -14,7 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import MountError
 from textual.widgets import Static, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
@@ -762,7 +764,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         async def run() -> None:
             if previous is not None:
                 await asyncio.wait([previous])
-            await step()
+            # Nothing to change once the log is gone (the app is closing) or was replaced.
+            with contextlib.suppress(NoMatches, MountError):
+                await step()
 
         state.ui = asyncio.create_task(run())
 

@@ -7,6 +7,7 @@ conversation with tool turns is shown harmlessly, regenerated and edited.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -154,7 +155,7 @@ async def quit_and_check_servers_ended(pilot, folder: Path) -> None:
     deadline = time.monotonic() + WAIT
     while not all(process_ended(pid) for pid in pids):
         assert time.monotonic() < deadline, "a tool server outlived the app"
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
 
 
 async def test_a_call_is_shown_asked_about_and_run_once(
@@ -269,6 +270,45 @@ async def test_a_key_typed_before_the_question_appeared_does_not_answer_it(
         assert calls_made(folder) == []
         assert app.query_one(PromptInput).text == "ya"
         assert app.screen.conversation.messages[1].tool_calls[0].status == "denied"
+
+
+async def test_the_question_follows_its_conversation(
+    fake: FakeOpenAI, make_app, folder: Path
+) -> None:
+    fake.add_calls(Call("add", {"a": 2, "b": 3}))
+    app = make_app(with_server(fake, folder))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "What is 2 + 3?")
+        bar = await asked(pilot)
+        asking = app.screen.conversation.id
+        await pilot.press("ctrl+n")  # the other keys work while the bar asks
+        await pilot.pause()
+        assert app.screen.conversation.id != asking
+        assert not bar.display and not bar.asking
+        assert app.focused is app.query_one(PromptInput)
+        await pilot.press("y")  # typed into the new conversation's box, not an answer
+        assert app.query_one(PromptInput).text == "y" and calls_made(folder) == []
+        await app.screen.open_conversation(asking)
+        await asked(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert calls_made(folder) == ["add 2 3"]
+        assert app.screen.conversation.messages[-1].content == "Result: 5"
+
+
+async def test_quitting_while_asked_stops_the_call_and_the_servers(
+    fake: FakeOpenAI, make_app, folder: Path, data_dir: Path
+) -> None:
+    fake.add_calls(Call("add", {"a": 2, "b": 3}))
+    app = make_app(with_server(fake, folder))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "What is 2 + 3?")
+        await asked(pilot)
+        await quit_and_check_servers_ended(pilot, folder)
+    assert calls_made(folder) == [] and fake.open_streams == 0
+    [saved] = saved_files(data_dir)
+    assert saved["messages"][1]["tool_calls"][0]["status"] == "stopped"
+    assert saved["messages"][-1]["role"] == "tool"
 
 
 async def test_escape_while_a_tool_runs_cancels_it_and_leaves_nothing_open(

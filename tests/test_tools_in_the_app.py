@@ -103,6 +103,22 @@ async def test_edit_and_resend_keeps_the_tool_turns_as_the_earlier_version(
     assert earlier[1]["tool_calls"][0]["status"] == "done"
 
 
+async def test_a_call_left_running_by_a_crash_is_shown_interrupted(
+    fake: FakeOpenAI, make_app, store: ConversationStore
+) -> None:
+    conversation = Conversation(id="20261125-120000-tools2", model="gpt-4o-mini")
+    conversation.add_user_message("Wait for it")
+    asking = conversation.add_reply("gpt-4o-mini")
+    asking.status = "complete"
+    asking.tool_calls = [ToolCall("call_1", "slow", '{"seconds": 9}', "calc", "slow", "running")]
+    store.save(conversation)
+    app = make_app(open_conversation=conversation.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        [view] = call_views(app)
+        assert "⚠ interrupted" in shown(view) and "running" not in shown(view)
+
+
 # -- tools offered by the app ------------------------------------------------------------------
 
 

@@ -744,6 +744,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             if stream is not None:
                 await stream.finish(finished.content)
             if view is not None and view.is_attached:
+                view.live = False
                 view.refresh_meta()
             await self._add_view(state, message, index)
             if state.message is message and state.stream is None:
@@ -886,7 +887,9 @@ class ChatScreen(ConversationActions, Screen[None]):
                 else:
                     await stream.finish(state.message.content)
             if view is not None:
+                view.live = False
                 view.refresh_meta()
+                view.calls_changed()
         except Exception as error:  # a bug in drawing: the screen must not stay "streaming"
             self.notify(
                 display_text(
@@ -908,6 +911,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         if view is not None and view.message is state.message:
             state.stream = view.start_stream()
             state.view = view if state.stream is not None else None
+        if state.view is not None:
+            state.view.live = True
+            state.view.calls_changed()
 
     async def _detach_reply(self, state: ReplyState) -> None:
         stream, state.stream, state.view = state.stream, None, None

@@ -393,6 +393,8 @@ class MessageView(Vertical, can_focus=True):
         """Position in the conversation's visible path."""
         self.asking: str | None = None
         """The id of the call the person is being asked about, if it is one of these."""
+        self.live = False
+        """A reply of this app streams into this message or settles its calls."""
         self._calls_pending = False
         # The parts are made here and kept, never looked up: the reply worker updates them
         # at any moment, also before they are mounted or while the log is taking this view
@@ -478,11 +480,11 @@ class MessageView(Vertical, can_focus=True):
         self.refresh_meta()
         views = list(container.query_children(ToolCallView))
         for view in views:
-            view.asking = view.call.id == self.asking
+            view.asking, view.live = view.call.id == self.asking, self.live
             view.refresh_call()
         new = [ToolCallView(call) for call in self.message.tool_calls[len(views) :]]
         for view in new:
-            view.asking = view.call.id == self.asking
+            view.asking, view.live = view.call.id == self.asking, self.live
         if new:
             container.mount_all(new)
 

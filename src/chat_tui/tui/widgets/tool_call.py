@@ -34,6 +34,9 @@ _STATUS: dict[str, tuple[str, str]] = {
     "skipped": ("– not run", "$text-warning"),
 }
 ASKING = ("? waiting for your answer", "$text-accent")
+INTERRUPTED = ("⚠ interrupted", "$text-warning")
+"""A call left waiting or running in a file (chat-tui ended meanwhile, or another window is
+still at it): nothing here is running it."""
 
 
 def call_label(call: ToolCall) -> str:
@@ -43,9 +46,14 @@ def call_label(call: ToolCall) -> str:
     return one_line(call.name, 100) or "a tool"
 
 
-def call_header(call: ToolCall, *, asking: bool = False) -> Content:
-    """`⚙ calc · add · ✓ done · 0.12 s`."""
-    label, colour = ASKING if asking and call.status == "pending" else _STATUS[call.status]
+def call_header(call: ToolCall, *, asking: bool = False, live: bool = True) -> Content:
+    """`⚙ calc · add · ✓ done · 0.12 s`. `live`: a reply here is still settling the call."""
+    if call.status in ("pending", "running") and not live:
+        label, colour = INTERRUPTED
+    elif asking and call.status == "pending":
+        label, colour = ASKING
+    else:
+        label, colour = _STATUS[call.status]
     parts = [
         Content.styled("⚙ ", "$text-muted"),
         Content.styled(call_label(call), "bold"),
@@ -82,6 +90,9 @@ class ToolCallView(Vertical):
         self.call = call
         self.asking = False
         """The person is being asked about this call right now."""
+        self.live = False
+        """A reply in this app is settling this call (else one still undecided or running
+        was left so when chat-tui ended)."""
         self._shown_arguments: str | None = None
         self._shown_result: str | None = None
 
@@ -100,7 +111,8 @@ class ToolCallView(Vertical):
         if not self.children:
             return  # not composed yet: on_mount draws it
         call = self.call
-        self.query_one(".call-header", Static).update(call_header(call, asking=self.asking))
+        header = call_header(call, asking=self.asking, live=self.live)
+        self.query_one(".call-header", Static).update(header)
         if call.arguments != self._shown_arguments:
             self._shown_arguments = call.arguments
             shown = pretty_arguments(call.arguments)

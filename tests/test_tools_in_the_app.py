@@ -272,9 +272,9 @@ async def test_a_key_typed_before_the_question_appeared_does_not_answer_it(
     fake.add_calls(Call("add", {"a": 2, "b": 3}))
     app = make_app(with_server(fake, folder))
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "What is 2 + 3?")
         # Read from the terminal before the question was on screen, handled after it was.
         typed_ahead = [events.Key("y", "y"), events.Key("a", "a")]
+        await send(pilot, "What is 2 + 3?")
         bar = await asked(pilot)
         for key in typed_ahead:
             app.post_message(key)

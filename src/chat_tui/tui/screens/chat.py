@@ -807,7 +807,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Show the question of the open conversation's reply, if it has one."""
         state = self._replies.get(self.conversation.id)
         question = state.question if state is not None else None
-        bar = self.approval_bar
+        bars = self.query(ApprovalBar)
+        if not bars:
+            return  # the screen is being taken down
+        bar = bars.first()
         if question is None:
             bar.withdraw()
         else:

@@ -95,36 +95,36 @@ class ToolCallView(Vertical):
         was left so when chat-tui ended)."""
         self._shown_arguments: str | None = None
         self._shown_result: str | None = None
+        # The parts are kept, never looked up: the reply worker redraws the call at any
+        # moment, also while the log is taking this view away.
+        self._header = Static(classes="call-header", markup=False)
+        self._arguments = Static(classes="call-arguments", markup=False)
+        self._error = Static(classes="call-error", markup=False)
+        self._result_text = Static(classes="call-result-text", markup=False)
+        self._result = Collapsible(
+            self._result_text, title="Result", collapsed=True, classes="call-result"
+        )
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="call-header", markup=False)
-        yield Static(classes="call-arguments", markup=False)
-        yield Static(classes="call-error", markup=False)
-        with Collapsible(title="Result", collapsed=True, classes="call-result"):
-            yield Static(classes="call-result-text", markup=False)
+        yield self._header
+        yield self._arguments
+        yield self._error
+        yield self._result
 
     def on_mount(self) -> None:
         self.refresh_call()
 
     def refresh_call(self) -> None:
         """Show the call as it is now (arguments and result are redrawn only if changed)."""
-        if not self.children:
-            return  # not composed yet: on_mount draws it
         call = self.call
-        header = call_header(call, asking=self.asking, live=self.live)
-        self.query_one(".call-header", Static).update(header)
+        self._header.update(call_header(call, asking=self.asking, live=self.live))
         if call.arguments != self._shown_arguments:
             self._shown_arguments = call.arguments
-            shown = pretty_arguments(call.arguments)
-            self.query_one(".call-arguments", Static).update(Content(shown))
-        error = self.query_one(".call-error", Static)
-        error.update(Content(display_text(call.error or "")))
-        error.display = bool(call.error)
-        result = self.query_one(".call-result", Collapsible)
-        result.display = call.result is not None
+            self._arguments.update(Content(pretty_arguments(call.arguments)))
+        self._error.update(Content(display_text(call.error or "")))
+        self._error.display = bool(call.error)
+        self._result.display = call.result is not None
         if call.result is not None and call.result != self._shown_result:
             self._shown_result = call.result
-            result.title = result_title(call)
-            self.query_one(".call-result-text", Static).update(
-                Content(shortened(call.result, RESULT_SHOWN))
-            )
+            self._result.title = result_title(call)
+            self._result_text.update(Content(shortened(call.result, RESULT_SHOWN)))

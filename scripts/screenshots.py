@@ -1,6 +1,7 @@
 """Render the pictures of the README and docs/ from the real app and the loopback server.
 
     python scripts/screenshots.py            # writes screenshots/*.svg
+    python scripts/screenshots.py tools      # only the scenes named
 
 Every picture uses the sample conversations of tests/sample_data.py, a fixed clock for the
 sidebar and a fixed terminal size; only the times of messages sent during a scene vary.
@@ -23,8 +24,9 @@ from chat_tui.store import ConversationStore  # noqa: E402
 from chat_tui.tui.app import ChatApp  # noqa: E402
 from chat_tui.tui.widgets.prompt_input import PromptInput  # noqa: E402
 from tests.conftest import FIXED_NOW  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
+from tests.fake_openai import Call, FakeOpenAI  # noqa: E402
 from tests.helpers import workers_done  # noqa: E402
+from tests.mcp_server import stdio_table  # noqa: E402
 from tests.sample_data import PYTHON_REPLY, seed  # noqa: E402
 
 OUTPUT = ROOT / "screenshots"
@@ -107,6 +109,21 @@ async def models(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.pause()
 
 
+async def tools(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """A tool call from an MCP server, waiting for the person's answer."""
+    await _quiet(pilot)
+    await pilot.press("ctrl+n")
+    fake.add_calls(Call("add", {"a": 1234, "b": 5678}), text="Let me add those.")
+    for key in "What is 1234 + 5678?":
+        await pilot.press(key if key != " " else "space")
+    await pilot.press("enter")
+    bar = app.screen.query_one("ApprovalBar")
+    while not bar.armed:  # type: ignore[attr-defined]
+        await pilot.pause(0.05)
+    app.query_one(PromptInput).cursor_blink = False
+    await pilot.pause()
+
+
 async def light(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     """The same conversation in a light theme."""
     app.theme = "textual-light"
@@ -121,6 +138,7 @@ SCENES: dict[str, tuple[Scene, bool]] = {
     "palette": (palette, True),
     "models": (models, True),
     "error": (error, True),
+    "tools": (tools, True),
     "light": (light, True),
 }
 """File name -> (scene, open the sample conversation first)."""
@@ -134,9 +152,14 @@ async def render(name: str, scene: Scene, open_main: bool) -> Path:
         try:
             # A named provider, so messages say "local" rather than a random port.
             config = Path(home) / "config.toml"
+            config.touch(mode=0o600)  # private, as chat-tui writes it: no warning in the picture
             config.write_text(
                 f'provider = "local"\n[providers.local]\nbase_url = "{fake.base_url}"\n'
             )
+            if scene is tools:  # the test MCP server, as a person would configure one
+                (Path(home) / "mcp").mkdir()
+                with config.open("a") as file:
+                    file.write(stdio_table("calc", Path(home) / "mcp"))
             settings = load_settings(environ={}, config_path=config)
             store = ConversationStore(Path(home) / "data" / "chat-tui")
             main = seed(store)
@@ -157,12 +180,17 @@ async def render(name: str, scene: Scene, open_main: bool) -> Path:
     return path
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     OUTPUT.mkdir(exist_ok=True)
+    unknown = sorted(set(names) - set(SCENES))
+    if unknown:
+        raise SystemExit(f"unknown scene {unknown[0]!r}; the scenes: {', '.join(SCENES)}")
     for name, (scene, open_main) in SCENES.items():
+        if names and name not in names:
+            continue
         path = await render(name, scene, open_main)
         print(f"wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

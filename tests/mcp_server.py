@@ -3,8 +3,9 @@
 Run as a script it serves over stdio, as a person's configured server would
 (`python tests/mcp_server.py`); `serve_http()` runs the same tools over Streamable HTTP on
 127.0.0.1 in a thread. Its tools succeed, fail, run slowly, crash the server, and return huge or
-hostile text. Every call is appended to `calls.log` in `$MCP_TEST_DIR` (when set), and a slow
-call that is cancelled writes `cancelled`, so tests can tell what ran and what was stopped.
+hostile text. Every call is appended to `calls.log` in `$MCP_TEST_DIR` (when set), a slow call
+that is cancelled writes `cancelled`, and each server started notes its process id in
+`pids.log`, so tests can tell what ran, what was stopped, and that no server outlived the app.
 
 `python tests/mcp_server.py broken` writes to stderr and exits before speaking the protocol: a
 server that does not start.
@@ -50,6 +51,21 @@ def calls_made(folder: Path) -> list[str]:
     """The calls the server ran, in order (`add 1 2`, `echo hi`, ...)."""
     log = folder / "calls.log"
     return log.read_text("utf-8").splitlines() if log.exists() else []
+
+
+def server_pids(folder: Path) -> list[int]:
+    """The process ids of the servers started over stdio, in the order they started."""
+    log = folder / "pids.log"
+    return [int(line) for line in log.read_text("utf-8").split()] if log.exists() else []
+
+
+def process_ended(pid: int) -> bool:
+    """Whether process `pid` has exited (and was reaped, or is only a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
 
 
 def _note(what: str) -> None:
@@ -156,6 +172,10 @@ def main() -> None:
     if sys.argv[1:] == ["broken"]:
         print("broken server: missing setting FOO", file=sys.stderr, flush=True)
         sys.exit(1)
+    folder = os.environ.get("MCP_TEST_DIR")
+    if folder:
+        with (Path(folder) / "pids.log").open("a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()}\n")
     build().run("stdio")
 
 

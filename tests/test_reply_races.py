@@ -16,7 +16,7 @@ import pytest
 from textual.worker import Worker, WorkerState
 
 from chat_tui.models import Message
-from chat_tui.tui.screens import chat
+from chat_tui.tools import loop
 from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import MarkdownBody, MessageHeader, MessageView, ReplyStream
 from chat_tui.tui.widgets.status_bar import StatusBar
@@ -165,7 +165,7 @@ async def test_a_bug_in_the_reply_worker_shows_as_an_error_and_ends_it(
     async def broken(message: Message, *args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug in the worker")
 
-    monkeypatch.setattr(chat, "fill_reply", broken)
+    monkeypatch.setattr(loop, "fill_reply", broken)  # what the reply worker's loop streams with
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "first")

@@ -103,3 +103,43 @@ def test_help_screen_palette_commands(snap_compare, settings: Settings, data_dir
 
     app = build_app(settings, data_dir)
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help_at_the_end)
+
+
+def test_a_tool_call_waiting_for_approval(
+    snap_compare, fake, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The call in the log with its arguments, and the question above the message box."""
+    from datetime import datetime
+
+    from chat_tui import models
+    from tests.fake_openai import Call
+    from tests.helpers import eventually
+    from tests.mcp_server import stdio_table
+    from tests.test_tools_in_the_app import tools_config
+    from tests.ui import type_text
+
+    class FixedClock(datetime):
+        """Messages sent during the test are stamped with the fixed time of the sidebar."""
+
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return FIXED_NOW
+
+    monkeypatch.setattr(models, "datetime", FixedClock)
+    folder = tmp_path / "mcp"
+    folder.mkdir()
+    settings = tools_config(fake, stdio_table("calc", folder))
+    fake.add_calls(Call("add", {"a": 1234, "b": 5678}), text="Let me add those.")
+
+    async def ask(pilot) -> None:
+        await settle(pilot)
+        await type_text(pilot, "What is 1234 + 5678?")
+        await pilot.press("enter")
+        bar = pilot.app.screen.query_one("ApprovalBar")
+        assert await eventually(pilot, lambda: bar.armed, 30)
+        for text_box in pilot.app.screen.query("Input, TextArea"):
+            text_box.cursor_blink = False
+        await pilot.pause()
+
+    app = build_app(settings, data_dir, open_main=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=ask)

@@ -29,6 +29,7 @@ from chat_tui.tools.loop import (
     ReplyHooks,
     reply_with_tools,
 )
+from chat_tui.tools.servers import read_servers, servers_on, switches_for
 from chat_tui.tools.toolbox import Toolbox
 from tests.fake_openai import Call, FakeOpenAI
 from tests.mcp_server import HOSTILE, calls_made, serve_http, stdio_table
@@ -295,6 +296,38 @@ def test_a_version_2_file_is_still_read_and_a_newer_one_only_shown() -> None:
     newer = dict(tool_conversation().to_dict(), schema_version=4)
     shown = Conversation.from_dict_read_only(newer)
     assert shown.read_only and shown.messages[1].tool_calls[0].result == "5"
+
+
+def test_a_conversation_keeps_its_server_switches_and_older_files_read() -> None:
+    conversation = tool_conversation()
+    conversation.tool_servers = {"calc": False, "spare": True}
+    data = conversation.to_dict()
+    assert data["tool_servers"] == {"calc": False, "spare": True}
+    assert Conversation.from_dict(data).tool_servers == {"calc": False, "spare": True}
+    assert "tool_servers" not in Conversation(id="plain").to_dict()  # files stay as they were
+    assert Conversation.from_dict({"schema_version": 3, "id": "old"}).tool_servers == {}
+    odd = {"schema_version": 3, "id": "odd", "tool_servers": {"a": "yes", "b": True, "": False}}
+    assert Conversation.from_dict(odd).tool_servers == {"b": True}
+    many = {"schema_version": 3, "id": "many", "tool_servers": {f"s{i}": True for i in range(9999)}}
+    assert len(Conversation.from_dict(many).tool_servers) == 256
+    assert (
+        Conversation.from_dict({"schema_version": 3, "id": "x", "tool_servers": [1]}).tool_servers
+        == {}
+    )
+
+
+def test_a_conversation_offers_its_switched_servers_and_follows_the_config_for_the_rest() -> None:
+    servers = read_servers(
+        {
+            "calc": {"command": "calc"},
+            "web": {"command": "web"},
+            "spare": {"command": "spare", "enabled": False},
+        }
+    )
+    assert servers_on(servers, {}) == ["calc", "web"]
+    assert servers_on(servers, {"calc": False, "spare": True}) == ["web", "spare"]
+    assert switches_for(servers, {"web", "spare"}) == {"calc": False, "spare": True}
+    assert switches_for(servers, {"calc", "web"}) == {}  # as configured: nothing to keep
 
 
 def test_markdown_shows_calls_and_results_readably_and_harmlessly() -> None:
@@ -630,6 +663,42 @@ async def test_huge_and_hostile_results_are_cut_for_the_model_and_kept_as_they_a
     assert sent.endswith("[… 5,000 more characters of the result not sent]")
     assert len(sent) < size
     assert hostile.result == HOSTILE  # kept as written; made harmless where it is shown
+
+
+async def test_a_conversation_can_offer_a_disabled_server_and_a_server_can_be_restarted(
+    fake: FakeOpenAI, run_with: Any, folder: Path
+) -> None:
+    spare = folder / "spare"
+    spare.mkdir()
+    run = run_with(
+        stdio_table("calc", folder)
+        + stdio_table("spare", spare, extra="enabled = false\n")
+        + stdio_table("broken", folder, args=("broken",), extra="enabled = false\n")
+    )
+    toolbox = run.toolbox
+    enabled = await toolbox.catalogue()
+    assert {tool.server for tool in enabled.tools} == {"calc"}
+    assert [s.started for s in toolbox.states()] == [True, False, False]
+    chosen = await toolbox.catalogue(["spare", "broken"])
+    assert {tool.server for tool in chosen.tools} == {"spare"}
+    assert chosen.find("add") is not None  # no clash with calc's add: it is not offered
+    [problem] = toolbox.take_problems()
+    assert problem.startswith("broken did not start")
+    calc, started_spare, broken = toolbox.states()
+    assert calc.tools is not None and started_spare.tools is not None
+    assert broken.tools is None and broken.problem == problem
+    await toolbox.catalogue(["broken"])
+    assert toolbox.take_problems() == []  # told once
+    await toolbox.restart("broken")
+    assert not toolbox.states()[2].started
+    await toolbox.catalogue(["broken"])
+    assert toolbox.take_problems() == [problem]  # a restart that fails again is told again
+    tool = (await toolbox.catalogue(["spare"])).find("echo")
+    assert tool is not None
+    await toolbox.restart("spare")
+    result = await toolbox.run(tool, {"text": "after"})  # a call after a restart starts it
+    assert result.text == "after"
+    assert calls_made(spare) == ["echo after"]
 
 
 async def test_stopping_while_a_tool_runs_cancels_it_at_the_server(

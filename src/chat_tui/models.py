@@ -298,6 +298,9 @@ class Conversation:
     """Bumped on every save so two processes can tell they raced."""
     read_only: bool = False
     """Written by a newer chat-tui: shown, never saved (that would downgrade it)."""
+    tool_servers: dict[str, bool] = field(default_factory=dict)
+    """MCP servers turned on (True) or off (False) for this conversation, where that differs
+    from their `enabled` in config.toml; the others follow the config."""
 
     def __post_init__(self) -> None:
         if not self.updated_at:
@@ -395,6 +398,7 @@ class Conversation:
             "provider": self.provider,
             "system_prompt": self.system_prompt,
             "revision": self.revision,
+            **({"tool_servers": dict(self.tool_servers)} if self.tool_servers else {}),
             "messages": [m.to_dict() for m in self.messages],
         }
 
@@ -427,6 +431,7 @@ class Conversation:
             system_prompt=_str_or(data.get("system_prompt"), ""),
             messages=[Message.from_dict(m) for m in messages],
             revision=_opt_int(data.get("revision")) or 0,
+            tool_servers=_switches(data.get("tool_servers")),
         )
 
     @classmethod
@@ -497,6 +502,22 @@ def _str_or_new(value: Any, make: Callable[[], str]) -> str:
 
 def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+MAX_SWITCHES = 256
+"""Entries of `tool_servers` read from a file (a person configures a handful of servers)."""
+
+
+def _switches(value: Any) -> dict[str, bool]:
+    """`tool_servers` as read from a file: names to true/false, anything else left out."""
+    if not isinstance(value, dict):
+        return {}
+    switches = {
+        name: on
+        for name, on in value.items()
+        if isinstance(name, str) and 0 < len(name) <= 64 and isinstance(on, bool)
+    }
+    return dict(list(switches.items())[:MAX_SWITCHES])
 
 
 def _opt_int(value: Any) -> int | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,27 +60,31 @@ async def reply_with_tools(
     *,
     model: str,
     toolbox: Toolbox | None,
+    servers: Collection[str] | None = None,
     approve: Approver = deny_all,
     max_rounds: int,
     hooks: ReplyHooks | None = None,
     next_steps: Mapping[str, str] | None = None,
+    reply: Message | None = None,
 ) -> Message:
     """Stream turns into `conversation` until one needs no tools; the last assistant message.
 
-    Without a toolbox no tools are offered, and a call the model makes anyway is answered
-    with "there is no such tool". A cancellation stops the reply where it is (the stream
-    closed, a running call cancelled at its server, the calls left marked stopped) and
-    carries on.
+    The tools offered are those of `servers` (by default the toolbox's enabled ones). Without
+    a toolbox no tools are offered, and a call the model makes anyway is answered with
+    "there is no such tool". The first turn fills `reply` when given (an empty assistant
+    message already last in the conversation: a new version of a reply), else a new one. A
+    cancellation stops the reply where it is (the stream closed, a running call cancelled at
+    its server, the calls left marked stopped) and carries on.
     """
     hooks = hooks or ReplyHooks()
     catalogue = None
     if toolbox is not None:
-        catalogue = await toolbox.catalogue()
+        catalogue = await toolbox.catalogue(servers)
         for problem in toolbox.take_problems():
             hooks.on_notice(problem)
     rounds = 0
     while True:
-        message = conversation.add_reply(model)
+        message = reply if reply is not None and rounds == 0 else conversation.add_reply(model)
         hooks.on_message(message)
         request = conversation.api_messages(upto=len(conversation.messages) - 1)
         offered = catalogue.specs() if catalogue and client.accepts_tools else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +120,19 @@ class ServerConnection:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def started(self) -> bool:
+        """Whether it was asked to start (it may still be starting, or have failed)."""
+        return self._ready is not None
+
+    @property
+    def tools(self) -> list[ServerTool] | None:
+        """Its tools once it has started (None before, and after it failed to start)."""
+        ready = self._ready
+        if ready is None or not ready.done() or ready.cancelled() or ready.exception():
+            return None
+        return ready.result()
 
     async def start(self) -> list[ServerTool]:
         """Start the server (the first time) and return its tools. Raises `ToolServerError`."""
@@ -262,22 +275,35 @@ class ServerConnection:
 
 
 class ToolServers:
-    """The enabled servers of a configuration, started together on first use."""
+    """The configured servers, each started on first use and kept until closed.
+
+    The enabled ones are the default set; a conversation may choose others (a server with
+    `enabled = false` turned on for it), which are started the first time they are asked for.
+    """
 
     def __init__(self, servers: Mapping[str, ServerConfig]) -> None:
+        self.configs = dict(servers)
         self.connections = {
             name: ServerConnection(config) for name, config in servers.items() if config.enabled
         }
 
-    async def start(self) -> tuple[list[ServerTool], dict[str, str]]:
-        """Every enabled server's tools, and why each server that failed did."""
-        names = list(self.connections)
+    async def start(
+        self, names: Iterable[str] | None = None
+    ) -> tuple[list[ServerTool], dict[str, str]]:
+        """The tools of the servers named (configured ones; by default the enabled ones),
+        and why each of them that failed did."""
+        if names is None:
+            names = [name for name, config in self.configs.items() if config.enabled]
+        wanted = [name for name in dict.fromkeys(names) if name in self.configs]
+        for name in wanted:
+            if name not in self.connections:
+                self.connections[name] = ServerConnection(self.configs[name])
         outcomes = await asyncio.gather(
-            *(self.connections[name].start() for name in names), return_exceptions=True
+            *(self.connections[name].start() for name in wanted), return_exceptions=True
         )
         tools: list[ServerTool] = []
         problems: dict[str, str] = {}
-        for name, outcome in zip(names, outcomes, strict=True):
+        for name, outcome in zip(wanted, outcomes, strict=True):
             if isinstance(outcome, ToolServerError):
                 problems[name] = str(outcome)
             elif isinstance(outcome, BaseException):
@@ -286,9 +312,19 @@ class ToolServers:
                 tools.extend(outcome)
         return tools, problems
 
+    async def restart(self, name: str) -> None:
+        """Stop server `name` (if it runs, or failed); the next `start` starts it afresh."""
+        connection = self.connections.pop(name, None)
+        if connection is not None:
+            await connection.close()
+
     async def call(
         self, server: str, tool: str, arguments: Mapping[str, Any], timeout: float
     ) -> CallResult:
+        if server not in self.connections and server in self.configs:
+            _, problems = await self.start([server])  # restarted since its tools were listed
+            if server in problems:
+                raise ToolServerError(problems[server])
         connection = self.connections.get(server)
         if connection is None:
             raise ToolServerError(f"no enabled server {server!r}")

@@ -8,7 +8,7 @@ keeps one configured but unused; `auto_approve` names the tools that run without
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -132,6 +132,21 @@ def _text_table(value: Any, key: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ServerConfigError(f'{key} must be a table of text, e.g. {{ NAME = "value" }}')
     return dict(value)
+
+
+def servers_on(servers: Mapping[str, ServerConfig], switches: Mapping[str, bool]) -> list[str]:
+    """The servers a conversation offers: each as switched for it, else as configured."""
+    return [name for name, server in servers.items() if switches.get(name, server.enabled)]
+
+
+def switches_for(servers: Mapping[str, ServerConfig], chosen: Collection[str]) -> dict[str, bool]:
+    """What a conversation keeps to offer exactly `chosen`: only where that differs from the
+    config, so a server it never changed follows the config."""
+    return {
+        name: name in chosen
+        for name, server in servers.items()
+        if (name in chosen) != server.enabled
+    }
 
 
 _CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")

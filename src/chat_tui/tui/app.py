@@ -1,4 +1,5 @@
-"""ChatApp: owns settings, the store, the saver and the API clients; the screen does the rest."""
+"""ChatApp: owns settings, the store, the saver, the API clients and the tool servers; the
+screen does the rest."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, pasteable_text
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
+from chat_tui.tools.servers import servers_on
 from chat_tui.tui.commands import ActionCommands, ConversationCommands, ThemeCommands
 from chat_tui.tui.messages import CopyRequested, ViewsReplaced
 from chat_tui.tui.textual_compat import app_keymap, lay_out_once, release_style_caches
 
 if TYPE_CHECKING:
+    from chat_tui.tools.toolbox import Toolbox
     from chat_tui.tui.screens.chat import ChatScreen
 
 Clock = Callable[[], datetime]
@@ -115,6 +118,8 @@ class ChatApp(App[None]):
         self.drafts = DraftStore(store.root)
         """Unsent prompts on disk, per conversation."""
         self._clients: dict[str, ChatClient] = {}
+        self._toolbox: Toolbox | None = None
+        """The MCP servers, made (not started) by the first reply that offers tools."""
         self._startup_warnings: list[str] = []
         if settings.theme in self.available_themes:
             self.theme = settings.theme
@@ -167,8 +172,16 @@ class ChatApp(App[None]):
         quiet = time.monotonic() - self._last_input > IDLE_SECONDS
         self.collector.tick(idle=quiet and not streaming)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self.collector.stop()
+        await self._close_tools()  # however the app ends, no server outlives it
+
+    async def _close_tools(self) -> None:
+        """Stop the tool servers: each is asked to stop, and killed if it has not within a
+        few seconds."""
+        toolbox, self._toolbox = self._toolbox, None
+        if toolbox is not None:
+            await toolbox.close()
 
     def on_views_replaced(self, _: ViewsReplaced) -> None:
         # After the new views are painted: a reclaim this causes does not delay them.
@@ -188,6 +201,29 @@ class ChatApp(App[None]):
             )
             self._clients[provider.name] = client
         return client
+
+    def tool_servers_for(self, conversation: Conversation) -> list[str]:
+        """The MCP servers whose tools replies in `conversation` offer."""
+        return servers_on(self.settings.mcp_servers, conversation.tool_servers)
+
+    def toolbox(self) -> Toolbox:
+        """The configured MCP servers, shared by every conversation; each starts when a
+        reply first offers its tools (never at start-up), and all stop when the app does."""
+        if self._toolbox is None:
+            from chat_tui.tools.approvals import Approvals
+            from chat_tui.tools.toolbox import Toolbox
+
+            servers = self.settings.mcp_servers
+            approvals = Approvals(servers, config_path=self.settings.config_path)
+            self._toolbox = Toolbox(servers, approvals, call_timeout=self.settings.tool_timeout)
+        return self._toolbox
+
+    def tools_started(self, servers: list[str]) -> bool:
+        """Whether every one of `servers` has been started (or tried) already."""
+        if self._toolbox is None:
+            return False
+        started = {s.config.name for s in self._toolbox.states() if s.started}
+        return set(servers) <= started
 
     async def replace_settings(self, settings: Settings) -> None:
         """Adopt new settings (after setup); clients are rebuilt on next use."""
@@ -274,6 +310,7 @@ class ChatApp(App[None]):
     async def _close_and_exit(self, return_code: int = 0, message: str = "") -> None:
         self.closing = True
         self.saver.close()
+        await self._close_tools()
         for client in self._clients.values():
             await client.close()
         await asyncio.to_thread(self.store.close)

@@ -83,6 +83,21 @@ PALETTE: tuple[PaletteCommand, ...] = (
     PaletteCommand("reply: stop", "Stop the reply that is streaming", "screen.stop_reply"),
     PaletteCommand("provider: switch", "Talk to another configured server", "screen.choose_model"),
     PaletteCommand(
+        "tools: list servers",
+        "The MCP servers, whether this conversation uses each, and their tools",
+        "screen.list_tools",
+    ),
+    PaletteCommand(
+        "tools: switch servers",
+        "Choose the MCP servers whose tools this conversation offers",
+        "screen.choose_model(True)",
+    ),
+    PaletteCommand(
+        "tools: restart a server",
+        "Stop an MCP server and start it again",
+        "screen.restart_tool_server",
+    ),
+    PaletteCommand(
         "server: set up", "Enter the server address, key and model", "screen.setup_server"
     ),
     PaletteCommand(

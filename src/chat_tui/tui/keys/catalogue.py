@@ -26,6 +26,7 @@ GROUP_TITLES: dict[str, str] = {
     "ChatApp": "Everywhere",
     "ChatScreen": "Main screen",
     "PromptInput": "Message box",
+    "ApprovalBar": "A tool call waiting for your answer",
     "MessageView": "A selected message (shift+tab from the message box selects the last one)",
     "CodeFence": "A selected code block",
     "SearchBox": "Search box",

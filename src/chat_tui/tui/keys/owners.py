@@ -17,6 +17,7 @@ def key_owners() -> list[type[DOMNode]]:
     from chat_tui.tui.screens.help import HelpScreen
     from chat_tui.tui.screens.link import LinkScreen
     from chat_tui.tui.screens.modals import Dialog
+    from chat_tui.tui.widgets.approval_bar import ApprovalBar
     from chat_tui.tui.widgets.code_block import CodeFence
     from chat_tui.tui.widgets.conversation_list import ConversationList
     from chat_tui.tui.widgets.message_view import MessageView
@@ -27,6 +28,7 @@ def key_owners() -> list[type[DOMNode]]:
         ChatApp,
         ChatScreen,
         PromptInput,
+        ApprovalBar,
         MessageView,
         CodeFence,
         SearchBox,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -13,7 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import MountError
 from textual.widgets import Static, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
@@ -23,14 +26,14 @@ from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
-from chat_tui.models import Conversation, Message
-from chat_tui.replying import fill_reply
+from chat_tui.models import Conversation, Message, ToolCall
 from chat_tui.safetext import display_text, one_line
 from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label
 from chat_tui.tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.tui.screens.conversation_actions import ConversationActions
 from chat_tui.tui.textual_compat import app_keymap
+from chat_tui.tui.widgets.approval_bar import ApprovalBar
 from chat_tui.tui.widgets.conversation_list import Row
 from chat_tui.tui.widgets.footer import ChatFooter
 from chat_tui.tui.widgets.message_log import MessageLog
@@ -38,9 +41,12 @@ from chat_tui.tui.widgets.message_view import MessageView, ReplyStream, preload_
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.sidebar import Sidebar
 from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
+from chat_tui.tui.widgets.tool_call import call_label
 
 if TYPE_CHECKING:
+    from chat_tui.tools.approvals import Decision
     from chat_tui.tui.messages import LinkActivated
+    from chat_tui.tui.screens.tools import ToolsDialog
 
 WATCH_SECONDS = 2.0
 """How often the conversations directory is checked for changes made by other processes."""
@@ -69,8 +75,21 @@ SETUP_HINT = (
 
 
 @dataclass
+class Question:
+    """A tool call waiting for the person's answer."""
+
+    call: ToolCall
+    answer: asyncio.Future[str]
+    """Resolved by the approval bar with the value of a `Decision`."""
+
+
+@dataclass
 class ReplyState:
-    """A reply being streamed; the view parts are set only while it is on screen."""
+    """A reply being streamed; the view parts are set only while it is on screen.
+
+    A reply that uses tools is several messages: `message` and `index` are its current
+    assistant turn (the one streaming, or whose calls are being settled).
+    """
 
     conversation: Conversation
     message: Message
@@ -81,6 +100,14 @@ class ReplyState:
     started: float = field(default_factory=time.monotonic)
     quitting: bool = False
     """Stopped by a quit: its text is not drawn again in full (see `stop_all_replies`)."""
+    turn_started: float = field(default_factory=time.monotonic)
+    phase: str = ""
+    """What the reply waits for before its first turn ("Starting the tool servers…")."""
+    question: Question | None = None
+    running: tuple[ToolCall, float] | None = None
+    """The call running now, and since when."""
+    ui: asyncio.Task[None] | None = None
+    """The last change to the log this reply asked for; they run one after another."""
 
 
 class ChatScreen(ConversationActions, Screen[None]):
@@ -102,7 +129,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             "stop_reply",
             "Stop",
             id="reply.stop",
-            tooltip="Stop the reply that is streaming; the text so far is kept.",
+            tooltip="Stop the reply that is streaming (or the tool call it runs); what arrived "
+            "is kept.",
         ),
         Binding(
             "ctrl+r",
@@ -241,6 +269,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                     yield Static(id="conversation-model", markup=False)
                 yield MessageLog(id="log")
                 yield StatusBar(id="status")
+                yield ApprovalBar(id="approval")
                 yield PromptInput(id="prompt")
         yield ChatFooter()
 
@@ -251,6 +280,10 @@ class ChatScreen(ConversationActions, Screen[None]):
     def streaming(self) -> bool:
         """Whether any reply is streaming (in this conversation or another)."""
         return bool(self._replies)
+
+    @property
+    def approval_bar(self) -> ApprovalBar:
+        return self.query_one(ApprovalBar)
 
     async def on_mount(self) -> None:
         self.sidebar.conversation_list.now = self.chat_app.clock
@@ -318,6 +351,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         state = self._replies.get(conversation.id)
         if state is not None:
             self._attach_reply(state)
+        self._update_question()
         self.update_top_bar()
         self.sidebar.conversation_list.mark(current_id=conversation.id)
         self._show_idle_status()
@@ -647,36 +681,156 @@ class ChatScreen(ConversationActions, Screen[None]):
     # conversation, 50 ms on the event loop for 2,000 messages.
     @work(group="reply", exit_on_error=False, description="stream a reply")
     async def _stream_reply(self, state: ReplyState) -> None:
-        conversation, message = state.conversation, state.message
-        watch = chat_client.Stopwatch()
-        ticker = self.set_interval(0.1, lambda: self._tick(state, watch))
+        """Stream the reply, with the tools of the conversation's servers on offer: each
+        turn and call appears in the log as it comes, and calls not allowed ahead of time
+        are asked about in the approval bar."""
+        # Here, not at the top: start-up does not need the tool loop.
+        from chat_tui.tools.loop import ReplyHooks, reply_with_tools
 
-        def show_text(text: str) -> None:
-            if state.stream is not None:
-                state.stream.write(text)
-
-        def show_reasoning(reasoning: str) -> None:
-            if state.view is not None:
-                state.view.show_reasoning(reasoning)
-
+        app = self.chat_app
+        conversation = state.conversation
+        ticker = self.set_interval(0.1, lambda: self._tick(state))
+        hooks = ReplyHooks(
+            on_text=lambda text: self._show_text(state, text),
+            on_reasoning=lambda reasoning: self._show_reasoning(state, reasoning),
+            on_message=lambda message: self._turn_joined(state, message),
+            on_call=lambda call: self._call_changed(state, call),
+            on_notice=self._tool_notice,
+            checkpoint=lambda: app.saver.request(conversation, checkpoint=True),
+        )
         try:
-            client = self.chat_app.client_for(conversation.provider)
-            request = conversation.api_messages(upto=state.index)
-            await fill_reply(
-                message,
-                client.stream_reply(request, message.model or conversation.model),
-                watch=watch,
-                on_text=show_text,
-                on_reasoning=show_reasoning,
-                checkpoint=lambda: self.chat_app.saver.request(conversation, checkpoint=True),
+            client = app.client_for(conversation.provider)
+            servers = app.tool_servers_for(conversation)
+            toolbox = app.toolbox() if servers else None
+            if toolbox is not None and not app.tools_started(servers):
+                state.phase = "Starting the tool servers…"
+            await reply_with_tools(
+                conversation,
+                client,
+                model=state.message.model or conversation.model,
+                toolbox=toolbox,
+                servers=servers,
+                approve=lambda call: self._ask(state, call),
+                max_rounds=app.settings.max_tool_rounds,
+                hooks=hooks,
                 next_steps=self._next_steps(),
+                reply=state.message,
             )
         except Exception as error:  # a bug, not the server: the reply says so and ends
-            message.status = "failed"
-            message.error = f"Unexpected error: {one_line(str(error)) or type(error).__name__}"
+            state.message.status = "failed"
+            why = one_line(str(error)) or type(error).__name__
+            state.message.error = f"Unexpected error: {why}"
         finally:
             ticker.stop()
             await self._finish_reply(state)
+
+    def _show_text(self, state: ReplyState, text: str) -> None:
+        if state.stream is not None:
+            state.stream.write(text)
+
+    def _show_reasoning(self, state: ReplyState, reasoning: str) -> None:
+        if state.view is not None:
+            state.view.show_reasoning(reasoning)
+
+    def _turn_joined(self, state: ReplyState, message: Message) -> None:
+        """The reply added a message: its next assistant turn, or a tool's result."""
+        state.phase = ""
+        if message is state.message:
+            return
+        index = len(state.conversation.messages) - 1
+        if message.role != "assistant":
+            self._in_order(state, lambda: self._add_view(state, message, index))
+            return
+        finished, stream, view = state.message, state.stream, state.view
+        state.message, state.index, state.stream, state.view = message, index, None, None
+        state.turn_started = time.monotonic()
+
+        async def next_turn() -> None:
+            if stream is not None:
+                await stream.finish(finished.content)
+            if view is not None and view.is_attached:
+                view.live = False
+                view.refresh_meta()
+            await self._add_view(state, message, index)
+            if state.message is message and state.stream is None:
+                self._attach_reply(state)
+
+        self._in_order(state, next_turn)
+
+    async def _add_view(self, state: ReplyState, message: Message, index: int) -> None:
+        """Show a message the reply added, unless the log shows it already (it was shown
+        again meanwhile) or shows another conversation."""
+        if state.conversation is self.conversation and self.log_view.view_for(index) is None:
+            await self.log_view.append(message, index)
+
+    def _in_order(self, state: ReplyState, step: Callable[[], Awaitable[None]]) -> None:
+        """Run `step` (a change to the log) after the reply's earlier ones."""
+        previous = state.ui
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            # Nothing to change once the log is gone (the app is closing) or was replaced.
+            with contextlib.suppress(NoMatches, MountError):
+                await step()
+
+        state.ui = asyncio.create_task(run())
+
+    def _call_changed(self, state: ReplyState, call: ToolCall) -> None:
+        if call.status == "running":
+            if state.running is None or state.running[0] is not call:
+                state.running = (call, time.monotonic())
+        elif state.running is not None and state.running[0] is call:
+            state.running = None
+        if state.view is not None and state.view.is_attached:
+            state.view.calls_changed()
+
+    def _tool_notice(self, text: str) -> None:
+        """A server that did not start or stopped, tools left out or refused: said once."""
+        self.notify(display_text(text), title="Tools", severity="warning", timeout=20, markup=False)
+
+    async def _ask(self, state: ReplyState, call: ToolCall) -> Decision:
+        """The reply's approver: wait for the person's answer in the approval bar (shown
+        while the conversation is open)."""
+        from chat_tui.tools.approvals import Decision
+
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        state.question = Question(call, answer)
+        self._update_question()
+        if state.conversation is not self.conversation:
+            title = one_line(state.conversation.title or "New conversation", 40)
+            self.notify(
+                f"A tool call in “{title}” waits for your answer.", title="Tools", markup=False
+            )
+        try:
+            return Decision(await answer)
+        finally:
+            state.question = None
+            self._update_question()
+
+    def _update_question(self) -> None:
+        """Show the question of the open conversation's reply, if it has one."""
+        state = self._replies.get(self.conversation.id)
+        question = state.question if state is not None else None
+        bars = self.query(ApprovalBar)
+        if not bars:
+            return  # the screen is being taken down
+        bar = bars.first()
+        if question is None:
+            bar.withdraw()
+        else:
+            once = self._key_for("tool.allow_once", "y")
+            always = self._key_for("tool.allow_always", "a")
+            deny = " or ".join(
+                key_label(key.strip())
+                for key in (app_keymap(self.app).get("tool.deny") or "n,escape").split(",")
+            )
+            keys = f"{once} run it once · {always} always allow this tool · {deny} deny"
+            bar.ask(question.call, question.answer, keys)
+            self.log_view.scroll_end(animate=False)
+        if state is not None and state.view is not None and state.view.is_attached:
+            state.view.asking = question.call.id if question is not None else None
+            state.view.calls_changed()
 
     def _next_steps(self) -> dict[str, str]:
         """What to do after a failed reply, with the keys as currently bound."""
@@ -696,17 +850,25 @@ class ChatScreen(ConversationActions, Screen[None]):
         remapped = app_keymap(self.app).get(binding_id, "")
         return key_label(remapped.split(",")[0].strip() or default)
 
-    def _tick(self, state: ReplyState, watch: chat_client.Stopwatch) -> None:
-        """Elapsed time while waiting, live token count while streaming."""
-        if state.conversation is not self.conversation:
-            return
-        if watch.first_token is None or not state.message.content:
-            self.status.show(f"Thinking… {watch.elapsed:.1f} s  (Esc to stop)", "busy")
-        else:
-            words = len(state.message.content.split())
-            self.status.show(
-                f"Streaming… {watch.elapsed:.1f} s · {words:,} words  (Esc to stop)", "busy"
-            )
+    def _tick(self, state: ReplyState) -> None:
+        """What the reply is doing, with the time it has taken so far."""
+        if state.conversation is self.conversation:
+            self.status.show(self._progress(state), "busy")
+
+    def _progress(self, state: ReplyState) -> str:
+        if state.question is not None:
+            return f"{call_label(state.question.call)} waits for your answer."
+        if state.running is not None:
+            call, since = state.running
+            took = time.monotonic() - since
+            return f"Running {call_label(call)}… {took:.1f} s  (Esc to stop)"
+        if state.phase:
+            return f"{state.phase}  (Esc to stop)"
+        elapsed = time.monotonic() - state.turn_started
+        if not state.message.content:
+            return f"Thinking… {elapsed:.1f} s  (Esc to stop)"
+        words = len(state.message.content.split())
+        return f"Streaming… {elapsed:.1f} s · {words:,} words  (Esc to stop)"
 
     async def _finish_reply(self, state: ReplyState) -> None:
         """Save and mark the ended reply; a failure to draw it is reported, not fatal."""
@@ -717,6 +879,11 @@ class ChatScreen(ConversationActions, Screen[None]):
         # while the final text renders (another process's save merged in), and the dot
         # stayed until the next reply anywhere when that took the view away.
         self._mark_streaming()
+        state.question = state.running = None
+        if conversation is self.conversation:
+            self._update_question()
+        if state.ui is not None:  # the changes to the log the reply asked for, all made
+            await asyncio.wait([state.ui])
         conversation.touch()
         self.chat_app.saver.request(conversation)
         stream, view = state.stream, state.view
@@ -728,7 +895,9 @@ class ChatScreen(ConversationActions, Screen[None]):
                 else:
                     await stream.finish(state.message.content)
             if view is not None:
+                view.live = False
                 view.refresh_meta()
+                view.calls_changed()
         except Exception as error:  # a bug in drawing: the screen must not stay "streaming"
             self.notify(
                 display_text(
@@ -750,6 +919,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         if view is not None and view.message is state.message:
             state.stream = view.start_stream()
             state.view = view if state.stream is not None else None
+        if state.view is not None:
+            state.view.live = True
+            state.view.calls_changed()
 
     async def _detach_reply(self, state: ReplyState) -> None:
         stream, state.stream, state.view = state.stream, None, None
@@ -959,6 +1131,68 @@ class ChatScreen(ConversationActions, Screen[None]):
     def action_focus_search(self) -> None:
         self.sidebar.remove_class("-hidden")
         self.sidebar.search_box.focus()
+
+    # -- tools -----------------------------------------------------------------------------
+
+    def action_list_tools(self) -> None:
+        """The MCP servers and their tools; those this conversation uses are started."""
+        from chat_tui.tui.screens.tools import ToolsDialog, server_listing
+
+        app = self.chat_app
+        on = app.tool_servers_for(self.conversation)
+        if not app.settings.mcp_servers:
+            self.app.push_screen(ToolsDialog(server_listing([], on)))
+            return
+        dialog = ToolsDialog(server_listing(app.toolbox().states(), on))
+        self.app.push_screen(dialog)
+        self._start_listed(dialog, on)
+
+    @work(group="tools", exit_on_error=False, description="start the listed tool servers")
+    async def _start_listed(self, dialog: ToolsDialog, on: list[str]) -> None:
+        from chat_tui.tui.screens.tools import server_listing
+
+        toolbox = self.chat_app.toolbox()
+        await toolbox.catalogue(on)
+        for problem in toolbox.take_problems():
+            self._tool_notice(problem)
+        if dialog.is_attached:
+            dialog.show(server_listing(toolbox.states(), on))
+
+    def action_restart_tool_server(self) -> None:
+        from chat_tui.tui.screens.tools import ServerChoiceDialog
+
+        names = list(self.chat_app.settings.mcp_servers)
+        if not names:
+            self.status.show("No MCP servers are configured (see docs/tools.md).", "error")
+        elif len(names) == 1:
+            self._restart_server(names[0])
+        else:
+
+            def chosen(name: object) -> None:
+                if isinstance(name, str):
+                    self._restart_server(name)
+
+            self.app.push_screen(ServerChoiceDialog("Restart which server?", names), chosen)
+
+    @work(group="tools", exit_on_error=False, description="restart a tool server")
+    async def _restart_server(self, name: str) -> None:
+        """Stop the server and start it again at once (a call in flight to it fails)."""
+        toolbox = self.chat_app.toolbox()
+        shown = one_line(name, 64)
+        self.status.show(f"Restarting {shown}…", "busy")
+        await toolbox.restart(name)
+        catalogue = await toolbox.catalogue([name])
+        problems = toolbox.take_problems()
+        for problem in problems:
+            self._tool_notice(problem)
+        if not problems:
+            count = len(catalogue)
+            self.notify(
+                f"{shown} restarted: {count} tool{'' if count == 1 else 's'}.",
+                title="Tools",
+                markup=False,
+            )
+        self._show_idle_status()
 
     # -- copying ---------------------------------------------------------------------------
 

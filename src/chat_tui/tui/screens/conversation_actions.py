@@ -18,6 +18,7 @@ from chat_tui.models import Conversation
 from chat_tui.paths import config_file
 from chat_tui.safetext import one_line
 from chat_tui.store import StoreError
+from chat_tui.tools.servers import switches_for
 from chat_tui.tui.messages import DeleteRequested
 from chat_tui.tui.screens.chat_base import ChatScreenBase
 from chat_tui.tui.screens.modals import ConfirmDialog, RenameDialog, TrashDialog
@@ -200,7 +201,7 @@ class ConversationActions(ChatScreenBase):
 
     # -- model, provider and system prompt -------------------------------------------------
 
-    def action_choose_model(self) -> None:
+    def action_choose_model(self, focus_servers: bool = False) -> None:
         conversation = self.conversation
         if conversation.read_only:
             self.status.show("This conversation is read-only.", "error")
@@ -210,6 +211,7 @@ class ConversationActions(ChatScreenBase):
             conversation.provider or settings.provider,
             conversation.model,
             conversation.system_prompt,
+            frozenset(self.chat_app.tool_servers_for(conversation)),
         )
 
         async def list_models(provider: str) -> list[str]:
@@ -219,13 +221,18 @@ class ConversationActions(ChatScreenBase):
             if isinstance(choice, ModelChoice):
                 self._apply_model_choice(conversation, choice)
 
-        picker = ModelPicker(sorted(settings.providers), current, list_models)
+        servers = [(name, server.describe()) for name, server in settings.mcp_servers.items()]
+        picker = ModelPicker(
+            sorted(settings.providers), current, list_models, servers, focus_servers=focus_servers
+        )
         self.app.push_screen(picker, chosen)
 
     def _apply_model_choice(self, conversation: Conversation, choice: ModelChoice) -> None:
         conversation.model = choice.model
         conversation.provider = None if choice.provider == DEFAULT_PROVIDER else choice.provider
         conversation.system_prompt = choice.system_prompt
+        servers = self.chat_app.settings.mcp_servers
+        conversation.tool_servers = switches_for(servers, choice.tool_servers)
         if conversation.messages:
             self.chat_app.saver.request(conversation)
         self.update_top_bar()

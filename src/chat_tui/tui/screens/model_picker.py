@@ -1,20 +1,31 @@
-"""Choose the server, model and system prompt of the open conversation (ctrl+o).
+"""Choose the server, model, system prompt and tool servers of the open conversation (ctrl+o).
 
 The list comes from the server's /models; when the server lists none (or cannot be asked),
-any name can be typed. The choice applies to the next reply, also mid-conversation.
+any name can be typed. The MCP servers configured are listed with a tick for those whose
+tools this conversation offers. The choice applies to the next reply, also mid-conversation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import (
+    Button,
+    Input,
+    Label,
+    OptionList,
+    Select,
+    SelectionList,
+    Static,
+    TextArea,
+)
 from textual.widgets.option_list import Option
+from textual.widgets.selection_list import Selection
 
 from chat_tui.safetext import display_text, one_line
 from chat_tui.tui.screens.modals import Dialog
@@ -28,17 +39,31 @@ class ModelChoice:
     provider: str
     model: str
     system_prompt: str
+    tool_servers: frozenset[str] = field(default_factory=frozenset)
+    """The MCP servers whose tools the conversation offers."""
 
 
 class ModelPicker(Dialog):
-    """Provider, model and system prompt in one dialog; dismisses with a `ModelChoice`."""
+    """Provider, model, system prompt and tool servers in one dialog; dismisses with a
+    `ModelChoice`."""
 
-    def __init__(self, providers: list[str], current: ModelChoice, list_models: ModelLister):
+    def __init__(
+        self,
+        providers: list[str],
+        current: ModelChoice,
+        list_models: ModelLister,
+        servers: Sequence[tuple[str, str]] = (),
+        *,
+        focus_servers: bool = False,
+    ):
+        """`servers`: each configured MCP server's name and how it is reached."""
         super().__init__()
         self._providers = providers
         self._current = current
         self._list_models = list_models
         self._models: list[str] = []
+        self._servers = servers
+        self._focus_servers = focus_servers
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box -wide"):
@@ -63,12 +88,34 @@ class ModelPicker(Dialog):
                 show_line_numbers=False,
                 compact=True,
             )
+            if self._servers:
+                yield Label(
+                    "Tools from MCP servers (space turns one on or off)",
+                    classes="dialog-label",
+                    id="servers-label",
+                )
+                yield SelectionList[str](
+                    *(
+                        Selection(
+                            Content.assemble((one_line(name, 40), "bold"), "  ", one_line(how, 60)),
+                            name,
+                            name in self._current.tool_servers,
+                        )
+                        for name, how in self._servers
+                    ),
+                    id="tool-servers",
+                    compact=True,
+                )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Apply", id="apply", variant="primary", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#model-name", Input).focus()
+        servers = self.query("#tool-servers")
+        if self._focus_servers and servers:
+            servers.first().focus()
+        else:
+            self.query_one("#model-name", Input).focus()
         self._load(self._current.provider)
 
     @property
@@ -144,7 +191,10 @@ class ModelPicker(Dialog):
             self.query_one("#models-status", Static).update("Type or choose a model first.")
             return
         system_prompt = self.query_one("#system", TextArea).text
-        self.dismiss(ModelChoice(self._provider, model, system_prompt))
+        tool_servers = self._current.tool_servers
+        for servers in self.query("#tool-servers").results(SelectionList):
+            tool_servers = frozenset(servers.selected)
+        self.dismiss(ModelChoice(self._provider, model, system_prompt, tool_servers))
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:

@@ -2,7 +2,9 @@
 
 It follows new text only while the reader is at the bottom (Textual's anchor). Long
 conversations mount their newest messages first and the older ones as the reader scrolls up,
-so opening a conversation costs the same whatever its length.
+so opening a conversation costs the same whatever its length. A tool's result is shown under
+the call in the reply that made it, so the `tool` message carrying it gets no view of its own
+(one that answers no call of the reply before it is shown as it is).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class MessageLog(VerticalScroll, can_focus=True):
             views = [
                 MessageView(message, index)
                 for index, message in enumerate(messages)
-                if index >= self._first_mounted
+                if index >= self._first_mounted and not answers_a_call(messages, index)
             ]
             if views:
                 await self.mount_all(views)
@@ -62,8 +64,13 @@ class MessageLog(VerticalScroll, can_focus=True):
         # it was made, and `show` runs in the screen's handlers, so it never reached the app.
         self.post_message(ViewsReplaced().set_sender(self))
 
-    async def append(self, message: Message, index: int) -> MessageView:
-        """Add a view for a message just added to the conversation."""
+    async def append(self, message: Message, index: int) -> MessageView | None:
+        """Add a view for a message just added to the conversation (none for a tool result
+        shown under its call)."""
+        if message.role == "tool":
+            known = index < len(self._messages) and self._messages[index] is message
+            if answers_a_call(self._messages, index) if known else message.tool_call_id:
+                return None
         for placeholder in self.query_children(".empty-log"):
             await placeholder.remove()
         view = MessageView(message, index)
@@ -112,12 +119,18 @@ class MessageLog(VerticalScroll, can_focus=True):
     async def _mount_older(self) -> None:
         """Mount the previous page above the first view, keeping the reader's place."""
         try:
-            end = self._first_mounted
-            start = max(0, end - PAGE)
-            views = [MessageView(self._messages[i], i) for i in range(start, end)]
+            start, views = self._first_mounted, list[MessageView]()
+            while start > 0 and not views:  # a page of tool results alone shows nothing
+                end, start = start, max(0, start - PAGE)
+                views = [
+                    MessageView(self._messages[i], i)
+                    for i in range(start, end)
+                    if not answers_a_call(self._messages, i)
+                ]
             first = self.views[0] if self.views else None
             before_height = self.virtual_size.height
-            await self.mount_all(views, before=first)
+            if views:
+                await self.mount_all(views, before=first)
             self._first_mounted = start
             self.call_after_refresh(self._keep_place, before_height)
         finally:
@@ -131,3 +144,18 @@ class MessageLog(VerticalScroll, can_focus=True):
     @property
     def all_mounted(self) -> bool:
         return self._first_mounted == 0
+
+
+def answers_a_call(messages: list[Message], index: int) -> bool:
+    """Whether the message at `index` is the result of a call made by the reply before it
+    (only tool messages lie between the two)."""
+    if messages[index].role != "tool":
+        return False
+    call_id = messages[index].tool_call_id
+    for earlier in range(index - 1, -1, -1):
+        message = messages[earlier]
+        if message.role == "assistant":
+            return any(call.id == call_id for call in message.tool_calls)
+        if message.role != "tool":
+            return False
+    return False

@@ -1,8 +1,9 @@
 """One message in the log: a header line (who, when, status, versions) and its body.
 
 Assistant replies render as Markdown, split into chunks at block boundaries so long replies
-stay linear to render; user messages are shown exactly as typed. All text passes through
-`display_text` and reaches widgets as `Content`, never as markup.
+stay linear to render, with the tool calls they made under them; user messages are shown
+exactly as typed. All text passes through `display_text` and reaches widgets as `Content`,
+never as markup.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from chat_tui.tui.messages import (
     LinkActivated,
     VariantStep,
 )
+from chat_tui.tui.widgets.tool_call import ToolCallView
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -71,7 +73,12 @@ _STATUS_LABELS = {
 
 def header_content(message: Message, *, user_label: str = "You") -> Content:
     """`You · 14:03` or `gpt-4o · 14:03 · ■ stopped · ‹ 2/3 ›` (versions are clickable)."""
-    who = user_label if message.role == "user" else display_text(message.model or "assistant")
+    if message.role == "user":
+        who = user_label
+    elif message.role == "tool":
+        who = "Tool result"
+    else:
+        who = display_text(message.model or "assistant")
     parts: list[Content] = [Content.styled(who, "bold")]
     when = clock_time(message.created_at)
     if when:
@@ -350,7 +357,8 @@ class ReplyStream:
 
 
 class MessageView(Vertical, can_focus=True):
-    """A message: header, optional thinking, body, and the error of a failed reply."""
+    """A message: header, optional thinking, body, the tool calls of a reply, and the error
+    of a failed reply."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -383,6 +391,11 @@ class MessageView(Vertical, can_focus=True):
         self.message = message
         self.index = index
         """Position in the conversation's visible path."""
+        self.asking: str | None = None
+        """The id of the call the person is being asked about, if it is one of these."""
+        self.live = False
+        """A reply of this app streams into this message or settles its calls."""
+        self._calls_pending = False
         # The parts are made here and kept, never looked up: the reply worker updates them
         # at any moment, also before they are mounted or while the log is taking this view
         # away (when a query finds nothing).
@@ -390,12 +403,15 @@ class MessageView(Vertical, can_focus=True):
         self._error = Static(classes="message-error", markup=False)
         self._reasoning_text = Static(classes="reasoning-text", markup=False)
         self._reasoning: Collapsible | None = None
+        self._calls: Vertical | None = None
+        """The tool calls of a reply, under its text."""
         self._body: MarkdownBody | Static
         if message.role == "assistant":
             self._reasoning = Collapsible(
                 self._reasoning_text, title="Thinking", collapsed=True, classes="reasoning"
             )
             self._body = MarkdownBody(classes="body")
+            self._calls = Vertical(classes="tool-calls")
         else:
             self._body = Static(classes="body user-text", markup=False)
 
@@ -404,10 +420,13 @@ class MessageView(Vertical, can_focus=True):
         if self._reasoning is not None:
             yield self._reasoning
         yield self._body
+        if self._calls is not None:
+            yield self._calls
         yield self._error
 
     async def on_mount(self) -> None:
         self.refresh_meta()
+        self.show_calls()
         text = self.message.content
         if isinstance(self._body, MarkdownBody):
             if text:
@@ -444,6 +463,30 @@ class MessageView(Vertical, can_focus=True):
             self.remove_class(name, update=False)
         if self.is_attached:
             self.app.stylesheet.update_nodes([self], animate=True)
+
+    def calls_changed(self) -> None:
+        """A call grew or changed status: redraw the calls (and the header) soon, once for
+        however many changes arrive meanwhile (arguments stream in many small pieces)."""
+        if not self._calls_pending:
+            self._calls_pending = True
+            self.call_after_refresh(self.show_calls)
+
+    def show_calls(self) -> None:
+        """Show each call of the message as it is now, adding views for new ones."""
+        self._calls_pending = False
+        container = self._calls
+        if container is None or not container.is_attached:
+            return
+        self.refresh_meta()
+        views = list(container.query_children(ToolCallView))
+        for view in views:
+            view.asking, view.live = view.call.id == self.asking, self.live
+            view.refresh_call()
+        new = [ToolCallView(call) for call in self.message.tool_calls[len(views) :]]
+        for view in new:
+            view.asking, view.live = view.call.id == self.asking, self.live
+        if new:
+            container.mount_all(new)
 
     def show_reasoning(self, text: str) -> None:
         if self._reasoning is None:

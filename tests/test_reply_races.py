@@ -18,7 +18,12 @@ from textual.worker import Worker, WorkerState
 from chat_tui.models import Message
 from chat_tui.tools import loop
 from chat_tui.tui.widgets.conversation_list import ConversationList
-from chat_tui.tui.widgets.message_view import MarkdownBody, MessageHeader, MessageView, ReplyStream
+from chat_tui.tui.widgets.message_view import (
+    MarkdownBody,
+    MessageHeader,
+    MessageView,
+    ReplyRenderer,
+)
 from chat_tui.tui.widgets.status_bar import StatusBar
 from tests.fake_openai import FakeOpenAI
 from tests.test_app import SIZE, saved_files, screen_of, send, settle, visible_text
@@ -60,7 +65,7 @@ async def test_a_stop_landing_as_the_screen_refreshes_still_ends_the_stream(
         view = app.screen.query(MessageView).last()
         body = view.query_one(MarkdownBody)
         for frame in range(5):
-            stream = view.start_stream()
+            stream = view.start_rendering()
             assert stream is not None
             pump = stream._task
             assert pump is not None
@@ -187,10 +192,10 @@ async def test_a_reply_that_cannot_be_drawn_is_reported_and_saved(
 ) -> None:
     """Drawing the end of a reply fails: the screen says so and does not stay "streaming"."""
 
-    async def broken(stream: ReplyStream, final_text: str) -> None:
+    async def broken(stream: ReplyRenderer, final_text: str) -> None:
         raise RuntimeError("cannot draw")
 
-    monkeypatch.setattr(ReplyStream, "finish", broken)
+    monkeypatch.setattr(ReplyRenderer, "finish", broken)
     app, notes = make_app(), Notes()
     async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await send(pilot, "draw this")

@@ -37,7 +37,7 @@ from chat_tui.tui.widgets.approval_bar import ApprovalBar
 from chat_tui.tui.widgets.conversation_list import Row
 from chat_tui.tui.widgets.footer import ChatFooter
 from chat_tui.tui.widgets.message_log import MessageLog
-from chat_tui.tui.widgets.message_view import MessageView, ReplyStream, preload_markdown
+from chat_tui.tui.widgets.message_view import MessageView, ReplyRenderer, preload_markdown
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.sidebar import Sidebar
 from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
@@ -96,7 +96,7 @@ class ReplyState:
     index: int
     worker: Worker[None] | None = None
     view: MessageView | None = None
-    stream: ReplyStream | None = None
+    renderer: ReplyRenderer | None = None
     started: float = field(default_factory=time.monotonic)
     quitting: bool = False
     """Stopped by a quit: its text is not drawn again in full (see `stop_all_replies`)."""
@@ -425,8 +425,8 @@ class ChatScreen(ConversationActions, Screen[None]):
     def _prompt_changed(self) -> None:
         self._draft_changed = True
         state = self._replies.get(self.conversation.id)
-        if state is not None and state.stream is not None:
-            state.stream.person_typed()
+        if state is not None and state.renderer is not None:
+            state.renderer.person_typed()
 
     def _save_draft_if_changed(self) -> None:
         """Runs every second: what is typed survives a crash or a closed terminal."""
@@ -675,12 +675,12 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._attach_reply(state)
             self.status.show("Waiting for the first token…", "busy")
         self._mark_streaming()
-        state.worker = self._stream_reply(state)
+        state.worker = self._reply_worker(state)
 
     # A description, or Textual makes one from the repr of the arguments: the whole
     # conversation, 50 ms on the event loop for 2,000 messages.
     @work(group="reply", exit_on_error=False, description="stream a reply")
-    async def _stream_reply(self, state: ReplyState) -> None:
+    async def _reply_worker(self, state: ReplyState) -> None:
         """Stream the reply, with the tools of the conversation's servers on offer: each
         turn and call appears in the log as it comes, and calls not allowed ahead of time
         are asked about in the approval bar."""
@@ -725,8 +725,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             await self._finish_reply(state)
 
     def _show_text(self, state: ReplyState, text: str) -> None:
-        if state.stream is not None:
-            state.stream.write(text)
+        if state.renderer is not None:
+            state.renderer.write(text)
 
     def _show_reasoning(self, state: ReplyState, reasoning: str) -> None:
         if state.view is not None:
@@ -741,8 +741,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         if message.role != "assistant":
             self._in_order(state, lambda: self._add_view(state, message, index))
             return
-        finished, stream, view = state.message, state.stream, state.view
-        state.message, state.index, state.stream, state.view = message, index, None, None
+        finished, stream, view = state.message, state.renderer, state.view
+        state.message, state.index, state.renderer, state.view = message, index, None, None
         state.turn_started = time.monotonic()
 
         async def next_turn() -> None:
@@ -752,7 +752,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 view.live = False
                 view.refresh_meta()
             await self._add_view(state, message, index)
-            if state.message is message and state.stream is None:
+            if state.message is message and state.renderer is None:
                 self._attach_reply(state)
 
         self._in_order(state, next_turn)
@@ -886,8 +886,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             await asyncio.wait([state.ui])
         conversation.touch()
         self.chat_app.saver.request(conversation)
-        stream, view = state.stream, state.view
-        state.stream = state.view = None
+        stream, view = state.renderer, state.view
+        state.renderer = state.view = None
         try:
             if stream is not None:
                 if state.quitting:
@@ -917,14 +917,14 @@ class ChatScreen(ConversationActions, Screen[None]):
         view = self.log_view.view_for(state.index)
         # The log may show another conversation by now (a switch while a view was mounting).
         if view is not None and view.message is state.message:
-            state.stream = view.start_stream()
-            state.view = view if state.stream is not None else None
+            state.renderer = view.start_rendering()
+            state.view = view if state.renderer is not None else None
         if state.view is not None:
             state.view.live = True
             state.view.calls_changed()
 
     async def _detach_reply(self, state: ReplyState) -> None:
-        stream, state.stream, state.view = state.stream, None, None
+        stream, state.renderer, state.view = state.renderer, None, None
         if stream is not None:
             await stream.stop()
 

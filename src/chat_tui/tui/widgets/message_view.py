@@ -189,7 +189,7 @@ class MarkdownBody(Vertical):
     """A reply's Markdown, as one or more chunk frames (see `ChunkFrame`)."""
 
     streaming = False
-    """Set while a `ReplyStream` writes into the last chunk (which then never folds)."""
+    """Set while a `ReplyRenderer` writes into the last chunk (which then never folds)."""
 
     def frames(self) -> list[ChunkFrame]:
         return list(self.query_children(ChunkFrame))
@@ -241,11 +241,11 @@ class MarkdownBody(Vertical):
             else:
                 frame.unfold()
 
-    def start_stream(self, text_so_far: str) -> ReplyStream:
-        return ReplyStream(self, text_so_far)
+    def start_rendering(self, text_so_far: str) -> ReplyRenderer:
+        return ReplyRenderer(self, text_so_far)
 
 
-class ReplyStream:
+class ReplyRenderer:
     """Feeds a growing reply into a `MarkdownBody` at most once per frame.
 
     Text that arrives while a render is running is batched into the next one, so the cost
@@ -495,11 +495,11 @@ class MessageView(Vertical, can_focus=True):
         if text:
             self._reasoning_text.update(Content(display_text(text)))
 
-    def start_stream(self) -> ReplyStream | None:
+    def start_rendering(self) -> ReplyRenderer | None:
         """Stream into this view; None if it was already taken off the log (re-shown)."""
         if not self.is_attached or not isinstance(self._body, MarkdownBody):
             return None
-        return self._body.start_stream(markdown_text(self.message.content))
+        return self._body.start_rendering(markdown_text(self.message.content))
 
     def fold_outside(self, top: int, bottom: int) -> None:
         """Fold the body's chunks lying outside screen rows `top`..`bottom`."""

@@ -174,14 +174,14 @@ def test_frames_are_rarer_while_the_person_types() -> None:
     assert frame_interval(0.5, typed_ago=10.0) == 0.5 * PACE  # a costly frame paces itself
 
 
-async def test_typing_while_a_reply_streams_tells_its_stream(fake: FakeOpenAI, make_app) -> None:
+async def test_typing_while_a_reply_streams_tells_its_renderer(fake: FakeOpenAI, make_app) -> None:
     fake.add(deltas=["Thinking about it", " for a while"], fault="hang", fault_after=1)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "Question")
         screen = app.screen
         await wait_for(pilot, lambda: "Thinking about it" in visible_text(app), "the reply")
-        stream = screen._replies[screen.conversation.id].stream
+        stream = screen._replies[screen.conversation.id].renderer
         assert stream is not None
         # (Emptying the input after Enter counted as typing for a moment.)
         await wait_for(pilot, lambda: not stream.person_is_typing, "typing to count as over")

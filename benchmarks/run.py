@@ -4,12 +4,12 @@
     .venv/bin/python benchmarks/run.py --quick    # tiny sizes, one run each (CI: < 30 s)
     .venv/bin/python benchmarks/run.py --only start,search
 
-Each benchmark runs the real app against the loopback fake server (tests/fake_openai.py), in a
-real pseudo-terminal where the screen matters. Every goal is a ratio of two figures measured
-in the same run, each the median of several runs, because shared machines are noisy. The
-figures are also written as JSON to benchmarks/results/ (not versioned); `chart.py` draws
-docs/performance.md's chart from them. Quick mode only proves the benchmarks still work: its figures
-mean nothing.
+Each benchmark runs the real app against the loopback fake server
+(tests/support/loopback.py), in a real pseudo-terminal where the screen matters. Every goal
+is a ratio of two figures measured in the same run, each the median of several runs,
+because shared machines are noisy. The figures are also written as JSON to
+benchmarks/results/ (not versioned); `chart.py` draws docs/performance.md's chart from
+them. Quick mode only proves the benchmarks still work: its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 from harness import RESULTS, BenchmarkError, Figure, Scale, scratch
 
-from tests.fake_openai import FakeOpenAI
+from tests.support.loopback import FakeOpenAI
 
 BENCHMARKS = {
     "start": "bench_start",

@@ -23,11 +23,14 @@ from chat_tui.config import load_settings  # noqa: E402
 from chat_tui.store import ConversationStore  # noqa: E402
 from chat_tui.tui.app import ChatApp  # noqa: E402
 from chat_tui.tui.widgets.prompt_input import PromptInput  # noqa: E402
-from tests.conftest import FIXED_NOW  # noqa: E402
-from tests.fake_openai import Call, FakeOpenAI  # noqa: E402
-from tests.helpers import workers_done  # noqa: E402
-from tests.mcp_server import stdio_table  # noqa: E402
-from tests.sample_data import PYTHON_REPLY, seed  # noqa: E402
+from tests.support.loopback import Call, FakeOpenAI  # noqa: E402
+from tests.support.mcp_server import stdio_table  # noqa: E402
+from tests.support.pilot import workers_done  # noqa: E402
+from tests.support.sample_data import (  # noqa: E402
+    FIXED_NOW,
+    PYTHON_REPLY,
+    seed,
+)
 
 OUTPUT = ROOT / "screenshots"
 SIZE = (120, 36)

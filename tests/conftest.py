@@ -1,15 +1,16 @@
-"""Shared fixtures: isolated user directories and the loopback OpenAI server."""
+"""Shared fixtures: isolated user directories, the loopback OpenAI server, the app in Pilot
+and in a pseudo-terminal. The code behind them is in `tests/support/`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from chat_tui.config import Settings, load_settings
-from tests.fake_openai import FakeOpenAI
+from tests.support.loopback import FakeOpenAI
+from tests.support.sample_data import FIXED_NOW
 
 _ENVIRONMENT = (
     "OPENAI_API_KEY",
@@ -73,10 +74,6 @@ def store(data_dir: Path):
     conversation_store.close()
 
 
-FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-"""The clock of every UI test, so relative times and snapshots are stable."""
-
-
 @pytest.fixture
 def make_app(settings: Settings, data_dir: Path):
     """Build a ChatApp on the isolated data directory talking to the fake server."""
@@ -97,9 +94,9 @@ def make_app(settings: Settings, data_dir: Path):
 
 @pytest.fixture
 def chat_tui(isolated_dirs: Path):
-    """Start the real `chat-tui` in a pseudo-terminal (tests/terminal.py), on the isolated
+    """Start the real `chat-tui` in a pseudo-terminal (tests/support/pty.py), on the isolated
     directories unless `env` says otherwise; every process started is closed afterwards."""
-    from tests.terminal import Terminal, environment
+    from tests.support.pty import Terminal, environment
 
     started: list[Terminal] = []
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from textual.widgets import Input, Markdown
@@ -10,56 +9,14 @@ from textual.widgets._markdown import MarkdownFence, MarkdownTable
 
 from chat_tui.config import load_settings
 from chat_tui.drafts import NEW_CONVERSATION
-from chat_tui.tui.app import ChatApp
-from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.setup import SetupDialog
 from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_log import MessageLog
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
-from tests.fake_openai import FakeOpenAI, Reply
-from tests.helpers import workers_done
-from tests.ui import wait_for
-
-SIZE = (100, 30)
-
-
-def screen_of(app: ChatApp) -> ChatScreen:
-    assert isinstance(app.screen, ChatScreen)
-    return app.screen
-
-
-async def send(pilot, text: str) -> None:
-    """Type `text` into the input (ctrl+j for newlines) and press Enter."""
-    for line_number, line in enumerate(text.split("\n")):
-        if line_number:
-            await pilot.press("ctrl+j")
-        await pilot.press(*line) if line else None
-    await pilot.press("enter")
-
-
-async def settle(pilot) -> None:
-    """Wait for every worker (replies, saves, sidebar) and the screen to catch up."""
-    app = pilot.app
-    for _ in range(3):
-        await workers_done(app)
-        await app.saver.flush()
-        await pilot.pause()
-
-
-def saved_files(data_dir: Path) -> list[dict]:
-    folder = data_dir / "conversations"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-
-
-def visible_text(app: ChatApp) -> str:
-    """Everything the log shows as plain text (message headers and bodies)."""
-    parts: list[str] = []
-    for view in app.screen.query(MessageView):
-        for widget in view.query("Static, MarkdownBlock"):
-            parts.append(str(widget.render()))
-    return "\n".join(parts)
+from tests.support.loopback import FakeOpenAI, Reply
+from tests.support.pilot import SIZE, saved_files, screen_of, send, settle, visible_text, wait_for
 
 
 async def test_send_streams_a_markdown_reply_and_saves_it(

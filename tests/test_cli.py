@@ -19,9 +19,9 @@ from chat_tui.cli import main
 from chat_tui.console import StreamPrinter
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
-from tests.fake_openai import FakeOpenAI
-from tests.helpers import file_size_limit
-from tests.shell import one_line_error
+from tests.support.disk import file_size_limit
+from tests.support.loopback import FakeOpenAI
+from tests.support.shell import one_line_error
 
 Run = Callable[..., tuple[int, str, str]]
 

@@ -7,7 +7,7 @@ import pytest
 from chat_tui.client import ChatClient, Finished, TextDelta, UsageReport
 from chat_tui.config import Provider, Settings, load_settings
 from chat_tui.request_errors import ChatError
-from tests.fake_openai import FakeOpenAI, closed_port
+from tests.support.loopback import FakeOpenAI, closed_port
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 STEPS = {"retry": "Try again.", "model": "Choose a model.", "context": "Start over."}

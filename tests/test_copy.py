@@ -19,9 +19,8 @@ from chat_tui import clipboard
 from chat_tui.tui.widgets.code_block import CodeFence, CopyLabel
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
-from tests.fake_openai import FakeOpenAI
-from tests.test_app import SIZE, send, settle
-from tests.ui import Notes, run_palette_command
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, Notes, run_palette_command, send, settle
 
 NO_CLIPBOARD = "Sent via the terminal (OSC 52); no system clipboard found."
 

@@ -18,10 +18,9 @@ from textual.binding import Binding
 from chat_tui.signals import GRACE_SECONDS
 from chat_tui.tui.app import ChatApp
 from chat_tui.tui.widgets.prompt_input import PromptInput
-from tests.fake_openai import FakeOpenAI
-from tests.terminal import Terminal
-from tests.test_app import SIZE, saved_files, send
-from tests.ui import wait_for
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, saved_files, send, wait_for
+from tests.support.pty import Terminal
 
 WORDS = [f"w{n:04d} " for n in range(3000)]
 """The reply: numbered words, so any saved prefix says exactly where it stopped."""

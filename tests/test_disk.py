@@ -6,14 +6,11 @@ every write past the limit fails with EFBIG, in this process, exactly like a ful
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from textual.widgets._toast import Toast
 
 from chat_tui import saver
 from chat_tui.models import SCHEMA_VERSION, Conversation, Message
@@ -24,11 +21,17 @@ from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
-from tests.fake_openai import FakeOpenAI
-from tests.helpers import file_size_limit, workers_done
-from tests.shell import make_shell
-from tests.test_app import SIZE, saved_files, send, settle
-from tests.ui import Notes
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import (
+    SIZE,
+    Notes,
+    disk_full_after,
+    saved_files,
+    send,
+    send_past_failing_saves,
+    settle,
+)
+from tests.support.shell import make_shell
 
 BROKEN = {
     "20260101-000000-trunc1.json": b'{"schema_version": 2, "id": "20260101-000000-trunc1", "ti',
@@ -37,19 +40,6 @@ BROKEN = {
     "20260101-000000-list01.json": b"[1, 2, 3]",
     "20260101-000000-deep01.json": b"[" * 100_000,
 }
-
-
-def toasts(app) -> list[str]:
-    """The text of every notification on screen, title included."""
-    return [str(toast.render()) for toast in app.screen.query(Toast)]
-
-
-async def send_past_failing_saves(pilot, text: str) -> None:
-    """Send `text` and wait for the reply, not for the saves (they may be failing)."""
-    await send(pilot, text)
-    await pilot.pause()
-    await workers_done(pilot.app)
-    await pilot.pause()
 
 
 def good_conversation(store: ConversationStore, title: str = "A good one") -> Conversation:
@@ -150,17 +140,6 @@ async def test_a_file_from_a_newer_chat_tui_is_shown_read_only_and_never_downgra
         await pilot.press("ctrl+q")
     assert fake.chat_requests == []
     assert path.read_bytes() == raw
-
-
-@contextlib.asynccontextmanager
-async def disk_full_after(pilot, data_dir: Path, first: str) -> AsyncIterator[list[dict]]:
-    """Send `first` and let it be saved; then, inside the block, the disk is full (writes
-    past 16 bytes fail). Yields the saved files as they were before."""
-    await send(pilot, first)
-    await settle(pilot)
-    before = saved_files(data_dir)
-    with file_size_limit(16):
-        yield before
 
 
 @pytest.fixture

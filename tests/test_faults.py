@@ -18,9 +18,8 @@ import pytest
 from chat_tui.config import load_settings
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.status_bar import StatusBar
-from tests.fake_openai import FakeOpenAI, closed_port, unanswered_port
-from tests.test_app import SIZE, saved_files, send, settle
-from tests.ui import wait_for
+from tests.support.loopback import FakeOpenAI, closed_port, unanswered_port
+from tests.support.pilot import SIZE, saved_files, send, settle, wait_for
 
 PARTIAL = ["partial ", "answer "]
 """What the server sends before a mid-reply fault."""

@@ -40,12 +40,20 @@ from chat_tui.tui.widgets.message_log import MessageLog
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
-from tests.conftest import FIXED_NOW
-from tests.fake_openai import FakeOpenAI
-from tests.helpers import file_size_limit
-from tests.test_app import SIZE, saved_files, send, settle
-from tests.test_disk import send_past_failing_saves, toasts
-from tests.ui import wait_for
+from tests.support.disk import file_size_limit
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import (
+    SIZE,
+    saved_files,
+    screen_lines,
+    screen_text,
+    send,
+    send_past_failing_saves,
+    settle,
+    toasts,
+    wait_for,
+)
+from tests.support.sample_data import FIXED_NOW
 
 MARKUP = "[bold]b[/] [/] [link=file:///etc/passwd]x[/link] [@click=app.quit]quit[/] [/INST]"
 ESCAPES = (
@@ -59,15 +67,6 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff
 SAFE_ACTIONS = {"step(-1)", "step(1)"}
 """The only click actions chat-tui itself puts in text (a message's version arrows);
 links in Markdown replies add `link(...)`, which opens the link dialog."""
-
-
-def screen_lines(app: ChatApp) -> list[list]:
-    """The segments of every line of the screen as it would be drawn."""
-    return [list(strip) for strip in app.screen._compositor.render_strips()]
-
-
-def screen_text(app: ChatApp) -> str:
-    return "\n".join("".join(seg.text for seg in line) for line in screen_lines(app))
 
 
 def assert_inert(app: ChatApp) -> None:

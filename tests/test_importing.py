@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import struct
 import tracemalloc
 import zipfile
@@ -20,6 +19,7 @@ from chat_tui.chatgpt import from_chatgpt
 from chat_tui.importing import ImportFailed, parse, read_file, save
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
+from tests.support.sample_data import SPACES, bomb
 
 FIXTURE = Path(__file__).parent / "fixtures" / "chatgpt_conversations.json"
 
@@ -224,20 +224,6 @@ def test_an_import_file_over_the_size_limit_is_refused_without_reading_it(
         read_file(str(path))
     assert str(refused.value) == f"{path} is 513 MB, more than the 512 MB chat-tui reads"
     assert peak[0] < limits.MB
-
-
-SPACES = 64 * limits.MB
-"""Spaces compress about a thousand times: a 64 KB archive of 64 MB."""
-
-
-def bomb(path: Path) -> Path:
-    """An archive whose conversations.json is 64 MB of spaces, followed by a picture (that
-    zipfile reads into when the archive says the JSON's compressed data is longer)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("chat.html", "<html></html>")
-        archive.writestr("conversations.json", b"[" + b" " * SPACES + b"]")
-        archive.writestr("picture.png", os.urandom(2 * limits.MB), zipfile.ZIP_STORED)
-    return path
 
 
 def declare(path: Path, *, compressed: int | None = None, expanded: int | None = None) -> None:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from chat_tui.index import INDEX_FORMAT, SYNC_BATCH, IndexBusy
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
-from tests.helpers import index_written_by_another_process
+from tests.support.disk import index_written_by_another_process
 
 
 def conversation(title: str, *texts: str) -> Conversation:

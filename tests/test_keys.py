@@ -15,9 +15,8 @@ from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.help import HelpRow, HelpScreen
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
-from tests.fake_openai import FakeOpenAI
-from tests.test_app import SIZE, send, settle
-from tests.ui import Notes, settings_with_config
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, Notes, send, settings_with_config, settle
 
 KEYS_DOC = Path(__file__).resolve().parent.parent / "docs" / "keys.md"
 """The key reference: the full table of keys, with every binding id."""

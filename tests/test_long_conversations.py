@@ -16,9 +16,8 @@ from chat_tui.tui.widgets.message_view import (
     MessageView,
     frame_interval,
 )
-from tests.fake_openai import FakeOpenAI
-from tests.test_app import SIZE, send, settle, visible_text
-from tests.ui import wait_for
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, send, settle, visible_text, wait_for
 
 LENGTH = 2000
 

@@ -14,18 +14,9 @@ from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.sidebar import Sidebar
-from tests.fake_openai import FakeOpenAI
-from tests.sample_data import seed
-from tests.test_app import SIZE, saved_files, screen_of, send, settle
-from tests.ui import wait_for
-
-
-def titles(app) -> list[str]:
-    return [row.title for row in app.query_one(ConversationList).rows]
-
-
-async def wait_for_screen(pilot, kind: type) -> None:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind), f"{kind.__name__} to open")
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, saved_files, screen_of, send, settle, titles, wait_for_screen
+from tests.support.sample_data import seed
 
 
 async def test_search_filters_by_message_text_and_escape_clears(make_app, data_dir: Path) -> None:

@@ -14,8 +14,7 @@ import pytest
 from chat_tui.collector import Collector, before_exit
 from chat_tui.models import Conversation, Message
 from chat_tui.tui.widgets.message_view import MessageView
-from tests.test_app import SIZE
-from tests.ui import wait_for
+from tests.support.pilot import SIZE, wait_for
 
 
 class Node:

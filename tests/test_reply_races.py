@@ -25,9 +25,18 @@ from chat_tui.tui.widgets.message_view import (
     ReplyRenderer,
 )
 from chat_tui.tui.widgets.status_bar import StatusBar
-from tests.fake_openai import FakeOpenAI
-from tests.test_app import SIZE, saved_files, screen_of, send, settle, visible_text
-from tests.ui import Notes, run_palette_command, wait_for
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import (
+    SIZE,
+    Notes,
+    run_palette_command,
+    saved_files,
+    screen_of,
+    send,
+    settle,
+    visible_text,
+    wait_for,
+)
 
 
 class WorkerErrors:

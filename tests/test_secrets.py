@@ -18,12 +18,9 @@ from chat_tui.config import load_settings, save_top_level
 from chat_tui.paths import config_file
 from chat_tui.store import ConversationStore
 from chat_tui.tui.widgets.message_view import MessageView
-from tests.fake_openai import FakeOpenAI
-from tests.terminal import environment
-from tests.test_app import SIZE, send, settle
-from tests.test_disk import toasts
-from tests.test_hostile_text import screen_text
-from tests.ui import Notes
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, Notes, screen_text, send, settle, toasts
+from tests.support.pty import environment
 
 KEY = "sk-test-S3CRET-0123456789abcdefXYZ"
 

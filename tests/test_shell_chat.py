@@ -19,8 +19,8 @@ import pytest
 
 from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
-from tests.fake_openai import FakeOpenAI
-from tests.shell import Shell, make_shell, one_line_error, read_until
+from tests.support.loopback import FakeOpenAI
+from tests.support.shell import Shell, make_shell, one_line_error, read_until
 
 SLOW_STORY = ["Once ", "upon ", "a ", "time "] + ["and more "] * 60
 """A reply that takes about twelve seconds: long enough to be interrupted mid-stream."""

@@ -11,8 +11,8 @@ import pytest
 
 from chat_tui.models import Conversation, Message, Usage
 from chat_tui.store import ConversationStore
-from tests.shell import Shell, make_shell, one_line_error
-from tests.test_importing import bomb
+from tests.support.sample_data import bomb
+from tests.support.shell import Shell, make_shell, one_line_error
 
 FIXTURE = Path(__file__).parent / "fixtures" / "chatgpt_conversations.json"
 

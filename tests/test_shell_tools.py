@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_openai import Call, FakeOpenAI
-from tests.mcp_server import calls_made, stdio_table
-from tests.shell import TIMEOUT, Shell, make_shell, read_until
+from tests.support.loopback import Call, FakeOpenAI
+from tests.support.mcp_server import calls_made, stdio_table
+from tests.support.shell import TIMEOUT, Shell, make_shell, read_until
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ from pathlib import Path
 from chat_tui.config import Settings
 from chat_tui.store import ConversationStore
 from chat_tui.tui.app import ChatApp
-from tests.conftest import FIXED_NOW
-from tests.helpers import workers_done
-from tests.sample_data import seed
+from tests.support.pilot import workers_done
+from tests.support.sample_data import FIXED_NOW, seed
 
 SIZE = (110, 34)
 
@@ -112,11 +111,9 @@ def test_a_tool_call_waiting_for_approval(
     from datetime import datetime
 
     from chat_tui import models
-    from tests.fake_openai import Call
-    from tests.helpers import eventually
-    from tests.mcp_server import stdio_table
-    from tests.test_tools_in_the_app import tools_config
-    from tests.ui import type_text
+    from tests.support.loopback import Call
+    from tests.support.mcp_server import stdio_table
+    from tests.support.pilot import eventually, settings_with_private_config, type_text
 
     class FixedClock(datetime):
         """Messages sent during the test are stamped with the fixed time of the sidebar."""
@@ -128,7 +125,7 @@ def test_a_tool_call_waiting_for_approval(
     monkeypatch.setattr(models, "datetime", FixedClock)
     folder = tmp_path / "mcp"
     folder.mkdir()
-    settings = tools_config(fake, stdio_table("calc", folder))
+    settings = settings_with_private_config(fake.base_url, stdio_table("calc", folder))
     fake.add_calls(Call("add", {"a": 1234, "b": 5678}), text="Let me add those.")
 
     async def ask(pilot) -> None:

@@ -21,9 +21,9 @@ from chat_tui.config import load_settings
 from chat_tui.paths import data_dir
 from chat_tui.tui.screens.chat import WARM_UP_DELAY
 from chat_tui.store import ConversationStore
-from tests.fake_openai import FakeOpenAI
-from tests.sample_data import seed
-from tests.ui import wait_for
+from tests.support.loopback import FakeOpenAI
+from tests.support.sample_data import seed
+from tests.support.pilot import wait_for
 
 
 async def main():
@@ -59,7 +59,7 @@ asyncio.run(main())
 
 def test_start_up_imports_no_sdk_and_sends_nothing_until_needed(tmp_path: Path) -> None:
     from chat_tui.paths import config_file
-    from tests.mcp_server import server_pids, stdio_table
+    from tests.support.mcp_server import server_pids, stdio_table
 
     config = config_file()
     config.parent.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,17 @@ from chat_tui import saver
 from chat_tui.models import Usage
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
-from tests.fake_openai import FakeOpenAI
-from tests.test_app import SIZE, saved_files, send, settle
-from tests.test_disk import disk_full_after, send_past_failing_saves
-from tests.ui import Notes, wait_for
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import (
+    SIZE,
+    Notes,
+    disk_full_after,
+    saved_files,
+    send,
+    send_past_failing_saves,
+    settle,
+    wait_for,
+)
 
 
 def status_text(app) -> str:

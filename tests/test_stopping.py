@@ -30,11 +30,19 @@ from chat_tui.tui.screens.modals import ConfirmDialog
 from chat_tui.tui.screens.unsaved import UnsavedScreen
 from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import ChunkFrame, MessageView
-from tests.fake_openai import FakeOpenAI
-from tests.helpers import eventually, file_size_limit
-from tests.shell import TIMEOUT, Shell, make_shell
-from tests.test_app import SIZE, saved_files, screen_of, send, settle
-from tests.test_manage import titles, wait_for_screen
+from tests.support.disk import file_size_limit
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import (
+    SIZE,
+    eventually,
+    saved_files,
+    screen_of,
+    send,
+    settle,
+    titles,
+    wait_for_screen,
+)
+from tests.support.shell import TIMEOUT, Shell, make_shell
 
 CLOSED_WITHIN = 3.0
 """Seconds the server may wait to see the client hang up after a reply ends early: the close

@@ -13,7 +13,7 @@ import pytest
 from chat_tui import limits
 from chat_tui.models import SCHEMA_VERSION, Conversation, Message
 from chat_tui.store import ConversationStore, StoreError
-from tests.helpers import file_size_limit
+from tests.support.disk import file_size_limit
 
 
 def conversation_with(*texts: str, title: str = "") -> Conversation:

@@ -6,13 +6,14 @@ import stat
 
 from chat_tui.config import load_settings
 from chat_tui.paths import config_file
-from tests.fake_openai import FakeOpenAI
-from tests.test_app import SIZE, settle
-from tests.ui import (
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import (
+    SIZE,
     Notes,
     palette_shows,
     run_palette_command,
     settings_with_config,
+    settle,
     type_text,
     wait_for,
 )

@@ -31,8 +31,8 @@ from chat_tui.tools.loop import (
 )
 from chat_tui.tools.servers import read_servers, servers_on, switches_for
 from chat_tui.tools.toolbox import Toolbox
-from tests.fake_openai import Call, FakeOpenAI
-from tests.mcp_server import HOSTILE, calls_made, serve_http, stdio_table
+from tests.support.loopback import Call, FakeOpenAI
+from tests.support.mcp_server import HOSTILE, calls_made, serve_http, stdio_table
 
 WAIT = 30.0
 """Seconds a condition may take on a loaded machine."""

@@ -26,17 +26,20 @@ from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
 from chat_tui.tui.widgets.tool_call import ToolCallView
-from tests.fake_openai import Call, FakeOpenAI
-from tests.helpers import eventually
-from tests.mcp_server import (
-    HOSTILE,
-    calls_made,
-    process_ended,
-    server_pids,
-    stdio_table,
+from tests.support.loopback import Call, FakeOpenAI
+from tests.support.mcp_server import HOSTILE, calls_made, process_ended, server_pids, stdio_table
+from tests.support.pilot import (
+    SIZE,
+    Notes,
+    eventually,
+    run_palette_command,
+    saved_files,
+    send,
+    settings_with_private_config,
+    settle,
+    type_text,
+    visible_text,
 )
-from tests.test_app import SIZE, saved_files, send, settle, visible_text
-from tests.ui import Notes, run_palette_command, settings_with_config, type_text
 
 WAIT = 30.0
 """Seconds a condition may take on a loaded machine (a server starting, a call ending)."""
@@ -130,18 +133,11 @@ def folder(tmp_path: Path) -> Path:
     return path
 
 
-def tools_config(fake: FakeOpenAI, text: str) -> Settings:
-    """Settings from a config.toml holding `text`, private as chat-tui writes it (a server's
-    env may hold a token: a file others can read is warned about)."""
-    path = config_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    return settings_with_config(fake.base_url, text)
-
-
 def with_server(fake: FakeOpenAI, folder: Path, extra: str = "", before: str = "") -> Settings:
     """Settings whose config.toml has the test MCP server as `calc` (and `before` above it)."""
-    return tools_config(fake, before + stdio_table("calc", folder, extra=extra))
+    return settings_with_private_config(
+        fake.base_url, before + stdio_table("calc", folder, extra=extra)
+    )
 
 
 def bar_of(app: ChatApp) -> ApprovalBar:
@@ -355,8 +351,8 @@ async def test_a_crashed_server_is_reported_once_and_the_other_keeps_working(
     fake: FakeOpenAI, make_app, folder: Path
 ) -> None:
     approve = 'auto_approve = ["crash", "add"]\n'
-    settings = tools_config(
-        fake,
+    settings = settings_with_private_config(
+        fake.base_url,
         stdio_table("a", folder, extra=approve) + stdio_table("b", folder, extra=approve),
     )
     fake.add_calls(Call("a_crash"), Call("b_add", {"a": 1, "b": 1}))
@@ -381,7 +377,9 @@ async def test_a_crashed_server_is_reported_once_and_the_other_keeps_working(
 async def test_a_server_that_does_not_start_is_reported_and_the_reply_goes_on(
     fake: FakeOpenAI, make_app, folder: Path
 ) -> None:
-    settings = tools_config(fake, stdio_table("broken", folder, args=("broken",)))
+    settings = settings_with_private_config(
+        fake.base_url, stdio_table("broken", folder, args=("broken",))
+    )
     app, notes = make_app(settings), Notes()
     async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await send(pilot, "hello")
@@ -512,8 +510,8 @@ async def test_the_picker_turns_a_server_off_for_the_conversation_and_it_stays_o
 async def test_the_palette_lists_servers_and_tools_and_restarts_a_server(
     fake: FakeOpenAI, make_app, folder: Path
 ) -> None:
-    settings = tools_config(
-        fake,
+    settings = settings_with_private_config(
+        fake.base_url,
         stdio_table("calc", folder)
         + stdio_table("broken", folder, args=("broken",), extra="enabled = false\n"),
     )

@@ -21,11 +21,10 @@ from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.modals import ConfirmDialog
 from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import MessageView
-from tests.fake_openai import FakeOpenAI, Reply
-from tests.helpers import eventually, index_written_by_another_process
-from tests.terminal import Terminal
-from tests.test_app import SIZE, send, settle
-from tests.test_hostile_text import screen_text
+from tests.support.disk import index_written_by_another_process
+from tests.support.loopback import FakeOpenAI, Reply
+from tests.support.pilot import SIZE, eventually, screen_text, send, settle
+from tests.support.pty import Terminal
 
 
 def open_terminal(chat_tui, fake: FakeOpenAI, *args: str) -> Terminal:

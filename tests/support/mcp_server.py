@@ -1,14 +1,15 @@
 """A real MCP server for the tests, written with the SDK's server side (FastMCP).
 
 Run as a script it serves over stdio, as a person's configured server would
-(`python tests/mcp_server.py`); `serve_http()` runs the same tools over Streamable HTTP on
-127.0.0.1 in a thread. Its tools succeed, fail, run slowly, crash the server, and return huge or
-hostile text. Every call is appended to `calls.log` in `$MCP_TEST_DIR` (when set), a slow call
-that is cancelled writes `cancelled`, and each server started notes its process id in
-`pids.log`, so tests can tell what ran, what was stopped, and that no server outlived the app.
+(`python tests/support/mcp_server.py`); `serve_http()` runs the same tools over Streamable
+HTTP on 127.0.0.1 in a thread. Its tools succeed, fail, run slowly, crash the server, and
+return huge or hostile text. Every call is appended to `calls.log` in `$MCP_TEST_DIR` (when
+set), a slow call that is cancelled writes `cancelled`, and each server started notes its
+process id in `pids.log`, so tests can tell what ran, what was stopped, and that no server
+outlived the app.
 
-`python tests/mcp_server.py broken` writes to stderr and exits before speaking the protocol: a
-server that does not start.
+`python tests/support/mcp_server.py broken` writes to stderr and exits before speaking the
+protocol: a server that does not start.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Small test utilities shared by several test modules."""
+"""The disk misbehaving: writes that fail as on a full disk, an index another process is writing."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import resource
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-
-from textual.app import App
-from textual.worker import WorkerCancelled, WorkerFailed
 
 
 @contextlib.contextmanager
@@ -26,29 +22,6 @@ def file_size_limit(limit: int) -> Iterator[None]:
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous_handler)
-
-
-async def workers_done(app: App) -> None:
-    """Wait for every worker; one cancelled by a newer one (an exclusive refresh) is fine."""
-    for _ in range(5):
-        try:
-            await app.workers.wait_for_complete()
-        except (WorkerCancelled, WorkerFailed):
-            continue
-        return
-
-
-async def eventually(pilot, condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    """Pause until `condition()` holds (True) or `seconds` pass (False).
-
-    For what happens after a refresh, which a busy machine can delay past one pause.
-    """
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 _HOLD_WRITE_LOCK = """

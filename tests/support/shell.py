@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.terminal import WITHOUT_ROOT_POWERS
+from tests.support.pty import WITHOUT_ROOT_POWERS
 
 TIMEOUT = 60
 _RUN_CHAT_TUI = (

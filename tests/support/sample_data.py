@@ -1,9 +1,19 @@
-"""Deterministic conversations for snapshots, screenshots and benchmarks."""
+"""Sample data: deterministic conversations for snapshots, screenshots and tests, the clock
+they are shown at, and a hostile export archive."""
 
 from __future__ import annotations
 
+import os
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chat_tui import limits
 from chat_tui.models import Conversation, Message, Usage
 from chat_tui.store import ConversationStore
+
+FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+"""The clock of every UI test, so relative times and snapshots are stable."""
 
 PYTHON_REPLY = """\
 Here is a small, dependency-free way to **retry** a flaky call with exponential backoff:
@@ -99,3 +109,17 @@ def seed(store: ConversationStore) -> Conversation:
     store.save(main)
     store.refresh()
     return main
+
+
+SPACES = 64 * limits.MB
+"""Spaces compress about a thousand times: a 64 KB archive of 64 MB."""
+
+
+def bomb(path: Path) -> Path:
+    """An archive whose conversations.json is 64 MB of spaces, followed by a picture (that
+    zipfile reads into when the archive says the JSON's compressed data is longer)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("chat.html", "<html></html>")
+        archive.writestr("conversations.json", b"[" + b" " * SPACES + b"]")
+        archive.writestr("picture.png", os.urandom(2 * limits.MB), zipfile.ZIP_STORED)
+    return path

@@ -29,7 +29,7 @@ from tests.support.pilot import workers_done  # noqa: E402
 from tests.support.sample_data import (  # noqa: E402
     FIXED_NOW,
     PYTHON_REPLY,
-    seed,
+    seed_sample_conversations,
 )
 
 OUTPUT = ROOT / "screenshots"
@@ -165,7 +165,7 @@ async def render(name: str, scene: Scene, open_main: bool) -> Path:
                     file.write(stdio_table("calc", Path(home) / "mcp"))
             settings = load_settings(environ={}, config_path=config)
             store = ConversationStore(Path(home) / "data" / "chat-tui")
-            main = seed(store)
+            main = seed_sample_conversations(store)
             app = ChatApp(
                 settings,
                 store,

@@ -17,10 +17,11 @@ import pytest
 
 from chat_tui.cli import main
 from chat_tui.console import StreamPrinter
-from chat_tui.models import Conversation, Message
+from chat_tui.models import Conversation
 from chat_tui.store import ConversationStore
 from tests.support.disk import file_size_limit
 from tests.support.loopback import FakeOpenAI
+from tests.support.sample_data import seed_conversation
 from tests.support.shell import one_line_error
 
 Run = Callable[..., tuple[int, str, str]]
@@ -50,22 +51,6 @@ def saved(data_dir: Path) -> list[Conversation]:
         with_store.close()
 
 
-def seed(
-    store: ConversationStore, cid: str, *texts: str, when: str | None = None, model: str = "m"
-) -> Conversation:
-    """Save a conversation of alternating user and assistant `texts`, last active `when`."""
-    conversation = Conversation(id=cid, model=model)
-    for i, text in enumerate(texts):
-        if i % 2 == 0:
-            conversation.add_user_message(text)
-        else:
-            conversation.messages.append(Message(role="assistant", content=text, model=model))
-    if when is not None:
-        conversation.updated_at = when
-    store.save(conversation)
-    return conversation
-
-
 def test_ask_flags_choose_model_and_system_prompt(
     run: Run, fake: FakeOpenAI, data_dir: Path
 ) -> None:
@@ -84,7 +69,7 @@ def test_ask_flags_choose_model_and_system_prompt(
 def test_flags_given_with_continue_win_over_the_conversation(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    earlier = seed(store, "earlier", "First", "Reply", model="gpt-4o")
+    earlier = seed_conversation(store, "earlier", "First", "Reply", model="gpt-4o")
     earlier.system_prompt = "Old rules."
     store.save(earlier)
     run("ask", "--continue", "Keep going", "--base-url", fake.base_url)
@@ -178,8 +163,8 @@ def test_plain_errors_are_one_line_and_the_chat_goes_on(
 def test_plain_continue_resumes_the_latest_conversation(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    seed(store, "older", "Long ago", when="2026-01-01T00:00:00.000+00:00")
-    seed(store, "latest", "Earlier", "Earlier answer")
+    seed_conversation(store, "older", "Long ago", when="2026-01-01T00:00:00.000+00:00")
+    seed_conversation(store, "latest", "Earlier", "Earlier answer")
     code, out, _ = run("--plain", "--continue", "--base-url", fake.base_url, stdin="Later\n")
     assert code == 0
     assert "Continuing “Earlier” (2 messages)" in out
@@ -196,7 +181,7 @@ def test_plain_continue_resumes_the_latest_conversation(
 def test_plain_without_continue_starts_a_new_conversation(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    seed(store, "earlier", "Earlier")
+    seed_conversation(store, "earlier", "Earlier")
     code, _, _ = run("--plain", "--base-url", fake.base_url, stdin="Fresh start\n")
     assert code == 0
     assert fake.chat_requests[0].messages == [{"role": "user", "content": "Fresh start"}]
@@ -235,8 +220,8 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 def test_plain_open_continues_the_conversation_asked_for(
     run: Run, fake: FakeOpenAI, store: ConversationStore, data_dir: Path
 ) -> None:
-    seed(store, "chosen", "Older topic", when="2026-01-01T00:00:00.000+00:00")
-    seed(store, "newer", "Newer topic")
+    seed_conversation(store, "chosen", "Older topic", when="2026-01-01T00:00:00.000+00:00")
+    seed_conversation(store, "newer", "Newer topic")
     code, _, _ = run("--plain", "--open", "chosen", "--base-url", fake.base_url, stdin="More\n")
     assert code == 0
     assert [m["content"] for m in fake.chat_requests[0].messages] == ["Older topic", "More"]

@@ -16,12 +16,12 @@ from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.sidebar import Sidebar
 from tests.support.loopback import FakeOpenAI
 from tests.support.pilot import SIZE, saved_files, screen_of, send, settle, titles, wait_for_screen
-from tests.support.sample_data import seed
+from tests.support.sample_data import seed_sample_conversations
 
 
 async def test_search_filters_by_message_text_and_escape_clears(make_app, data_dir: Path) -> None:
     store = ConversationStore(data_dir)
-    seed(store)
+    seed_sample_conversations(store)
     store.close()
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from chat_tui.models import Conversation, Message
 from chat_tui.store import ConversationStore
 from tests.support.loopback import FakeOpenAI
+from tests.support.sample_data import seed_conversation
 from tests.support.shell import Shell, make_shell, one_line_error, read_until
 
 SLOW_STORY = ["Once ", "upon ", "a ", "time "] + ["and more "] * 60
@@ -29,17 +29,6 @@ SLOW_STORY = ["Once ", "upon ", "a ", "time "] + ["and more "] * 60
 @pytest.fixture
 def shell(isolated_dirs: Path, data_dir: Path) -> Shell:
     return make_shell(data_dir)
-
-
-def seed(store: ConversationStore, cid: str, *texts: str, when: str) -> Conversation:
-    conversation = Conversation(id=cid, created_at=when, model="gpt-4o-mini")
-    for i, text in enumerate(texts):
-        role = "user" if i % 2 == 0 else "assistant"
-        conversation.messages.append(Message(role=role, content=text, created_at=when))
-    conversation.title = texts[0]
-    conversation.updated_at = when
-    store.save(conversation)
-    return conversation
 
 
 # -- ask -----------------------------------------------------------------------------------
@@ -76,8 +65,12 @@ def test_ask_adds_piped_text_after_a_blank_line_or_takes_it_alone(
 def test_ask_continue_adds_to_the_latest_and_no_save_leaves_no_trace(
     shell: Shell, fake: FakeOpenAI, store: ConversationStore
 ) -> None:
-    seed(store, "older", "Old question", "Old answer", when="2026-11-20T10:00:00.000+00:00")
-    seed(store, "newer", "Recent question", "Recent answer", when="2026-11-24T10:00:00.000+00:00")
+    seed_conversation(
+        store, "older", "Old question", "Old answer", when="2026-11-20T10:00:00.000+00:00"
+    )
+    seed_conversation(
+        store, "newer", "Recent question", "Recent answer", when="2026-11-24T10:00:00.000+00:00"
+    )
     url = ("--base-url", fake.base_url)
 
     assert shell.run("ask", "--continue", "And then?", *url).returncode == 0
@@ -350,8 +343,10 @@ def test_plain_ctrl_c_stops_a_reply_then_ctrl_c_at_the_prompt_leaves(
 def test_the_full_screen_app_starts_in_a_terminal_and_continue_opens_the_latest(
     shell: Shell, store: ConversationStore
 ) -> None:
-    seed(store, "older", "Plan a trip", "Sure.", when="2026-11-20T10:00:00.000+00:00")
-    seed(store, "latest", "Remember the milk", "Noted.", when="2026-11-24T10:00:00.000+00:00")
+    seed_conversation(store, "older", "Plan a trip", "Sure.", when="2026-11-20T10:00:00.000+00:00")
+    seed_conversation(
+        store, "latest", "Remember the milk", "Noted.", when="2026-11-24T10:00:00.000+00:00"
+    )
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     process = subprocess.Popen(

@@ -8,14 +8,14 @@ from chat_tui.config import Settings
 from chat_tui.store import ConversationStore
 from chat_tui.tui.app import ChatApp
 from tests.support.pilot import workers_done
-from tests.support.sample_data import FIXED_NOW, seed
+from tests.support.sample_data import FIXED_NOW, seed_sample_conversations
 
 SIZE = (110, 34)
 
 
 def build_app(settings: Settings, data_dir: Path, *, open_main: bool = True) -> ChatApp:
     store = ConversationStore(data_dir)
-    main = seed(store)
+    main = seed_sample_conversations(store)
     return ChatApp(
         settings,
         store,
@@ -24,7 +24,7 @@ def build_app(settings: Settings, data_dir: Path, *, open_main: bool = True) -> 
     )
 
 
-async def settle(pilot) -> None:
+async def settle_for_snapshot(pilot) -> None:
     """Let workers finish and stop the cursor blinking, so pictures are stable."""
     await pilot.pause()
     await workers_done(pilot.app)
@@ -36,22 +36,24 @@ async def settle(pilot) -> None:
 
 
 def test_main_screen_with_a_conversation(snap_compare, settings: Settings, data_dir: Path) -> None:
-    assert snap_compare(build_app(settings, data_dir), terminal_size=SIZE, run_before=settle)
+    assert snap_compare(
+        build_app(settings, data_dir), terminal_size=SIZE, run_before=settle_for_snapshot
+    )
 
 
 def test_new_conversation_screen(snap_compare, settings: Settings, data_dir: Path) -> None:
     app = build_app(settings, data_dir, open_main=False)
-    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle_for_snapshot)
 
 
 def press_then_settle(*keys: str):
     """A run_before that presses `keys` and waits for the app to finish reacting."""
 
     async def run_before(pilot) -> None:
-        await settle(pilot)
+        await settle_for_snapshot(pilot)
         for key in keys:
             await pilot.press(key)
-            await settle(pilot)
+            await settle_for_snapshot(pilot)
 
     return run_before
 
@@ -79,12 +81,14 @@ def test_model_picker(snap_compare, fake, settings: Settings, data_dir: Path) ->
 
 
 def test_small_terminal(snap_compare, settings: Settings, data_dir: Path) -> None:
-    assert snap_compare(build_app(settings, data_dir), terminal_size=(80, 24), run_before=settle)
+    assert snap_compare(
+        build_app(settings, data_dir), terminal_size=(80, 24), run_before=settle_for_snapshot
+    )
 
 
 def test_help_screen(snap_compare, settings: Settings, data_dir: Path) -> None:
     async def open_help(pilot) -> None:
-        await settle(pilot)
+        await settle_for_snapshot(pilot)
         await pilot.press("f1")
         await pilot.pause()
 
@@ -94,7 +98,7 @@ def test_help_screen(snap_compare, settings: Settings, data_dir: Path) -> None:
 
 def test_help_screen_palette_commands(snap_compare, settings: Settings, data_dir: Path) -> None:
     async def open_help_at_the_end(pilot) -> None:
-        await settle(pilot)
+        await settle_for_snapshot(pilot)
         await pilot.press("f1")
         await pilot.pause()
         await pilot.press("end")
@@ -129,7 +133,7 @@ def test_a_tool_call_waiting_for_approval(
     fake.add_calls(Call("add", {"a": 1234, "b": 5678}), text="Let me add those.")
 
     async def ask(pilot) -> None:
-        await settle(pilot)
+        await settle_for_snapshot(pilot)
         await type_text(pilot, "What is 1234 + 5678?")
         await pilot.press("enter")
         bar = pilot.app.screen.query_one("ApprovalBar")

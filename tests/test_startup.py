@@ -22,14 +22,14 @@ from chat_tui.paths import data_dir
 from chat_tui.tui.screens.chat import WARM_UP_DELAY
 from chat_tui.store import ConversationStore
 from tests.support.loopback import FakeOpenAI
-from tests.support.sample_data import seed
+from tests.support.sample_data import seed_sample_conversations
 from tests.support.pilot import wait_for
 
 
 async def main():
     fake = FakeOpenAI().start()
     store = ConversationStore(data_dir())
-    seed(store)
+    seed_sample_conversations(store)
     settings = load_settings(environ={}, cli={"base_url": fake.base_url})
     app = ChatApp(settings, store)
     report = {}

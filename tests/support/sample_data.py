@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chat_tui import limits
-from chat_tui.models import Conversation, Message, Usage
+from chat_tui.models import Conversation, Message, Usage, derive_title, now_iso
 from chat_tui.store import ConversationStore
 
 FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -101,7 +101,7 @@ def main_conversation() -> Conversation:
     return conversation
 
 
-def seed(store: ConversationStore) -> Conversation:
+def seed_sample_conversations(store: ConversationStore) -> Conversation:
     """Save the main conversation and a handful of others; return the main one."""
     for n, (title, when) in enumerate(OTHER_TITLES):
         store.save(_conversation(f"sample-{n}", title, when))
@@ -109,6 +109,29 @@ def seed(store: ConversationStore) -> Conversation:
     store.save(main)
     store.refresh()
     return main
+
+
+def seed_conversation(
+    store: ConversationStore,
+    cid: str,
+    *texts: str,
+    when: str | None = None,
+    model: str = "gpt-4o-mini",
+) -> Conversation:
+    """Save conversation `cid` of alternating user and assistant `texts`, titled by the
+    first, written and last active `when` (now when not given)."""
+    when = when or now_iso()
+    conversation = Conversation(id=cid, title=derive_title(texts[0]), created_at=when, model=model)
+    for i, text in enumerate(texts):
+        if i % 2 == 0:
+            conversation.messages.append(Message(role="user", content=text, created_at=when))
+        else:
+            conversation.messages.append(
+                Message(role="assistant", content=text, created_at=when, model=model)
+            )
+    conversation.updated_at = when
+    store.save(conversation)
+    return conversation
 
 
 SPACES = 64 * limits.MB

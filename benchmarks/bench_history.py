@@ -44,13 +44,13 @@ def _open(session: ChatSession, row: int, last_words: str) -> float:
     terminal = session.terminal
     x, y = 6, LIST_TOP + 1 + row * 2  # 1-based cell of the row's title
     mark = terminal.mark()
-    clicked = terminal.send(f"\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m")
+    clicked = terminal.type(f"\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m")
     return terminal.wait_for(last_words, after=mark) - clicked
 
 
 def _new_conversation(session: ChatSession) -> None:
     mark = session.terminal.mark()
-    session.terminal.send("\x0e")  # ctrl+n
+    session.terminal.type("\x0e")  # ctrl+n
     session.terminal.wait_for(EMPTY_HINT, after=mark)
     time.sleep(0.3)
 
@@ -62,7 +62,7 @@ def run(scale: Scale, fake, cache: Path, home_of) -> list[Figure]:
     )
     opens: dict[str, list[float]] = {"long": [], "short": []}
     with ChatSession(fake, home) as session:
-        session.terminal.wait_for("History A")
+        session.terminal.wait_for("History A", after=0)
         time.sleep(0.5)
         for _ in range(scale.runs):
             opens["short"].append(_open(session, 2, c_last))

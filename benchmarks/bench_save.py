@@ -26,14 +26,14 @@ def save_session(fake, home: Path, scale: Scale) -> dict[str, object]:
     reply = markdown_reply(400 if not scale.quick else 150, seed=13, tag="s")
     with ChatSession(fake, home, instrumented=True, CHAT_TUI_BENCH_PROBE=str(probe)) as session:
         terminal = session.terminal
-        terminal.wait_for("History A")
+        terminal.wait_for("History A", after=0)
         _open(session, 0, last_words)
         session.settle()
         first = len(fake.sent_at)
         fake.add(deltas=reply.tokens, rate=100)
         cpu = terminal.cpu_seconds()
         entered = session.send_prompt("One more question")
-        terminal.wait_for(reply.last_line)
+        terminal.wait_for(reply.last_line, after=0)
         session.wait_saved(reply.text)
         stream_cpu = terminal.cpu_seconds() - cpu
         stream_started = fake.sent_at[first]

@@ -65,20 +65,20 @@ def _typed_in_app(fake, home: Path, queries: tuple[str, ...], root: Path) -> lis
     seconds = []
     with ChatSession(fake, home) as session:
         terminal = session.terminal
-        terminal.wait_for("#0", timeout=120)
+        terminal.wait_for("#0", after=0, timeout=120)
         for query, hits in expected.items():
             if not hits:
                 continue
-            terminal.send("\x06")  # ctrl+f
+            terminal.type("\x06")  # ctrl+f
             time.sleep(0.3)
             mark = terminal.mark()
-            terminal.send(f"\x1b[200~{query}{NO_MATCH}\x1b[201~")  # a bracketed paste
+            terminal.type(f"\x1b[200~{query}{NO_MATCH}\x1b[201~")  # a bracketed paste
             terminal.wait_for("No matches", after=mark)
             time.sleep(0.3)
             mark = terminal.mark()
-            sent = terminal.send("\x7f" * len(NO_MATCH))  # backspaces
+            sent = terminal.type("\x7f" * len(NO_MATCH))  # backspaces
             seconds.append(terminal.wait_for(hits[0].summary.title[:20], after=mark) - sent)
-            terminal.send("\x1b")  # Esc clears the filter
+            terminal.type("\x1b")  # Esc clears the filter
             time.sleep(0.5)
     return seconds
 

@@ -24,11 +24,11 @@ from harness import (
     PYTHON,
     Figure,
     Scale,
-    Terminal,
     app_env,
     chat_tui_argv,
     data_root,
     median,
+    open_terminal,
 )
 from workloads import big_store, indexed_store, store_title
 
@@ -40,12 +40,12 @@ ECHO = "zqxj"
 
 
 def _launch(argv: list[str], home: Path, sidebar_text: str) -> dict[str, float]:
-    with Terminal(argv, app_env(home)) as terminal:
-        painted = terminal.wait_for(PROMPT_PLACEHOLDER)
+    with open_terminal(argv, app_env(home)) as terminal:
+        painted = terminal.wait_for(PROMPT_PLACEHOLDER, after=0)
         mark = terminal.mark()
-        terminal.send(ECHO)
+        terminal.type(ECHO)
         echoed = terminal.wait_for(ECHO, after=mark)
-        listed = terminal.wait_for(sidebar_text)
+        listed = terminal.wait_for(sidebar_text, after=0)
         ready = max(echoed, listed)
         rss = terminal.rss_mb()
         time.sleep(max(0.0, ready + SETTLE_SECONDS - time.monotonic()))
@@ -76,9 +76,9 @@ def _startup_is_quiet(home: Path, fake, sidebar_text: str) -> tuple[bool, int, s
     probe = home / "probe.json"
     requests_before = len(fake.requests)
     argv = chat_tui_argv("--base-url", fake.base_url, instrumented=True)
-    with Terminal(argv, app_env(home, CHAT_TUI_BENCH_PROBE=str(probe))) as terminal:
-        terminal.wait_for(PROMPT_PLACEHOLDER)
-        terminal.wait_for(sidebar_text)
+    with open_terminal(argv, app_env(home, CHAT_TUI_BENCH_PROBE=str(probe))) as terminal:
+        terminal.wait_for(PROMPT_PLACEHOLDER, after=0)
+        terminal.wait_for(sidebar_text, after=0)
         time.sleep(2.0)
         terminal.quit()
     record = json.loads(probe.read_text())

@@ -27,9 +27,9 @@ from harness import (
     ChatSession,
     Figure,
     Scale,
-    Terminal,
     app_env,
     median,
+    open_terminal,
     percentile,
 )
 from workloads import CODE_SNIPPETS, Reply, markdown_reply
@@ -59,13 +59,13 @@ def render_once(reply: Reply, home: Path) -> tuple[float, float]:
         "--markdown",
         str(source),
     ]
-    with Terminal(argv, app_env(home)) as terminal:
-        terminal.wait_for(PROMPT_PLACEHOLDER)
-        terminal.wait_for("Warm-up done.")
+    with open_terminal(argv, app_env(home)) as terminal:
+        terminal.wait_for(PROMPT_PLACEHOLDER, after=0)
+        terminal.wait_for("Warm-up done.", after=0)
         time.sleep(0.5)
         cpu = terminal.cpu_seconds()
-        sent = terminal.send("\x07")  # ctrl+g
-        shown = terminal.wait_for(reply.last_line)
+        sent = terminal.type("\x07")  # ctrl+g
+        shown = terminal.wait_for(reply.last_line, after=0)
         # Idle again: the same settling as for chat-tui.
         before = cpu
         while True:

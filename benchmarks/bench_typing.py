@@ -51,19 +51,19 @@ def typing_session(fake, home: Path, seconds: float) -> dict[str, object]:
         while time.monotonic() - started < seconds:
             typed = PREFIX
             mark = terminal.mark()
-            terminal.send(typed)
+            terminal.type(typed)
             terminal.wait_for(typed, after=mark)
             for _ in range(WORD):
                 typed += rng.choice("abcdefghijklmnopqrstuvwxyz")
                 mark = terminal.mark()
-                sent = terminal.send(typed[-1])
+                sent = terminal.type(typed[-1])
                 latencies.append(terminal.wait_for(typed, after=mark) - sent)
                 time.sleep(max(0.0, sent + KEY_GAP - time.monotonic()))
             mark = terminal.mark()
-            terminal.send("\x15")  # ctrl+u: clear the line
+            terminal.type("\x15")  # ctrl+u: clear the line
             terminal.wait_for(PROMPT_PLACEHOLDER, after=mark)
         typing_ended = time.monotonic()
-        terminal.wait_for(reply.last_line)
+        terminal.wait_for(reply.last_line, after=0)
         session.wait_saved(reply.text)
         stream_ended = fake.sent_at[first + len(reply.tokens) - 1]
         stream_cpu = terminal.cpu_seconds() - cpu_start

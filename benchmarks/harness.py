@@ -1,35 +1,25 @@
-"""What every benchmark shares: a real pseudo-terminal, process figures, and the table rows.
+"""What every benchmark shares: environments, a chat-tui session, figures and the table rows.
 
-`Terminal` starts a program on a pty of a fixed size and records everything it writes, with
-the time each piece arrived. Escape sequences are stripped as the output arrives (cursor
-positioning becomes a line break), so a benchmark can wait for a piece of text to be *on
-screen* and learn when it got there. Times are `time.monotonic()`, which is one clock for
-every process on the machine, so the loopback server (a thread of this process) and the app
-(another process) can be compared directly.
+Programs run in the pseudo-terminal driver of the tests (`tests/support/pty.py`), which
+records everything they write with the time each piece arrived, so a benchmark can wait for
+a piece of text to be shown and learn when it got there (`wait_for(..., after=mark)`).
 """
 
 from __future__ import annotations
 
-import bisect
-import codecs
 import contextlib
-import fcntl
 import json
 import os
-import re
 import shutil
-import signal
 import statistics
-import struct
-import subprocess
 import sys
 import tempfile
-import termios
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support.pty import Terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
@@ -37,204 +27,18 @@ RESULTS = BENCHMARKS / "results"
 PYTHON = sys.executable
 COLUMNS, ROWS = 120, 40
 """Terminal size of every benchmark."""
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 PROMPT_PLACEHOLDER = "Enter to send, ctrl+j for a new line"
 """Part of the input box's placeholder: on screen means the prompt has been painted."""
-
-_CURSOR_MOVE = re.compile(r"\x1b\[[0-9;?]*[Hf]")
-_ESCAPE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
-    r"|\x1bP[^\x1b]*\x1b\\"  # DCS
-    r"|\x1b[()][0-9A-Za-z]"  # charset
-    r"|\x1b[@-Z\\-_=>78]"  # two-character sequences
-)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class BenchmarkError(RuntimeError):
     """A benchmark could not take its measurement (the app did not show what it should)."""
 
 
-class Terminal:
-    """A program running on a pseudo-terminal of `COLUMNS` x `ROWS`."""
-
-    def __init__(
-        self,
-        argv: Sequence[str],
-        env: dict[str, str],
-        *,
-        cwd: Path = ROOT,
-        columns: int = COLUMNS,
-        rows: int = ROWS,
-    ) -> None:
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-        self._master = master
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""
-        self._text: list[str] = []
-        self._length = 0
-        self._ends: list[int] = []
-        """Length of the stripped text after each piece, for mapping a match to a time."""
-        self._times: list[float] = []
-        self._changed = threading.Condition()
-        self._closed = False
-        self.bytes_read = 0
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            list(argv),
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-            close_fds=True,
-        )
-        os.close(slave)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    # -- output ----------------------------------------------------------------------------
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self._master, 65536)
-            except OSError:
-                data = b""
-            now = time.monotonic()
-            if not data:
-                with self._changed:
-                    self._closed = True
-                    self._changed.notify_all()
-                return
-            self.bytes_read += len(data)
-            self._pending += self._decoder.decode(data)
-            cut = self._pending.rfind("\x1b")
-            if cut != -1 and not _ESCAPE.match(self._pending, cut):
-                ready, self._pending = self._pending[:cut], self._pending[cut:]
-                if len(self._pending) > 4096:  # not an escape after all
-                    ready, self._pending = ready + self._pending, ""
-            else:
-                ready, self._pending = self._pending, ""
-            text = _CONTROL.sub("", _ESCAPE.sub("", _CURSOR_MOVE.sub("\n", ready)))
-            with self._changed:
-                if text:
-                    self._text.append(text)
-                    self._length += len(text)
-                    self._ends.append(self._length)
-                    self._times.append(now)
-                self._changed.notify_all()
-
-    @property
-    def text(self) -> str:
-        """Everything shown so far, escape sequences stripped."""
-        with self._changed:
-            joined = "".join(self._text)
-            self._text = [joined]
-            return joined
-
-    def mark(self) -> int:
-        """A position in the output: `wait_for(..., after=mark)` looks only at what follows."""
-        with self._changed:
-            return self._length
-
-    def wait_for(self, needle: str, *, after: int = 0, timeout: float = 60.0) -> float:
-        """Wait until `needle` is on screen (after position `after`); return when it got there."""
-        deadline = time.monotonic() + timeout
-        searched = after
-        while True:
-            with self._changed:
-                text = "".join(self._text)
-                self._text = [text]
-                found = text.find(needle, max(after, searched - len(needle)))
-                if found != -1:
-                    end = found + len(needle)
-                    return self._times[bisect.bisect_left(self._ends, end)]
-                searched = len(text)
-                if self._closed:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        self.process.wait(5)
-                    raise BenchmarkError(
-                        f"the program ended (exit status {self.process.returncode}) "
-                        f"before showing {needle!r}:\n{self.tail()}"
-                    )
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise BenchmarkError(f"{needle!r} did not appear:\n{self.tail()}")
-                self._changed.wait(min(remaining, 0.5))
-
-    def tail(self, characters: int = 1500) -> str:
-        return self.text[-characters:]
-
-    # -- input -----------------------------------------------------------------------------
-
-    def send(self, data: str | bytes) -> float:
-        """Type into the terminal; return the moment it was sent."""
-        raw = data.encode() if isinstance(data, str) else data
-        sent = time.monotonic()
-        os.write(self._master, raw)
-        return sent
-
-    # -- the process -----------------------------------------------------------------------
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the process so far (every thread)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-    def rss_mb(self) -> float:
-        """Resident memory now."""
-        return _status_kb(self.pid, "VmRSS") / 1024
-
-    def peak_rss_mb(self) -> float:
-        return _status_kb(self.pid, "VmHWM") / 1024
-
-    def quit(self, timeout: float = 20.0) -> int:
-        """ctrl+q, then wait; a program that does not leave is killed (and that is an error)."""
-        if self.process.poll() is None:
-            with contextlib.suppress(OSError):
-                self.send("\x11")
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise BenchmarkError(f"the program did not quit:\n{self.tail()}") from None
-        return self.close()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-        self.close()
-
-    def close(self) -> int:
-        with contextlib.suppress(OSError):
-            os.close(self._master)
-        self._reader.join(5)
-        return self.process.returncode if self.process.returncode is not None else -1
-
-    def __enter__(self) -> Terminal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
-
-
-def _status_kb(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise BenchmarkError(f"no {key} for process {pid}")
+def open_terminal(argv: Sequence[str], env: dict[str, str]) -> Terminal:
+    """`argv` on a pseudo-terminal of the benchmarks' size, started in the repository."""
+    return Terminal(argv, env, size=(COLUMNS, ROWS), cwd=ROOT)
 
 
 # -- environments ----------------------------------------------------------------------------
@@ -406,8 +210,8 @@ class ChatSession:
             *extra,
             instrumented=instrumented,
         )
-        self.terminal = Terminal(argv, app_env(home, **env))
-        self.terminal.wait_for(PROMPT_PLACEHOLDER)
+        self.terminal = open_terminal(argv, app_env(home, **env))
+        self.terminal.wait_for(PROMPT_PLACEHOLDER, after=0)
 
     def __enter__(self) -> ChatSession:
         return self
@@ -416,14 +220,14 @@ class ChatSession:
         if exc[0] is None:
             self.terminal.quit()
         else:
-            self.terminal.kill()
+            self.terminal.close()
 
     def send_prompt(self, text: str) -> float:
         """Type `text` and press Enter; return when Enter was sent."""
         mark = self.terminal.mark()
-        self.terminal.send(text)
+        self.terminal.type(text)
         self.terminal.wait_for(text, after=mark)
-        return self.terminal.send("\r")
+        return self.terminal.type("\r")
 
     def exchange(self, prompt: str, answer: str) -> None:
         """A short question and answer, waited for until saved (opens the connection)."""

@@ -5,11 +5,11 @@
     .venv/bin/python benchmarks/run.py --only start,search
 
 Each benchmark runs the real app against the loopback fake server
-(tests/support/loopback.py), in a real pseudo-terminal where the screen matters. Every goal
-is a ratio of two figures measured in the same run, each the median of several runs,
-because shared machines are noisy. The figures are also written as JSON to
-benchmarks/results/ (not versioned); `chart.py` draws docs/performance.md's chart from
-them. Quick mode only proves the benchmarks still work: its figures mean nothing.
+(tests/support/loopback.py), in a real pseudo-terminal (tests/support/pty.py) where the
+screen matters. Every goal is a ratio of two figures measured in the same run, each the
+median of several runs, because shared machines are noisy. The figures are also written as
+JSON to benchmarks/results/ (not versioned); `chart.py` draws docs/performance.md's chart
+from them. Quick mode only proves the benchmarks still work: its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 from harness import RESULTS, BenchmarkError, Figure, Scale, scratch
 
 from tests.support.loopback import FakeOpenAI
+from tests.support.pty import TerminalError
 
 BENCHMARKS = {
     "start": "bench_start",
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"… {name}", end="", flush=True)
                 try:
                     found = module.run(scale, fake, cache, home_of)
-                except (BenchmarkError, OSError) as error:
+                except (BenchmarkError, TerminalError, OSError) as error:
                     failed.append(name)
                     print(f"\n{name} could not be measured: {error}", file=sys.stderr)
                     traceback.print_exc()

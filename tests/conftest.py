@@ -10,6 +10,7 @@ import pytest
 
 from chat_tui.config import Settings, load_settings
 from tests.support.loopback import FakeOpenAI
+from tests.support.pty import Terminal, chat_tui_command, environment
 from tests.support.sample_data import FIXED_NOW
 
 _ENVIRONMENT = (
@@ -96,12 +97,16 @@ def make_app(settings: Settings, data_dir: Path):
 def chat_tui(isolated_dirs: Path):
     """Start the real `chat-tui` in a pseudo-terminal (tests/support/pty.py), on the isolated
     directories unless `env` says otherwise; every process started is closed afterwards."""
-    from tests.support.pty import Terminal, environment
-
     started: list[Terminal] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, **options: object) -> Terminal:
-        terminal = Terminal(list(args), env or environment(isolated_dirs), **options)  # type: ignore[arg-type]
+    def start(
+        *args: str,
+        env: dict[str, str] | None = None,
+        size: tuple[int, int] = (100, 30),
+        obey_permissions: bool = False,
+    ) -> Terminal:
+        command = chat_tui_command(*args, obey_permissions=obey_permissions)
+        terminal = Terminal(command, env or environment(isolated_dirs), size=size)
         started.append(terminal)
         return terminal
 

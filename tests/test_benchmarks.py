@@ -30,7 +30,8 @@ def why_not_measured(stderr: str) -> str:
     reasons = [
         "\n".join(lines[n : n + 3])
         for n, line in enumerate(lines)
-        if "could not be measured" in line or line.startswith("harness.BenchmarkError")
+        if "could not be measured" in line
+        or line.startswith(("harness.BenchmarkError", "tests.support.pty.TerminalError"))
     ]
     return "\n\n".join(reasons) or stderr[-3000:]
 

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import pty
-import re
-import select
 import signal
-import struct
 import subprocess
-import termios
 import time
 from pathlib import Path
 
@@ -19,6 +14,7 @@ import pytest
 
 from chat_tui.store import ConversationStore
 from tests.support.loopback import FakeOpenAI
+from tests.support.pty import Terminal
 from tests.support.sample_data import seed_conversation
 from tests.support.shell import Shell, make_shell, one_line_error, read_until
 
@@ -347,46 +343,11 @@ def test_the_full_screen_app_starts_in_a_terminal_and_continue_opens_the_latest(
     seed_conversation(
         store, "latest", "Remember the milk", "Noted.", when="2026-11-24T10:00:00.000+00:00"
     )
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    process = subprocess.Popen(
-        [*shell.command, "--continue", "--theme", "textual-light"],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env={**shell.env, "TERM": "xterm-256color"},
-        start_new_session=True,
-    )
-    os.close(terminal)
-    screen = _read_terminal_until(controller, "Noted.")
-    os.write(controller, b"\x11")  # ctrl+q
-    screen += _read_terminal_until(controller, None)
-    assert process.wait(timeout=30) == 0
-    os.close(controller)
+    command = [*shell.command, "--continue", "--theme", "textual-light"]
+    with Terminal(command, {**shell.env, "TERM": "xterm-256color"}) as terminal:
+        terminal.wait_for("Noted.")
+        terminal.type("\x11")  # ctrl+q
+        assert terminal.wait(timeout=30) == 0
+    screen = terminal.text
     assert "Remember the milk" in screen
     assert "Sure." not in screen  # the older conversation's reply: not the one opened
-
-
-def _read_terminal_until(fd: int, text: str | None) -> str:
-    """What the app draws, escape sequences removed, until `text` shows (None: until it
-    closes the terminal)."""
-    raw = b""
-    deadline = time.monotonic() + 30
-    while text is None or text not in _visible(raw):
-        assert time.monotonic() < deadline, f"{text!r} never showed: {_visible(raw)[-500:]!r}"
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            break
-        raw += chunk
-    return _visible(raw)
-
-
-def _visible(raw: bytes) -> str:
-    return re.sub(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-B]|.)",
-                  "", raw.decode(errors="replace"))  # fmt: skip

@@ -2,7 +2,8 @@
 
 The core and the shell commands must start without Textual (about half a second), without
 the OpenAI SDK until a request is made (seconds on a slow machine), and without the MCP SDK
-until a tool server is started.
+until a tool server is started. Code the tests share lives in `tests/support/`: no test
+module, benchmark or script borrows from a test module or from `conftest.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 import chat_tui
 
 PACKAGE = Path(chat_tui.__file__).parent
+ROOT = Path(__file__).resolve().parent.parent
 UI_PACKAGE = PACKAGE / "tui"
 ONLY_IMPORTED_BY = {
     "textual": UI_PACKAGE,
@@ -165,3 +167,73 @@ def test_running_shell_commands_does_not_import_textual(args: list[str]) -> None
         timeout=60,
     )
     assert result.stdout.splitlines()[-1] == "False 0"
+
+
+SHARED_TEST_CODE = "tests.support"
+USERS_OF_TEST_CODE = ("tests", "benchmarks", "scripts")
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Full names of what `path` imports, inside functions too: `from a import b` gives `a`
+    and `a.b` (`b` may be a module); `package` resolves relative imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, or `level - 1` packages up
+                anchor = package.rsplit(".", node.level - 1)[0]
+                base = f"{anchor}.{base}".rstrip(".")
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def borrowed_test_code(path: Path, package: str) -> set[str]:
+    """The modules of `tests` outside `tests/support/` that `path` imports."""
+    return {
+        ".".join(name.split(".")[:2])
+        for name in imported_modules(path, package)
+        if name.startswith("tests.")
+        and name != SHARED_TEST_CODE
+        and not name.startswith(SHARED_TEST_CODE + ".")
+    }
+
+
+def test_tests_benchmarks_and_scripts_share_test_code_only_through_tests_support() -> None:
+    """No test module imports another (or conftest.py); the benchmarks and the screenshot
+    script take the loopback server, the terminal driver and the sample data from the same
+    place, so changing a test never breaks something else."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for folder in USERS_OF_TEST_CODE
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for name in sorted(borrowed_test_code(path, ".".join(path.parent.relative_to(ROOT).parts)))
+    ]
+    assert offenders == []
+
+
+def test_the_shared_code_rule_sees_every_way_of_borrowing(tmp_path: Path) -> None:
+    """The check above can fail: absolute, package-relative, module-relative and lazy imports
+    of test modules and of conftest.py are all found; tests.support is not."""
+    module = tmp_path / "test_borrower.py"
+    module.write_text(
+        "from tests.test_app import send\n"
+        "from tests import support, test_disk\n"
+        "import tests.conftest\n"
+        "from .test_manage import titles\n"
+        "from . import test_copy\n"
+        "from tests.support.pilot import settle\n"
+        "import tests.support.pty\n"
+        "def later():\n"
+        "    from tests.test_hostile_text import screen_text\n"
+    )
+    assert borrowed_test_code(module, "tests") == {
+        "tests.test_app",
+        "tests.test_disk",
+        "tests.conftest",
+        "tests.test_manage",
+        "tests.test_copy",
+        "tests.test_hostile_text",
+    }

@@ -3,8 +3,9 @@
     python scripts/screenshots.py            # writes screenshots/*.svg
     python scripts/screenshots.py tools      # only the scenes named
 
-Every picture uses the sample conversations of tests/sample_data.py, a fixed clock for the
-sidebar and a fixed terminal size; only the times of messages sent during a scene vary.
+Every picture uses the sample conversations and the fixed clock of
+tests/support/sample_data.py, and a fixed terminal size; only the times of messages sent
+during a scene vary.
 """
 
 from __future__ import annotations

@@ -377,6 +377,15 @@ async def test_setup_refuses_an_address_the_client_could_not_use(
     assert load_settings(environ={}, config_path=config).active_provider.base_url == fake.base_url
 
 
+async def test_a_prompt_typed_just_before_quitting_is_kept(fake: FakeOpenAI, make_app) -> None:
+    """Drafts are written once a second; a quit inside that second writes the last one."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"typed then quit")
+        await pilot.press("ctrl+q")
+    assert app.drafts.load(NEW_CONVERSATION) == "typed then quit"
+
+
 async def test_a_typed_prompt_survives_a_restart_and_follows_its_conversation(
     fake: FakeOpenAI, make_app
 ) -> None:

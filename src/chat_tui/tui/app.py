@@ -4,6 +4,7 @@ screen does the rest."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -304,6 +305,8 @@ class ChatApp(App[None]):
         screen = self.chat_screen
         if screen is not None:
             await screen.stop_all_replies()
+            with contextlib.suppress(Exception):  # a draft must not stop the quit
+                await screen.save_draft_now()
         await self.saver.flush()
         return self.saver.unsaved
 

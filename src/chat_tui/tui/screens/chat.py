@@ -434,6 +434,12 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._draft_changed = False
             self._keep_draft(self._draft_key(self.conversation), self.prompt.text)
 
+    async def save_draft_now(self) -> None:
+        """Write what was typed since the last tick (before quitting: the tick may not come)."""
+        if self._draft_changed:
+            self._draft_changed = False
+            await self._write_draft(self._draft_key(self.conversation), self.prompt.text)
+
     def _keep_draft(self, key: str, text: str) -> None:
         self.run_worker(self._write_draft(key, text), group="drafts", exit_on_error=False)
 

@@ -385,17 +385,16 @@ def _float(value: Any) -> float | None:
 
 
 def _retries(value: Any, source: str) -> int:
-    low, high = MAX_RETRIES_RANGE
-    number = _whole(value)
-    if number is None or not low <= number <= high:
-        raise ConfigError(
-            f"{source} must be a whole number from {low} to {high} (got {_shown_value(value)})"
-        )
-    return number
+    return _whole_in(value, source, MAX_RETRIES_RANGE)
 
 
 def _tool_rounds(value: Any, source: str) -> int:
-    low, high = TOOL_ROUNDS_RANGE
+    return _whole_in(value, source, TOOL_ROUNDS_RANGE)
+
+
+def _whole_in(value: Any, source: str, bounds: tuple[int, int]) -> int:
+    """`value` as a whole number within `bounds`, or one error naming `source`."""
+    low, high = bounds
     number = _whole(value)
     if number is None or not low <= number <= high:
         raise ConfigError(

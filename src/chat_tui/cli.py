@@ -34,7 +34,19 @@ FILE_COMMANDS = {
 }
 """Subcommand -> function of `chat_tui.shell_files` (imported only when one is run)."""
 
-SETTING_FLAGS = ("model", "base_url", "provider", "system_prompt", "theme")
+SETTING_FLAGS = (
+    "model",
+    "base_url",
+    "provider",
+    "system_prompt",
+    "theme",
+    "preset",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "reasoning_effort",
+    "seed",
+)
 """Flags that override the configuration (argparse destinations = Settings names)."""
 
 NO_SERVER = (
@@ -84,6 +96,17 @@ def _server_flags(parser: argparse.ArgumentParser, default: Any) -> None:
         default=default,
         help="system prompt for new conversations",
     )
+    parser.add_argument(
+        "--preset", default=default, metavar="NAME", help="a [presets.NAME] of config.toml"
+    )
+    for flag, what in (
+        ("--temperature", "sampling temperature, 0 to 2"),
+        ("--top-p", "nucleus sampling, 0 to 1"),
+        ("--max-tokens", "longest reply, in tokens"),
+        ("--reasoning-effort", "minimal, low, medium or high (reasoning models)"),
+        ("--seed", "a whole number, for repeatable replies where the server allows"),
+    ):
+        parser.add_argument(flag, default=default, metavar="VALUE", help=what)
 
 
 def _tool_flags(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -339,7 +362,8 @@ def _toolbox(args: argparse.Namespace, settings: Settings) -> Toolbox | None:
 def _conversation(
     args: argparse.Namespace, settings: Settings, store: ConversationStore
 ) -> Conversation:
-    from chat_tui.session import apply_flags, latest_conversation, new_conversation
+    from chat_tui.presets import PresetError, apply_flags, apply_preset, new_conversation
+    from chat_tui.session import latest_conversation
     from chat_tui.store import StoreError
 
     try:
@@ -351,12 +375,19 @@ def _conversation(
             conversation = latest_conversation(store) if args.continue_latest else None
     except StoreError as error:
         raise Failure(str(error)) from None
-    if conversation is None:
-        conversation = new_conversation(settings)
-    elif conversation.read_only:
-        raise Failure(f"{conversation.id} was written by a newer chat-tui; it cannot be continued")
-    else:
-        apply_flags(conversation, settings, {n: getattr(args, n, None) for n in SETTING_FLAGS})
+    try:
+        if conversation is None:
+            conversation = new_conversation(settings)
+        elif conversation.read_only:
+            raise Failure(
+                f"{conversation.id} was written by a newer chat-tui; it cannot be continued"
+            )
+        else:
+            if getattr(args, "preset", None):
+                apply_preset(conversation, settings.presets[args.preset], settings)
+            apply_flags(conversation, settings)
+    except PresetError as error:
+        raise Failure(str(error), EXIT_USAGE) from None
     if not settings.provider_named(conversation.provider).is_configured:
         raise Failure(NO_SERVER.format(config=settings.config_path))
     return conversation

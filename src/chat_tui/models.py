@@ -15,9 +15,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-SCHEMA_VERSION = 3
+from chat_tui.generation import Generation, from_file
+
+SCHEMA_VERSION = 4
 """Version 1 had no message ids, alternatives, per-message models or revisions; version 2 had
-no tool calls or tool messages."""
+no tool calls or tool messages; version 3 had no generation settings (`settings`, on the
+conversation and on each reply)."""
 
 Role = Literal["user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("user", "assistant", "tool")
@@ -211,6 +214,8 @@ class Message:
     """Tools an assistant message asked to call, in the order the model sent them."""
     tool_call_id: str | None = None
     """For a `tool` message: the call whose result it carries."""
+    settings: Generation = field(default_factory=Generation)
+    """For an assistant message: the generation settings it was asked for with."""
 
     @property
     def variant_count(self) -> int:
@@ -239,6 +244,8 @@ class Message:
             data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
         if self.tool_call_id is not None:
             data["tool_call_id"] = self.tool_call_id
+        if self.settings:
+            data["settings"] = self.settings.to_dict()
         if self.alternatives:
             data["alternatives"] = [[m.to_dict() for m in branch] for branch in self.alternatives]
             data["variant"] = self.variant
@@ -279,6 +286,7 @@ class Message:
             variant=variant,
             tool_calls=[ToolCall.from_dict(call) for call in calls_data],
             tool_call_id=_opt_str(data.get("tool_call_id")),
+            settings=from_file(data.get("settings")),
         )
 
 
@@ -301,6 +309,9 @@ class Conversation:
     tool_servers: dict[str, bool] = field(default_factory=dict)
     """MCP servers turned on (True) or off (False) for this conversation, where that differs
     from their `enabled` in config.toml; the others follow the config."""
+    settings: Generation = field(default_factory=Generation)
+    """Generation settings chosen for this conversation (a preset, flags, the picker); they
+    win over config.toml's defaults for its provider and model."""
 
     def __post_init__(self) -> None:
         if not self.updated_at:
@@ -399,6 +410,7 @@ class Conversation:
             "system_prompt": self.system_prompt,
             "revision": self.revision,
             **({"tool_servers": dict(self.tool_servers)} if self.tool_servers else {}),
+            **({"settings": self.settings.to_dict()} if self.settings else {}),
             "messages": [m.to_dict() for m in self.messages],
         }
 
@@ -432,6 +444,7 @@ class Conversation:
             messages=[Message.from_dict(m) for m in messages],
             revision=_opt_int(data.get("revision")) or 0,
             tool_servers=_switches(data.get("tool_servers")),
+            settings=from_file(data.get("settings")),
         )
 
     @classmethod

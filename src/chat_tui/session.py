@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chat_tui.client import ChatClient, load_sdk
-from chat_tui.config import DEFAULT_PROVIDER, Settings
+from chat_tui.config import Settings
 from chat_tui.models import Conversation, Message
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
@@ -39,36 +39,11 @@ def preload_sdk() -> None:
     threading.Thread(target=load_sdk, name="import-openai", daemon=True).start()
 
 
-def new_conversation(settings: Settings) -> Conversation:
-    """An empty conversation on the configured provider, model and system prompt."""
-    provider = settings.provider
-    return Conversation(
-        model=settings.model_for(provider),
-        provider=provider if provider != DEFAULT_PROVIDER else None,
-        system_prompt=settings.system_prompt,
-    )
-
-
 def latest_conversation(store: ConversationStore) -> Conversation | None:
     """The conversation with the most recent activity, if there is one."""
     store.refresh()
     summaries = store.summaries()
     return store.load(summaries[0].id) if summaries else None
-
-
-def apply_flags(
-    conversation: Conversation, settings: Settings, flags: Mapping[str, str | None]
-) -> None:
-    """Flags given on the command line win over what a continued conversation remembers."""
-    if flags.get("provider") or flags.get("base_url"):
-        chosen = settings.provider if settings.provider != DEFAULT_PROVIDER else None
-        if flags.get("provider") and chosen != conversation.provider:
-            conversation.model = settings.model_for(settings.provider)
-        conversation.provider = chosen
-    if flags.get("model"):
-        conversation.model = settings.model
-    if flags.get("system_prompt") is not None:
-        conversation.system_prompt = settings.system_prompt
 
 
 @dataclass(frozen=True)
@@ -101,6 +76,7 @@ class ChatSession:
         self.toolbox = toolbox
         """The tools replies may use; None offers none."""
         self.max_tool_rounds = settings.max_tool_rounds
+        self.settings = settings
         self.save_error: str | None = None
         """Why the last save failed, if it did (the saver keeps retrying)."""
         self._live: Message | None = None
@@ -142,6 +118,7 @@ class ChatSession:
             max_rounds=self.max_tool_rounds,
             hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),
             next_steps=SHELL_NEXT_STEPS,
+            defaults=self.settings.generation_for(conversation.provider, conversation.model),
         )
         task = asyncio.create_task(reply)
         with _interrupt_cancels(task):

@@ -120,6 +120,9 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "local-llama"]
         self.models_status = 200
+        self.length_field: str | None = None
+        """When set ("max_completion_tokens" or "max_tokens"), a request that limits the
+        reply's length with the other field is refused as OpenAI refuses it."""
         self.release = threading.Event()
         """Set to let every hanging response finish (done on stop)."""
         self._lock = threading.Lock()
@@ -315,6 +318,26 @@ HANG_UP_CHECK = 0.02
 """Seconds between looks at the socket while a scripted wait is not over."""
 
 
+def _length_field_refused(wanted: str | None, body: Any) -> dict[str, Any] | None:
+    """OpenAI's 400 for a length field the model does not take, or None."""
+    if wanted is None or not isinstance(body, dict):
+        return None
+    other = "max_tokens" if wanted == "max_completion_tokens" else "max_completion_tokens"
+    if other not in body:
+        return None
+    message = (
+        f"Unsupported parameter: '{other}' is not supported with this model. "
+        f"Use '{wanted}' instead."
+    )
+    error = {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": other,
+        "code": "unsupported_parameter",
+    }
+    return {"error": error}
+
+
 def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -351,6 +374,10 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self._record(body)
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": "Unknown path", "type": "not_found"}})
+                return
+            refused = _length_field_refused(fake.length_field, body)
+            if refused is not None:
+                self._send_json(400, refused)
                 return
             reply = fake.next_reply(body)
             with fake._answering():

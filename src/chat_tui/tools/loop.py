@@ -21,6 +21,7 @@ from typing import Any
 from chat_tui import limits
 from chat_tui.client import ChatClient, Stopwatch
 from chat_tui.config import ConfigError
+from chat_tui.generation import Generation
 from chat_tui.models import SETTLED_CALLS, Conversation, Message, ToolCall
 from chat_tui.replying import fill_reply
 from chat_tui.safetext import one_line, valid_unicode
@@ -66,6 +67,7 @@ async def reply_with_tools(
     hooks: ReplyHooks | None = None,
     next_steps: Mapping[str, str] | None = None,
     reply: Message | None = None,
+    defaults: Generation | None = None,
 ) -> Message:
     """Stream turns into `conversation` until one needs no tools; the last assistant message.
 
@@ -75,6 +77,9 @@ async def reply_with_tools(
     message already last in the conversation: a new version of a reply), else a new one. A
     cancellation stops the reply where it is (the stream closed, a running call cancelled at
     its server, the calls left marked stopped) and carries on.
+
+    Each turn is asked for with the conversation's generation settings over `defaults`
+    (config.toml's for its provider and model), and records them.
     """
     hooks = hooks or ReplyHooks()
     catalogue = None
@@ -82,15 +87,17 @@ async def reply_with_tools(
         catalogue = await toolbox.catalogue(servers)
         for problem in toolbox.take_problems():
             hooks.on_notice(problem)
+    settings = conversation.settings.over(defaults or Generation())
     rounds = 0
     while True:
         message = reply if reply is not None and rounds == 0 else conversation.add_reply(model)
+        message.settings = settings
         hooks.on_message(message)
         request = conversation.api_messages(upto=len(conversation.messages) - 1)
         offered = catalogue.specs() if catalogue and client.accepts_tools else None
         await fill_reply(
             message,
-            client.stream_reply(request, model, offered),
+            client.stream_reply(request, model, offered, settings),
             watch=Stopwatch(),
             on_text=hooks.on_text,
             on_reasoning=hooks.on_reasoning,

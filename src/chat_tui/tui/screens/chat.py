@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -27,6 +27,7 @@ from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, Message, ToolCall
+from chat_tui.presets import PresetError, new_conversation
 from chat_tui.safetext import display_text, one_line
 from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label
@@ -383,12 +384,11 @@ class ChatScreen(ConversationActions, Screen[None]):
             self.status.show("")
 
     async def start_new_conversation(self) -> None:
-        settings = self.chat_app.settings
-        conversation = Conversation(
-            model=settings.model_for(settings.provider),
-            provider=settings.provider if settings.provider != "default" else None,
-            system_prompt=settings.system_prompt,
-        )
+        try:
+            conversation = new_conversation(self.chat_app.settings)
+        except PresetError as error:
+            self.notify(display_text(str(error)), severity="error", markup=False)
+            conversation = new_conversation(replace(self.chat_app.settings, preset=None))
         await self._show(conversation)
 
     async def open_conversation(self, conversation_id: str) -> bool:
@@ -710,10 +710,11 @@ class ChatScreen(ConversationActions, Screen[None]):
             toolbox = app.toolbox() if servers else None
             if toolbox is not None and not app.tools_started(servers):
                 state.phase = "Starting the tool servers…"
+            model = state.message.model or conversation.model
             await reply_with_tools(
                 conversation,
                 client,
-                model=state.message.model or conversation.model,
+                model=model,
                 toolbox=toolbox,
                 servers=servers,
                 approve=lambda call: self._ask(state, call),
@@ -721,6 +722,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 hooks=hooks,
                 next_steps=self._next_steps(),
                 reply=state.message,
+                defaults=app.settings.generation_for(conversation.provider, model),
             )
         except Exception as error:  # a bug, not the server: the reply says so and ends
             state.message.status = "failed"

@@ -368,6 +368,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         provider = self.chat_app.settings.provider_named(conversation.provider)
         model = conversation.model
         label = model if provider.name == "default" else f"{model} · {provider.name}"
+        defaults = self.chat_app.settings.generation_for(conversation.provider, model)
+        shown = conversation.settings.over(defaults).summary()
+        label += f" · {shown}" if shown else ""
         self.query_one("#conversation-model", Static).update(Content(one_line(label)))
 
     def _show_idle_status(self) -> None:

@@ -63,15 +63,16 @@ class ConfirmDialog(Dialog):
 
 
 class RenameDialog(Dialog):
-    """Edit a title; Enter saves (dismisses with the new title), Esc cancels."""
+    """Edit a title (or another name); Enter saves (dismisses with it), Esc cancels."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, *, heading: str = "Rename conversation") -> None:
         super().__init__()
         self._current = title
+        self._heading = heading
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label("Rename conversation", classes="dialog-title")
+            yield Label(self._heading, classes="dialog-title", markup=False)
             yield Input(self._current, id="new-title", select_on_focus=True)
             yield Static("Enter saves · Esc cancels", classes="dialog-hint")
 

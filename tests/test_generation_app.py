@@ -10,8 +10,8 @@ from textual.widgets import Input, Select, Static
 
 from chat_tui.config import load_settings
 from chat_tui.paths import config_file
-from chat_tui.tui.screens.model_picker import ModelPicker
 from chat_tui.tui.screens.modals import RenameDialog
+from chat_tui.tui.screens.model_picker import ModelPicker
 from tests.support.loopback import FakeOpenAI
 from tests.support.pilot import (
     SIZE,

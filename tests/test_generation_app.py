@@ -64,7 +64,7 @@ async def test_the_picker_refuses_a_bad_temperature_and_sends_a_good_one(
         await type_text(pilot, "3")
         status = picker.query_one("#settings-status", Static)
         await wait_for(pilot, lambda: "0 to 2" in str(status.render()), "the reason")
-        assert "temperature 0–2: must be a number from 0 to 2" in str(status.render())
+        assert "temperature: must be a number from 0 to 2" in str(status.render())
         assert temperature.has_class("-invalid")
         picker.query_one("#apply").press()
         await settle(pilot)
@@ -96,7 +96,7 @@ async def test_emptying_a_field_unsets_it_and_config_defaults_show_and_apply(
     async with app.run_test(size=SIZE) as pilot:
         assert "top_p 0.5 · seed 8" in top_bar(app)
         picker = await open_picker(pilot)
-        assert "(0.5)" in picker.query_one("#setting-top_p", Input).placeholder
+        assert picker.query_one("#setting-top_p", Input).placeholder == "0.5"
         picker.query_one("#setting-top_p", Input).value = "0.9"
         picker.query_one("#apply").press()
         await settle(pilot)

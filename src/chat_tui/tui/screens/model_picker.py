@@ -53,10 +53,10 @@ class ModelChoice:
 
 
 SETTING_LABELS = {
-    "temperature": "temperature 0–2",
-    "top_p": "top_p 0–1",
+    "temperature": "temperature",
+    "top_p": "top_p",
     "max_tokens": "max tokens",
-    "reasoning_effort": "reasoning effort",
+    "reasoning_effort": "effort",
     "seed": "seed",
 }
 
@@ -150,16 +150,16 @@ class ModelPicker(Dialog):
             )
             with Horizontal(id="settings"):
                 for name in FLAG_NAMES:
-                    default = _shown_setting(getattr(self._defaults, name))
-                    yield Input(
-                        _shown_setting(getattr(self._current.settings, name)),
-                        placeholder=f"{SETTING_LABELS[name]}"
-                        + (f" ({default})" if default else ""),
-                        validators=[SettingValidator(name)],
-                        id=f"setting-{name}",
-                        classes="setting",
-                        compact=True,
-                    )
+                    with Vertical(classes="setting-column"):
+                        yield Label(SETTING_LABELS[name], classes="dialog-label")
+                        yield Input(
+                            _shown_setting(getattr(self._current.settings, name)),
+                            placeholder=_shown_setting(getattr(self._defaults, name)) or "default",
+                            validators=[SettingValidator(name)],
+                            id=f"setting-{name}",
+                            classes="setting",
+                            compact=True,
+                        )
             yield Static("", id="settings-status", markup=False)
             if self._servers:
                 yield Label(

@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from textual.widgets import Select  # noqa: E402
+
 from chat_tui.config import load_settings  # noqa: E402
 from chat_tui.store import ConversationStore  # noqa: E402
 from chat_tui.tui.app import ChatApp  # noqa: E402
@@ -113,6 +115,39 @@ async def models(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.pause()
 
 
+PRESETS = """
+temperature = 0.7
+
+[presets.terse]
+system_prompt = "Answer in one or two sentences."
+temperature = 0.3
+max_tokens = 300
+
+[presets.coder]
+provider = "local"
+model = "qwen2.5-coder-7b"
+system_prompt = "You are a careful Python reviewer. Point out bugs first."
+temperature = 0.1
+max_tokens = 2000
+seed = 42
+extra_body = { top_k = 20 }
+"""
+"""The presets of the settings scene, as a person would write them in config.toml."""
+
+
+async def presets(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """ctrl+o with a preset chosen: its model, system prompt and settings filled in."""
+    fake.models = ["qwen2.5-coder-7b", "llama-3.1-8b-instruct"]
+    await _quiet(pilot)
+    await pilot.press("ctrl+o")
+    await _quiet(pilot)
+    app.screen.query_one("#preset", Select).value = "coder"
+    await _quiet(pilot)
+    for box in app.screen.query("Input, TextArea"):
+        box.cursor_blink = False
+    await pilot.pause()
+
+
 async def tools(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     """A tool call from an MCP server, waiting for the person's answer."""
     await _quiet(pilot)
@@ -141,6 +176,7 @@ SCENES: dict[str, tuple[Scene, bool]] = {
     "help": (help_screen, True),
     "palette": (palette, True),
     "models": (models, True),
+    "settings": (presets, True),
     "error": (error, True),
     "tools": (tools, True),
     "light": (light, True),
@@ -160,6 +196,9 @@ async def render(name: str, scene: Scene, open_main: bool) -> Path:
             config.write_text(
                 f'provider = "local"\n[providers.local]\nbase_url = "{fake.base_url}"\n'
             )
+            if scene is presets:
+                with config.open("a") as file:
+                    file.write(PRESETS)
             if scene is tools:  # the test MCP server, as a person would configure one
                 (Path(home) / "mcp").mkdir()
                 with config.open("a") as file:

@@ -15,16 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from chat_tui import limits
+
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 """The efforts OpenAI's models take; other servers' words of the same shape are sent too."""
 _EFFORT_SHAPE = re.compile(r"[a-z][a-z_-]{0,19}")
-MAX_STOP = 4
-"""Stop sequences the API takes at most."""
-MAX_STOP_CHARS = 200
-MAX_EXTRA_KEYS = 32
-MAX_EXTRA_DEPTH = 4
-MAX_EXTRA_CHARS = 4096
-"""`extra_body` as JSON: provider fields are a handful of numbers and words."""
+MAX_STOP = limits.STOP_SEQUENCES
+MAX_STOP_CHARS = limits.STOP_SEQUENCE_CHARS
+MAX_EXTRA_KEYS = limits.EXTRA_BODY_FIELDS
+MAX_EXTRA_DEPTH = limits.EXTRA_BODY_DEPTH
+MAX_EXTRA_CHARS = limits.EXTRA_BODY_CHARS
 MAX_TOKENS_LIMIT = 10_000_000
 SEED_RANGE = (-(2**63), 2**63 - 1)
 RESERVED_FIELDS = frozenset(

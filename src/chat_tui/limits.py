@@ -144,3 +144,17 @@ def nests_too_deep(raw: bytes) -> bool:
     steps = outside.translate(_OPEN_AS_TWO)
     deepest: int = max(map(operator.sub, accumulate(steps), count(1)))
     return deepest > JSON_DEPTH
+
+
+EXTRA_BODY_FIELDS = 32
+"""Fields of one `extra_body` table (a provider's own settings: a handful of numbers)."""
+EXTRA_BODY_DEPTH = 4
+"""Nesting of an `extra_body` table; every request carries it."""
+EXTRA_BODY_CHARS = 4096
+"""Size of an `extra_body` table as JSON."""
+STOP_SEQUENCES = 4
+"""Stop sequences of one conversation (the API takes at most four)."""
+STOP_SEQUENCE_CHARS = 200
+"""Characters of one stop sequence."""
+PRESETS = 200
+"""`[presets.NAME]` tables read from config.toml; the rest are left out."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chat_tui import paths
+from chat_tui import limits, paths
 from chat_tui.atomic import write_text_atomic
 from chat_tui.generation import NAMES, Generation, SettingError, parse
 from chat_tui.models import Conversation
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 """A preset name is a bare TOML key: letters, digits, - and _."""
 PRESET_KEYS = frozenset({"system_prompt", "model", "provider", *NAMES})
-MAX_PRESETS = 200
 
 
 class PresetError(ValueError):
@@ -62,7 +61,7 @@ def read_presets(table: Any, where: str) -> tuple[dict[str, Preset], list[str]]:
         return {}, [f"[presets] must be a table of [presets.NAME] tables{where} (ignored)"]
     presets: dict[str, Preset] = {}
     warnings: list[str] = []
-    for name, values in list(table.items())[:MAX_PRESETS]:
+    for name, values in list(table.items())[: limits.PRESETS]:
         try:
             presets[name] = _preset(name, values)
         except PresetError as error:

@@ -118,7 +118,7 @@ class ModelPicker(Dialog):
             yield Label("Model and system prompt", classes="dialog-title")
             if self._presets:
                 yield Select(
-                    [(Content(name), name) for name in sorted(self._presets)],
+                    [(Content(f"Preset: {name}"), name) for name in sorted(self._presets)],
                     prompt="Preset…",
                     id="preset",
                     compact=True,

@@ -721,6 +721,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 hooks=hooks,
                 next_steps=self._next_steps(),
                 reply=state.message,
+                attachments=app.store.attachments,
             )
         except Exception as error:  # a bug, not the server: the reply says so and ends
             state.message.status = "failed"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chat_tui import limits
+from chat_tui.store import ConversationStore
 from tests.support.images import png
 from tests.support.loopback import FakeOpenAI
 from tests.support.shell import Shell, one_line_error
@@ -155,3 +156,29 @@ def test_plain_attaches_lists_and_detaches(shell: Shell, fake: FakeOpenAI, files
     assert [part["text"].split("\n")[0] for part in first] == ["app.log"]  # sent alone
     assert second == "thanks"  # sent once, then no longer attached
     assert len(os.listdir(shell.data_dir / "attachments")) == 1  # the detached one never kept
+
+
+def test_emptying_the_trash_drops_copies_nothing_else_refers_to(
+    shell: Shell, fake: FakeOpenAI, files: Path, store: ConversationStore
+) -> None:
+    for attached in ("screen.png", "app.log"):
+        result = shell.run("ask", "-a", str(files / attached), "--base-url", fake.base_url)
+        assert result.returncode == 0, result.stderr
+    copies = shell.data_dir / "attachments"
+    for copy in copies.iterdir():  # older than the grace for copies not yet sent
+        os.utime(copy, (0, 0))
+    image_chat, log_chat = (saved["id"] for saved in shell.saved())
+    store.delete(image_chat)
+    store.delete(log_chat)
+    purged = shell.run("trash", "--purge", image_chat)
+    assert purged.returncode == 0, purged.stderr
+    assert purged.stdout.splitlines() == [
+        f"deleted for good  {image_chat}",
+        "removed 1 attachment copy no conversation refers to",
+    ]
+    assert [p.suffix for p in copies.iterdir()] == [".txt"]  # the log's is still in the trash
+    emptied = shell.run("trash", "--empty")
+    assert (emptied.returncode, emptied.stderr) == (0, "")
+    assert list(copies.iterdir()) == [] and store.trash() == []
+    unknown = shell.run("trash", "--purge", image_chat)
+    assert unknown.returncode == 1 and "in the trash" in one_line_error(unknown.stderr)

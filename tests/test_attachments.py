@@ -24,6 +24,7 @@ from chat_tui.attachments import (
     request_parts,
 )
 from chat_tui.models import SCHEMA_VERSION, Attachment, Conversation, Message, SchemaError
+from chat_tui.store import ConversationStore, StoreError
 from tests.support.images import jpeg_header, png, webp_extended, webp_lossless, webp_lossy
 
 
@@ -284,3 +285,49 @@ def test_a_prompt_with_attachments_is_sent_as_parts(tmp_path: Path) -> None:
 
 def _image_attachment(data: bytes) -> Attachment:
     return Attachment("shot.png", "image", "image/png", len(data), hashlib.sha256(data).hexdigest())
+
+
+# -- collection: a copy goes when nothing refers to it -----------------------------------
+
+
+def _age(store: AttachmentStore, attachment: Attachment) -> None:
+    """Make a copy older than the grace period that protects copies not yet sent."""
+    old = store.path_of(attachment).stat().st_mtime - COLLECT_AFTER_SECONDS - 1
+    os.utime(store.path_of(attachment), (old, old))
+
+
+def _saved_with(store: ConversationStore, *attachments: Attachment) -> Conversation:
+    conversation = Conversation()
+    conversation.add_user_message("see attached", attachments)
+    return store.save(conversation)
+
+
+def test_a_copy_is_kept_while_any_conversation_or_the_trash_refers_to_it(
+    store: ConversationStore,
+) -> None:
+    shared = store.attachments.put(PendingAttachment(_text_attachment("shared"), b"shared"))
+    _age(store.attachments, shared)
+    first, second = _saved_with(store, shared), _saved_with(store, shared)
+    store.delete(first.id)
+    assert store.purge([first.id]).deleted == [first.id]
+    assert store.attachments.path_of(shared).exists()  # the second one refers to it
+    store.delete(second.id)
+    assert store.purge([]).collected == []
+    assert store.attachments.path_of(shared).exists()  # the trash refers to it
+    purged = store.purge()
+    assert purged.deleted == [second.id]
+    assert purged.collected == [store.attachments.path_of(shared)]
+    assert not store.attachments.path_of(shared).exists()
+
+
+def test_nothing_is_collected_when_a_conversation_cannot_be_read(
+    store: ConversationStore,
+) -> None:
+    orphan = store.attachments.put(PendingAttachment(_text_attachment("orphan"), b"orphan"))
+    _age(store.attachments, orphan)
+    _saved_with(store)
+    (store.conversations_dir / "20260101-000000-badbad.json").write_text("{not json")
+    assert store.purge().collected is None
+    assert store.attachments.path_of(orphan).exists()
+    with pytest.raises(StoreError, match="no conversation nope in the trash"):
+        store.purge(["nope"])

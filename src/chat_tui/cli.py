@@ -169,6 +169,19 @@ def _add_commands(parser: Parser) -> None:
             f"List {what}, most recent first: id, last active, message count, title.",
         )
         listing.add_argument("--json", action="store_true", help="print a JSON list")
+    forget = parser.commands["trash"].add_mutually_exclusive_group()
+    forget.add_argument(
+        "--empty",
+        action="store_true",
+        help="delete every conversation in the trash for good, and the attachments only "
+        "they referred to",
+    )
+    forget.add_argument(
+        "--purge",
+        metavar="ID",
+        action="append",
+        help="delete this conversation in the trash for good (repeatable)",
+    )
 
     restore = parser.add_command(
         "restore", "bring a conversation back from the trash", "Restore a deleted conversation."

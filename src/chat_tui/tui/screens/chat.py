@@ -648,7 +648,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._draft_changed = False
         if self._editing is not None:
             index, self._editing = self._editing, None
-            conversation.branch(index, [Message(role="user", content=text)])
+            attachments = list(conversation.messages[index].attachments)  # sent again
+            conversation.branch(
+                index, [Message(role="user", content=text, attachments=attachments)]
+            )
             await self.log_view.truncate(index)
             message = conversation.messages[index]
         else:

@@ -331,3 +331,21 @@ def test_nothing_is_collected_when_a_conversation_cannot_be_read(
     assert store.attachments.path_of(orphan).exists()
     with pytest.raises(StoreError, match="no conversation nope in the trash"):
         store.purge(["nope"])
+
+
+def test_search_finds_the_content_of_text_attachments_and_every_name(
+    store: ConversationStore, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "server.log"
+    log_file.write_text("12:00 ECONNREFUSED upstream\n", encoding="utf-8")
+    shot = tmp_path / "error-dialog.png"
+    shot.write_bytes(png(1, 1))
+    log, image = (store.attachments.put(read_attachment(path)) for path in (log_file, shot))
+    conversation = _saved_with(store, log, image)
+    assert [hit.summary.id for hit in store.search("econnrefused")] == [conversation.id]
+    assert [hit.summary.id for hit in store.search("error-dialog")] == [conversation.id]
+    store.close()
+    reopened = ConversationStore(store.root)  # the index read back, or rebuilt from the files
+    reopened.refresh()
+    assert [hit.summary.id for hit in reopened.search("ECONNREFUSED")] == [conversation.id]
+    reopened.close()

@@ -75,7 +75,9 @@ class ConversationStore:
         self.conversations_dir = root / "conversations"
         self.trash_dir = root / "trash"
         self.attachments = AttachmentStore(root / "attachments")
-        self._index = ConversationIndex(root / "index.sqlite3", self.conversations_dir)
+        self._index = ConversationIndex(
+            root / "index.sqlite3", self.conversations_dir, self.attachments.text_of
+        )
         self._known: dict[str, FileStamp] = {}
         """Stamp of each file as we last read or wrote it: a different one means a race."""
         self._known_revision: dict[str, int] = {}

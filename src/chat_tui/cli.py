@@ -199,6 +199,12 @@ def _add_commands(parser: Parser) -> None:
     which.add_argument("--all", action="store_true", help="every saved conversation")
     export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export.add_argument(
+        "--embed-attachments",
+        action="store_true",
+        help="with --format json: include the attached files' bytes, so that import "
+        "restores them on another machine",
+    )
 
     imports = parser.add_command(
         "import",
@@ -255,6 +261,8 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.commands.get(args.command, parser).error(
             f"unrecognized arguments: {' '.join(unknown)}"
         )
+    if args.command == "export" and args.embed_attachments and args.format != "json":
+        parser.commands["export"].error("--embed-attachments needs --format json")
     if args.command in FILE_COMMANDS:
         from chat_tui import shell_files
 

@@ -142,7 +142,7 @@ def test_plain_attaches_lists_and_detaches(shell: Shell, fake: FakeOpenAI, files
             f"/attach {files / 'screen.png'}",
             "/detach",
             f"/attach {files / 'missing.png'}",
-            f"/attach {files / 'app.log'}",
+            f"/attach '{files / 'app.log'}'",
             "/attach",
             "",
             "thanks",

@@ -85,6 +85,8 @@ def attachment_command(line: str, attached: list[PendingAttachment]) -> bool:
     if command != "/attach":
         return False
     path = argument.strip()
+    if len(path) > 1 and path[0] == path[-1] and path[0] in "'\"":
+        path = path[1:-1]  # a path pasted with quotes (as terminals drop a file)
     if path:
         try:
             pending = read_attachment(path)

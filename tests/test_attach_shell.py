@@ -232,3 +232,19 @@ def test_an_embedded_attachment_that_does_not_check_out_is_one_line(
     assert len(shell.saved()) == 1 and not (shell.data_dir / "attachments").exists()
     markdown_embed = shell.run("export", "--all", "--embed-attachments")
     assert markdown_embed.returncode == 2
+
+
+def test_a_copy_gone_from_the_store_fails_the_reply_before_sending(
+    shell: Shell, fake: FakeOpenAI, files: Path
+) -> None:
+    assert (
+        shell.run("ask", "-a", str(files / "app.log"), "--base-url", fake.base_url).returncode == 0
+    )
+    for copy in (shell.data_dir / "attachments").iterdir():
+        copy.write_text("ERROR: edited by hand\n")
+    again = shell.run("ask", "--continue", "and?", "--base-url", fake.base_url)
+    assert again.returncode == 1
+    assert "app.log" in again.stderr and "has changed since it was attached" in again.stderr
+    assert len(fake.chat_requests) == 1
+    [saved] = shell.saved()
+    assert saved["messages"][-1]["status"] == "failed"

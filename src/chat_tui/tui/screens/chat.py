@@ -469,14 +469,12 @@ class ChatScreen(ConversationActions, Screen[None]):
         store = self.chat_app.store
         if self.chat_app.closing:
             return
-        if not self._summaries:
+        first_listing = not self._summaries
+        if first_listing:
             newest = store.summaries(limit=FIRST_ROWS)
             if newest:
                 rows = [_row(s) for s in newest]
                 self.app.call_from_thread(self._sidebar_loaded, newest, rows, None, [])
-            # Not needed for an empty conversation, so not loaded before the first paint;
-            # here, not in a thread of its own, so the two do not fight over the interpreter.
-            preload_markdown()
         try:
             problems = store.refresh(progress=self._indexing, wait=False)
             busy = False
@@ -491,6 +489,11 @@ class ChatScreen(ConversationActions, Screen[None]):
         query = self.sidebar.query_text
         hits = store.search(query) if query else None
         self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems, busy)
+        if first_listing:
+            # Not needed for an empty conversation, so not loaded before the first paint;
+            # after the list, which an empty store would otherwise wait for; here, not in a
+            # thread of its own, so the two do not fight over the interpreter.
+            preload_markdown()
 
     def _indexing(self, done: int, total: int) -> None:
         """Progress of a (re)build of the index, shown while the list is still empty."""

@@ -316,13 +316,19 @@ def _session(args: argparse.Namespace, *, save: bool) -> ChatSession:
     except BaseException:
         store.close()
         raise
-    return ChatSession(settings, conversation, store, save=save, toolbox=_toolbox(args, settings))
+    toolbox = _toolbox(args, settings, conversation)
+    return ChatSession(settings, conversation, store, save=save, toolbox=toolbox)
 
 
-def _toolbox(args: argparse.Namespace, settings: Settings) -> Toolbox | None:
-    """The configured servers' tools, unless there are none or `--no-tools` says so."""
-    if getattr(args, "no_tools", False) or not any(
-        server.enabled for server in settings.mcp_servers.values()
+def _toolbox(
+    args: argparse.Namespace, settings: Settings, conversation: Conversation
+) -> Toolbox | None:
+    """The tools of the servers the conversation offers (as configured, or as switched for
+    it in the app), unless there are none or `--no-tools` says so."""
+    from chat_tui.tools.servers import servers_on
+
+    if getattr(args, "no_tools", False) or not servers_on(
+        settings.mcp_servers, conversation.tool_servers
     ):
         return None
     from chat_tui.tools.approvals import Approvals

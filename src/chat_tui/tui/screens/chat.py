@@ -824,6 +824,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         bars = self.query(ApprovalBar)
         if not bars:
             return  # the screen is being taken down
+        self._mark_streaming()  # a question waiting in another conversation shows there
         bar = bars.first()
         if question is None:
             bar.withdraw()
@@ -938,7 +939,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             await stream.stop()
 
     def _mark_streaming(self) -> None:
-        self.sidebar.conversation_list.mark(streaming=set(self._replies))
+        waiting = {cid for cid, state in self._replies.items() if state.question is not None}
+        self.sidebar.conversation_list.mark(streaming=set(self._replies), waiting=waiting)
 
     def live_replies(self) -> list[tuple[Message, Conversation]]:
         """Every reply streaming right now, with its conversation."""

@@ -249,10 +249,15 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _ask(args: argparse.Namespace, parser: Parser) -> int:
     from chat_tui.ask import ask, compose_prompt, piped_input
+    from chat_tui.limits import TooLarge
     from chat_tui.session import preload_sdk
 
     preload_sdk()
-    prompt = compose_prompt(" ".join(args.prompt), piped_input())
+    try:
+        piped = piped_input()
+    except TooLarge as error:
+        raise Failure(f"the text piped to ask {error}", EXIT_USAGE) from None
+    prompt = compose_prompt(" ".join(args.prompt), piped)
     if not prompt:
         parser.error("ask needs a prompt: an argument, or text piped to stdin")
     return asyncio.run(ask(_session(args, save=not args.no_save), prompt))

@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from chat_tui import limits
 from chat_tui.atomic import write_bytes_atomic
 from chat_tui.limits import size_text
-from chat_tui.models import EXTENSIONS, MEDIA_TYPES, Attachment
+from chat_tui.models import EXTENSIONS, MEDIA_TYPES, Attachment, Message
 from chat_tui.paths import ensure_private_dir
 from chat_tui.safetext import one_line
 
@@ -296,7 +296,7 @@ class AttachmentStore:
         path = self.path_of(attachment)
         try:
             ensure_private_dir(self.root)
-            if self._holds(path, attachment):
+            if self._holds(attachment):
                 os.utime(path)
             else:
                 write_bytes_atomic(path, pending.data)
@@ -308,12 +308,13 @@ class AttachmentStore:
             ) from error
         return attachment
 
-    def _holds(self, path: Path, attachment: Attachment) -> bool:
+    def _holds(self, attachment: Attachment) -> bool:
+        """Whether a good copy is there already (a changed one is written again)."""
         try:
             self.bytes_of(attachment)
         except AttachmentError:
             return False
-        return path.exists()
+        return True
 
     def bytes_of(self, attachment: Attachment) -> bytes:
         """The stored bytes, checked against the digest: a copy that is missing or changed
@@ -377,7 +378,7 @@ class AttachmentStore:
         return removed
 
 
-def attachments_of(messages: Iterable[Any]) -> Iterable[Attachment]:
+def attachments_of(messages: Iterable[Message]) -> Iterator[Attachment]:
     """Every attachment of these messages and of their alternatives."""
     for message in messages:
         yield from message.attachments

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chat_tui.attachments import PendingAttachment
 from chat_tui.client import ChatClient, load_sdk
 from chat_tui.config import Settings
 from chat_tui.models import Conversation, Message
@@ -23,6 +24,7 @@ from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
 from chat_tui.tools.approvals import Approver, deny_all
 from chat_tui.tools.loop import ReplyHooks, reply_with_tools
+from chat_tui.tools.servers import servers_on
 from chat_tui.tools.toolbox import Toolbox
 
 SHELL_NEXT_STEPS = {
@@ -75,6 +77,7 @@ class ChatSession:
         )
         self.toolbox = toolbox
         """The tools replies may use; None offers none."""
+        self._mcp_servers = settings.mcp_servers
         self.max_tool_rounds = settings.max_tool_rounds
         self.settings = settings
         self.save_error: str | None = None
@@ -92,11 +95,21 @@ class ChatSession:
             else None
         )
 
-    async def send(self, text: str, hooks: ReplyHooks, approve: Approver = deny_all) -> SentReply:
-        """Add `text` and stream the reply (with its tool rounds), asking `approve` about
-        calls that are not allowed ahead of time."""
+    async def send(
+        self,
+        text: str,
+        hooks: ReplyHooks,
+        approve: Approver = deny_all,
+        attachments: Sequence[PendingAttachment] = (),
+    ) -> SentReply:
+        """Add `text` (with `attachments`, copied into the store first: `AttachmentError` if
+        that fails, before anything is added or sent) and stream the reply (with its tool
+        rounds), asking `approve` about calls that are not allowed ahead of time."""
         conversation = self.conversation
-        conversation.add_user_message(text)
+        kept = [
+            await asyncio.to_thread(self.store.attachments.put, pending) for pending in attachments
+        ]
+        conversation.add_user_message(text, kept)
         self._save()
         asked = len(conversation.messages)
 
@@ -114,10 +127,12 @@ class ChatSession:
             self.client,
             model=conversation.model,
             toolbox=self.toolbox,
+            servers=servers_on(self._mcp_servers, conversation.tool_servers),
             approve=approve,
             max_rounds=self.max_tool_rounds,
             hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),
             next_steps=SHELL_NEXT_STEPS,
+            attachments=self.store.attachments,
             defaults=self.settings.generation_for(conversation.provider, conversation.model),
         )
         task = asyncio.create_task(reply)

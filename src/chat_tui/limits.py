@@ -45,6 +45,19 @@ MESSAGE_CHARS = 10_000_000
 """Characters in one imported message: no model reads or writes more in one message (the
 largest context windows hold a few million tokens of about four characters)."""
 
+TEXT_ATTACHMENT_BYTES = 1 * MB
+"""A text file attached to a message: a log larger than this would not fit a model's context
+window anyway, and it is sent again with every later message of the conversation."""
+IMAGE_ATTACHMENT_BYTES = 20 * MB
+"""An image attached to a message: OpenAI's own limit for one image."""
+MESSAGE_ATTACHMENTS = 10
+"""Attachments on one message (also the most a message read from a file may name)."""
+MESSAGE_ATTACHMENT_BYTES = 50 * MB
+"""All the attachments of one message together: a request carries them base64-encoded, a
+third larger again."""
+EMBEDDED_ATTACHMENTS_BYTES = 256 * MB
+"""Attachments embedded in one imported JSON file, decoded, all together."""
+
 TOOL_RESULT_CHARS = 500_000
 """Characters of one tool call's result kept in the conversation file (the rest is cut with
 a note): a tool can return anything, and the file is written again on every save."""

@@ -4,6 +4,7 @@ Layout under the data directory::
 
     conversations/<id>.json   the conversations (the only source of truth)
     trash/<id>.json           deleted conversations, restorable
+    attachments/<sha256>.<ext>  the bytes of attached files, shared by every conversation
     index.sqlite3             derived summaries and full text (rebuilt when missing or stale)
     .lock                     serialises writers across chat-tui processes
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from chat_tui import limits
 from chat_tui.atomic import write_bytes_atomic
+from chat_tui.attachments import AttachmentStore
 from chat_tui.encoding import ConversationEncoder
 from chat_tui.index import (
     SEARCH_LIMIT,
@@ -63,6 +65,7 @@ class ConversationStore:
         self.root = root
         self.conversations_dir = root / "conversations"
         self.trash_dir = root / "trash"
+        self.attachments = AttachmentStore(root / "attachments")
         self._index = ConversationIndex(root / "index.sqlite3", self.conversations_dir)
         self._known: dict[str, FileStamp] = {}
         """Stamp of each file as we last read or wrote it: a different one means a race."""

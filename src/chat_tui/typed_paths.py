@@ -62,17 +62,13 @@ def complete(typed: str, cwd: Path) -> Completion:
     choices.sort()
     if not choices:
         return Completion(typed, [])
-    common = os.path.commonprefix(choices)
+    common = os.path.commonprefix(choices)  # noqa: RUF071 (names, not paths: a prefix)
     return Completion(folder_typed + common, choices)
 
 
-def pasted_path(text: str) -> str | None:
-    """The path a paste names, if it looks like exactly one path, else None.
-
-    Terminals paste a dropped file as `/a/b c.png`, `'/a/b c.png'`, `/a/b\\ c.png` or
-    `file:///a/b%20c.png`. Whether that file exists is for the caller to check (off the
-    event loop).
-    """
+def unquoted(text: str) -> str | None:
+    """The one path `text` names when written as a shell or a file manager writes it
+    (quoted, backslash-escaped, a `file://` URL); None if it is not one such path."""
     text = text.strip()
     if not text or len(text) > MAX_PASTED_PATH or "\n" in text or "\r" in text:
         return None
@@ -85,9 +81,27 @@ def pasted_path(text: str) -> str | None:
         words = shlex.split(text)
     except ValueError:
         return None
-    if len(words) != 1:
-        return None
-    path = words[0]
-    if not path.startswith(("/", "~/", "./", "../")):
+    return words[0] if len(words) == 1 else None
+
+
+def pasted_path(text: str) -> str | None:
+    """The path a paste names, if it looks like exactly one path, else None.
+
+    Terminals paste a dropped file as `/a/b c.png`, `'/a/b c.png'`, `/a/b\\ c.png` or
+    `file:///a/b%20c.png`. Whether that file exists is for the caller to check (off the
+    event loop).
+    """
+    path = unquoted(text)
+    if path is None or not path.startswith(("/", "~/", "./", "../")):
         return None
     return path
+
+
+def typed_file(typed: str, cwd: Path) -> Path:
+    """The file a path box names: as typed if that exists, else as a shell would read it
+    (a path dropped into the box arrives quoted or escaped). Reads the disk."""
+    path = expand(typed, cwd)
+    if path.exists():
+        return path
+    plain = unquoted(typed)
+    return expand(plain, cwd) if plain else path

@@ -34,7 +34,8 @@ def open_in_viewer(path: Path, platform: str = sys.platform) -> str | None:
     if program is None:
         return f"No viewer to open it with: {command} is not installed. The file is at {path}"
     try:
-        process = subprocess.Popen(  # noqa: S603 (no shell: the path is one argument)
+        # No shell: the path is one argument, whatever it holds.
+        process = subprocess.Popen(
             [program, str(path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -25,7 +25,7 @@ from chat_tui.models import Attachment
 from chat_tui.safetext import display_text, one_line
 from chat_tui.tui.screens.modals import ConfirmDialog, Dialog
 from chat_tui.tui.widgets.attachment_chips import human_size
-from chat_tui.typed_paths import complete, expand
+from chat_tui.typed_paths import complete, typed_file
 from chat_tui.viewer import open_in_viewer
 
 SHOWN_CHOICES = 12
@@ -146,13 +146,14 @@ class AttachDialog(Dialog):
         if not event.value.strip():
             self._show_error("Type the path of a file, or pick one in the tree.")
             return
-        self._attach(expand(event.value, self._cwd))
+        self._read(event.value)
 
     @work(exclusive=True, group="read", exit_on_error=False)
-    async def _attach(self, path: Path) -> None:
+    async def _read(self, typed: str) -> None:
         self._show_error("")
         self._show_choices([])
         try:
+            path = await asyncio.to_thread(typed_file, typed, self._cwd)
             pending = await asyncio.to_thread(read_attachment, path)
         except AttachmentError as error:
             self._show_error(str(error))
@@ -216,7 +217,8 @@ class AttachmentViewer(Dialog):
                 with Horizontal(classes="dialog-buttons"):
                     yield Button("Close", id="cancel", compact=True)
                     yield Button("Open in viewer", id="confirm", variant="primary", compact=True)
-                yield Static("o opens it in the system's viewer · Esc closes", classes="dialog-hint")
+                hint = "o opens it in the system's viewer · Esc closes"
+                yield Static(hint, classes="dialog-hint")
 
     def on_mount(self) -> None:
         for button in self.query("#confirm"):

@@ -681,8 +681,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             await self.log_view.truncate(index)
             message = conversation.messages[index]
         else:
-            message = conversation.add_user_message(text)
-            message.attachments = attachments
+            message = conversation.add_user_message(text, attachments)
         self.chat_app.saver.request(conversation)
         await self.log_view.append(message, len(conversation.messages) - 1)
         self.update_top_bar()
@@ -695,11 +694,11 @@ class ChatScreen(ConversationActions, Screen[None]):
 
         def chosen(pending: object) -> None:
             if pending is not None:
-                self.run_worker(self._attach(pending), group="attach")  # type: ignore[arg-type]
+                self.run_worker(self._add_attachment(pending), group="attach")  # type: ignore[arg-type]
 
         self.app.push_screen(AttachDialog(Path.cwd()), chosen)
 
-    async def _attach(self, pending: PendingAttachment) -> None:
+    async def _add_attachment(self, pending: PendingAttachment) -> None:
         """Add a file read from disk to the message being written (once per content)."""
         from chat_tui.attachments import AttachmentError, check_message
 
@@ -740,10 +739,12 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     @on(AttachmentRemoved)
     async def _attachment_removed(self, event: AttachmentRemoved) -> None:
-        had_focus = self.focused is not None and self.focused.parent is self.query_one("#attached")
-        position = self._attached.index(event.attachment) if event.attachment in self._attached else 0
+        row = self.query_one("#attached", AttachmentChips)
+        had_focus = self.focused is not None and self.focused.parent is row
+        attached = self._attached
+        position = attached.index(event.attachment) if event.attachment in attached else 0
         await self._set_attached([a for a in self._attached if a != event.attachment])
-        chips = list(self.query_one("#attached", AttachmentChips).children)
+        chips = list(row.children)
         if had_focus:
             (chips[min(position, len(chips) - 1)] if chips else self.prompt).focus()
 
@@ -767,7 +768,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         except AttachmentError as error:
             self.status.show(f"Not attached: {error}.", "error")
             return
-        await self._attach(pending)
+        await self._add_attachment(pending)
 
     @on(AttachmentOpened)
     @work(group="attach", exit_on_error=False, description="show an attachment")

@@ -59,9 +59,7 @@ class ConfirmDialog(Dialog):
             yield Static(self._question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._cancel_label, id="cancel", compact=True)
-                yield Button(
-                    self._confirm_label, id="confirm", variant=self._variant, compact=True
-                )
+                yield Button(self._confirm_label, id="confirm", variant=self._variant, compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Button).focus()

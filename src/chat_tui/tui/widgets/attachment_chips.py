@@ -93,10 +93,10 @@ class AttachmentChips(HorizontalGroup):
     """A row of chips; hidden while there are none."""
 
     def __init__(
-        self, attachments: Sequence[Attachment] = (), *, removable: bool, **kwargs: str
+        self, attachments: Sequence[Attachment] = (), *, removable: bool, id: str | None = None
     ) -> None:
         chips = [AttachmentChip(a, removable=removable) for a in attachments]
-        super().__init__(*chips, **kwargs)
+        super().__init__(*chips, id=id)
         self.add_class("attachment-chips")
         self.removable = removable
         self.attachments = list(attachments)

@@ -9,8 +9,8 @@ from textual.binding import Binding, BindingType
 
 from chat_tui.safetext import display_text
 from chat_tui.tui.messages import PathPasted, PromptSubmitted
-from chat_tui.typed_paths import pasted_path
 from chat_tui.tui.textual_compat import TextAreaWithHooks
+from chat_tui.typed_paths import pasted_path
 
 
 class PromptInput(TextAreaWithHooks):

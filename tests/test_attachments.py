@@ -7,7 +7,6 @@ import base64
 import hashlib
 import os
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -25,24 +24,8 @@ from chat_tui.attachments import (
     request_parts,
 )
 from chat_tui.models import SCHEMA_VERSION, Attachment, Conversation, Message, SchemaError
-
-
-def png(width: int, height: int) -> bytes:
-    """A real (tiny, valid) PNG of the given size header."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    raw = zlib.compress(b"\x00" + b"\x00\x00\x00" * width)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
-
-
-def jpeg(width: int, height: int) -> bytes:
-    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof = b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", height, width) + b"\x03" + b"\x00" * 9
-    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+from chat_tui.store import ConversationStore, StoreError
+from tests.support.images import jpeg_header, png, webp_extended, webp_lossless, webp_lossy
 
 
 def test_kind_comes_from_the_content_not_the_name(tmp_path: Path) -> None:
@@ -125,24 +108,9 @@ def test_too_many_or_too_much_for_one_message() -> None:
         check_message([big] * 3)
 
 
-def webp_lossy(width: int, height: int) -> bytes:
-    frame = b"\x00\x00\x00" + b"\x9d\x01\x2a" + struct.pack("<HH", width, height)
-    return b"RIFF" + struct.pack("<I", 4 + 8 + len(frame)) + b"WEBPVP8 " + b"\x00" * 4 + frame
-
-
-def webp_lossless(width: int, height: int) -> bytes:
-    bits = (width - 1) | ((height - 1) << 14)
-    return b"RIFF\x00\x00\x00\x00WEBPVP8L\x00\x00\x00\x00\x2f" + struct.pack("<I", bits)
-
-
-def webp_extended(width: int, height: int) -> bytes:
-    sizes = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-    return b"RIFF\x00\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00" + b"\x00" * 4 + sizes
-
-
 def test_image_dimensions_of_each_format() -> None:
     assert image_dimensions(png(640, 480)) == (640, 480)
-    assert image_dimensions(jpeg(1920, 1080)) == (1920, 1080)
+    assert image_dimensions(jpeg_header(1920, 1080)) == (1920, 1080)
     assert image_dimensions(b"GIF89a" + struct.pack("<HH", 32, 16) + b"\x00" * 10) == (32, 16)
     assert image_dimensions(webp_lossy(300, 200)) == (300, 200)
     assert image_dimensions(webp_lossless(16383, 1)) == (16383, 1)
@@ -176,7 +144,7 @@ def test_image_dimensions_of_hostile_or_cut_headers_are_unknown(data: bytes) -> 
 
 def test_jpeg_walk_skips_segments_to_the_frame() -> None:
     comment = b"\xff\xfe\x00\x06abcd"
-    data = b"\xff\xd8" + comment + b"\xff\xd0" + jpeg(7, 9)[2:]
+    data = b"\xff\xd8" + comment + b"\xff\xd0" + jpeg_header(7, 9)[2:]
     assert image_dimensions(data) == (7, 9)
 
 
@@ -317,3 +285,67 @@ def test_a_prompt_with_attachments_is_sent_as_parts(tmp_path: Path) -> None:
 
 def _image_attachment(data: bytes) -> Attachment:
     return Attachment("shot.png", "image", "image/png", len(data), hashlib.sha256(data).hexdigest())
+
+
+# -- collection: a copy goes when nothing refers to it -----------------------------------
+
+
+def _age(store: AttachmentStore, attachment: Attachment) -> None:
+    """Make a copy older than the grace period that protects copies not yet sent."""
+    old = store.path_of(attachment).stat().st_mtime - COLLECT_AFTER_SECONDS - 1
+    os.utime(store.path_of(attachment), (old, old))
+
+
+def _saved_with(store: ConversationStore, *attachments: Attachment) -> Conversation:
+    conversation = Conversation()
+    conversation.add_user_message("see attached", attachments)
+    return store.save(conversation)
+
+
+def test_a_copy_is_kept_while_any_conversation_or_the_trash_refers_to_it(
+    store: ConversationStore,
+) -> None:
+    shared = store.attachments.put(PendingAttachment(_text_attachment("shared"), b"shared"))
+    _age(store.attachments, shared)
+    first, second = _saved_with(store, shared), _saved_with(store, shared)
+    store.delete(first.id)
+    assert store.purge([first.id]).deleted == [first.id]
+    assert store.attachments.path_of(shared).exists()  # the second one refers to it
+    store.delete(second.id)
+    assert store.purge([]).collected == []
+    assert store.attachments.path_of(shared).exists()  # the trash refers to it
+    purged = store.purge()
+    assert purged.deleted == [second.id]
+    assert purged.collected == [store.attachments.path_of(shared)]
+    assert not store.attachments.path_of(shared).exists()
+
+
+def test_nothing_is_collected_when_a_conversation_cannot_be_read(
+    store: ConversationStore,
+) -> None:
+    orphan = store.attachments.put(PendingAttachment(_text_attachment("orphan"), b"orphan"))
+    _age(store.attachments, orphan)
+    _saved_with(store)
+    (store.conversations_dir / "20260101-000000-badbad.json").write_text("{not json")
+    assert store.purge().collected is None
+    assert store.attachments.path_of(orphan).exists()
+    with pytest.raises(StoreError, match="no conversation nope in the trash"):
+        store.purge(["nope"])
+
+
+def test_search_finds_the_content_of_text_attachments_and_every_name(
+    store: ConversationStore, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "server.log"
+    log_file.write_text("12:00 ECONNREFUSED upstream\n", encoding="utf-8")
+    shot = tmp_path / "error-dialog.png"
+    shot.write_bytes(png(1, 1))
+    log, image = (store.attachments.put(read_attachment(path)) for path in (log_file, shot))
+    conversation = _saved_with(store, log, image)
+    assert [hit.summary.id for hit in store.search("econnrefused")] == [conversation.id]
+    assert [hit.summary.id for hit in store.search("error-dialog")] == [conversation.id]
+    store.close()
+    reopened = ConversationStore(store.root)  # the index read back, or rebuilt from the files
+    reopened.refresh()
+    assert [hit.summary.id for hit in reopened.search("ECONNREFUSED")] == [conversation.id]
+    reopened.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from chat_tui import console
-from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
+from chat_tui.attachments import AttachmentError, PendingAttachment, check_message, read_attachment
+from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from chat_tui.session import ChatSession
 from chat_tui.shell_tools import ShellTools, can_ask
 
@@ -22,12 +24,37 @@ def compose_prompt(instruction: str | None, piped: str) -> str:
     return "\n\n".join(part for part in (instruction, piped) if part and part.strip())
 
 
-async def ask(session: ChatSession, prompt: str) -> int:
+class AttachFailed(Exception):
+    """A file given with `--attach` cannot be sent; `code` is the exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def read_attachments(paths: Sequence[str]) -> list[PendingAttachment]:
+    """Every file given with `--attach`, read before anything is sent; `AttachFailed` (exit
+    2, or 1 when the disk failed) for the first one that cannot be attached."""
+    try:
+        pending = [read_attachment(path) for path in paths]
+        check_message([item.attachment for item in pending])
+    except AttachmentError as error:
+        raise AttachFailed(str(error), EXIT_FAILURE if error.io_error else EXIT_USAGE) from None
+    return pending
+
+
+async def ask(
+    session: ChatSession, prompt: str, attachments: Sequence[PendingAttachment] = ()
+) -> int:
     """Stream the reply to stdout (tool calls on stderr); the exit code says how it ended."""
     printer = console.StreamPrinter()
     tools = ShellTools(printer, ask=can_ask())
     try:
-        reply = await session.send(prompt, tools.hooks(), tools.approve)
+        try:
+            reply = await session.send(prompt, tools.hooks(), tools.approve, attachments)
+        except AttachmentError as error:  # the copy could not be kept: nothing was sent
+            console.error(str(error))
+            return EXIT_FAILURE
         printer.end_line()
     finally:
         saved = await session.close()

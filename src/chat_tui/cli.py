@@ -152,6 +152,14 @@ def _add_commands(parser: Parser) -> None:
         help="add to the most recent conversation",
     )
     ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
+    ask.add_argument(
+        "-a",
+        "--attach",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="send FILE with the prompt: text, or a PNG, JPEG, GIF or WebP image (repeatable)",
+    )
     _tool_flags(ask, argparse.SUPPRESS)
 
     for name, what in (("list", "saved conversations"), ("trash", "deleted conversations")):
@@ -161,6 +169,19 @@ def _add_commands(parser: Parser) -> None:
             f"List {what}, most recent first: id, last active, message count, title.",
         )
         listing.add_argument("--json", action="store_true", help="print a JSON list")
+    forget = parser.commands["trash"].add_mutually_exclusive_group()
+    forget.add_argument(
+        "--empty",
+        action="store_true",
+        help="delete every conversation in the trash for good, and the attachments only "
+        "they referred to",
+    )
+    forget.add_argument(
+        "--purge",
+        metavar="ID",
+        action="append",
+        help="delete this conversation in the trash for good (repeatable)",
+    )
 
     restore = parser.add_command(
         "restore", "bring a conversation back from the trash", "Restore a deleted conversation."
@@ -248,14 +269,18 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _ask(args: argparse.Namespace, parser: Parser) -> int:
-    from chat_tui.ask import ask, compose_prompt, piped_input
+    from chat_tui.ask import AttachFailed, ask, compose_prompt, piped_input, read_attachments
     from chat_tui.session import preload_sdk
 
+    try:
+        attachments = read_attachments(args.attach)
+    except AttachFailed as error:
+        raise Failure(str(error), error.code) from None
     preload_sdk()
     prompt = compose_prompt(" ".join(args.prompt), piped_input())
-    if not prompt:
-        parser.error("ask needs a prompt: an argument, or text piped to stdin")
-    return asyncio.run(ask(_session(args, save=not args.no_save), prompt))
+    if not prompt and not attachments:
+        parser.error("ask needs a prompt: an argument, text piped to stdin, or --attach FILE")
+    return asyncio.run(ask(_session(args, save=not args.no_save), prompt, attachments))
 
 
 def _mcp_list(args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
 For dumb terminals, pipes and logs, where a full-screen app cannot run: a `You:` prompt, the
 reply streamed after it, `exit` or end of input to leave. Same config, same saved files.
+`/attach PATH` adds a file to the next message, `/attach` alone lists what is attached, and
+`/detach` drops it all.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import contextlib
 import sys
 
 from chat_tui import console
+from chat_tui.attachments import AttachmentError, PendingAttachment, check_message, read_attachment
 from chat_tui.console import EXIT_FAILURE, EXIT_OK
+from chat_tui.limits import size_text
 from chat_tui.safetext import display_text, one_line
 from chat_tui.session import ChatSession
 from chat_tui.shell_tools import ShellTools, can_ask
@@ -28,6 +32,7 @@ def chat(session: ChatSession) -> int:
     _greet(session)
     printer = console.StreamPrinter()
     tools = ShellTools(printer, ask=can_ask())
+    attached: list[PendingAttachment] = []
     with asyncio.Runner() as runner:
         try:
             while True:
@@ -38,12 +43,24 @@ def chat(session: ChatSession) -> int:
                     break
                 if not typed_here:
                     print(display_text(line))  # piped input: show it, so the transcript reads
-                if not line.strip():
-                    continue
                 if line.strip().lower() in QUIT_WORDS:
                     break
+                if attachment_command(line, attached):
+                    continue
+                if not line.strip() and not attached:
+                    continue
                 print("Assistant: ", end="", flush=True)
-                reply = runner.run(session.send(line, tools.hooks(), tools.approve))
+                try:
+                    reply = runner.run(
+                        session.send(
+                            line if line.strip() else "", tools.hooks(), tools.approve, attached
+                        )
+                    )
+                except AttachmentError as error:  # its copy could not be kept: not sent
+                    print()
+                    console.error(str(error))
+                    continue
+                attached = []
                 printer.end_line()
                 if reply.stopped:
                     print("[stopped]")
@@ -56,6 +73,36 @@ def chat(session: ChatSession) -> int:
     if not saved:
         console.error(f"the conversation was not saved: {session.save_error}")
     return EXIT_OK if saved else EXIT_FAILURE
+
+
+def attachment_command(line: str, attached: list[PendingAttachment]) -> bool:
+    """Carry out `/attach PATH`, `/attach` or `/detach` (True), or leave the line alone."""
+    command, _, argument = line.strip().partition(" ")
+    if command == "/detach":
+        attached.clear()
+        print("Nothing attached.", flush=True)
+        return True
+    if command != "/attach":
+        return False
+    path = argument.strip()
+    if path:
+        try:
+            pending = read_attachment(path)
+            check_message([item.attachment for item in [*attached, pending]])
+        except AttachmentError as error:
+            console.error(str(error))
+            return True
+        attached.append(pending)
+    if not attached:
+        print("Nothing attached. /attach PATH adds a file to your next message.", flush=True)
+        return True
+    for item in attached:
+        attachment = item.attachment
+        size = size_text(attachment.size)
+        print(f"Attached: {one_line(attachment.name)} ({attachment.kind}, {size})")
+    print("They go with your next message (an empty line sends them alone); /detach drops them.")
+    print(flush=True)
+    return True
 
 
 def _greet(session: ChatSession) -> None:

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chat_tui.attachments import PendingAttachment
 from chat_tui.client import ChatClient, load_sdk
 from chat_tui.config import DEFAULT_PROVIDER, Settings
 from chat_tui.models import Conversation, Message
@@ -116,11 +117,21 @@ class ChatSession:
             else None
         )
 
-    async def send(self, text: str, hooks: ReplyHooks, approve: Approver = deny_all) -> SentReply:
-        """Add `text` and stream the reply (with its tool rounds), asking `approve` about
-        calls that are not allowed ahead of time."""
+    async def send(
+        self,
+        text: str,
+        hooks: ReplyHooks,
+        approve: Approver = deny_all,
+        attachments: Sequence[PendingAttachment] = (),
+    ) -> SentReply:
+        """Add `text` (with `attachments`, copied into the store first: `AttachmentError` if
+        that fails, before anything is added or sent) and stream the reply (with its tool
+        rounds), asking `approve` about calls that are not allowed ahead of time."""
         conversation = self.conversation
-        conversation.add_user_message(text)
+        kept = [
+            await asyncio.to_thread(self.store.attachments.put, pending) for pending in attachments
+        ]
+        conversation.add_user_message(text, kept)
         self._save()
         asked = len(conversation.messages)
 
@@ -142,6 +153,7 @@ class ChatSession:
             max_rounds=self.max_tool_rounds,
             hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),
             next_steps=SHELL_NEXT_STEPS,
+            attachments=self.store.attachments,
         )
         task = asyncio.create_task(reply)
         with _interrupt_cancels(task):

@@ -1,4 +1,5 @@
-"""The shell commands on saved conversations: `list`, `export`, `import`, `trash`, `restore`.
+"""The shell commands on saved conversations: `list`, `export`, `import`, `trash` (and
+emptying it), `restore`.
 
 Each takes the parsed arguments and returns an exit code: 0 when everything worked, 1 when
 something could not be done (an unknown id, an unreadable file). They read and write the same
@@ -41,9 +42,34 @@ def list_conversations(args: argparse.Namespace) -> int:
 
 
 def list_trash(args: argparse.Namespace) -> int:
-    """Deleted conversations, most recently deleted first."""
+    """Deleted conversations, most recently deleted first; with `--empty` or `--purge ID`,
+    delete them for good instead."""
+    if args.empty or args.purge:
+        return _purge(None if args.empty else args.purge)
     with _open_store() as store:
         _print_summaries(store.trash(), as_json=args.json)
+    return EXIT_OK
+
+
+def _purge(conversation_ids: list[str] | None) -> int:
+    with _open_store() as store:
+        try:
+            purged = store.purge(conversation_ids)
+        except StoreError as error:
+            console.error(str(error))
+            return EXIT_FAILURE
+    for conversation_id in purged.deleted:
+        print(f"deleted for good  {one_line(conversation_id)}")
+    if not purged.deleted:
+        print("the trash is empty")
+    if purged.collected is None:
+        console.error(
+            "warning: attachments were kept: a conversation could not be read (see chat-tui list)"
+        )
+    elif purged.collected:
+        count = len(purged.collected)
+        copies = "copy" if count == 1 else "copies"
+        print(f"removed {count} attachment {copies} no conversation refers to")
     return EXIT_OK
 
 

@@ -34,6 +34,55 @@ error frame or a frame that is not JSON arrives, the stream ends without `[DONE]
 server reads the request and never answers (`no_headers`, before any status line)."""
 
 
+ImageRefusal = Literal["openai", "llama.cpp", "vllm"]
+IMAGE_REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
+    "openai": (
+        400,
+        {
+            "error": {
+                "message": "Invalid content type. image_url is only supported by certain models.",
+                "type": "invalid_request_error",
+                "param": "messages.[0].content.[1].type",
+                "code": None,
+            }
+        },
+    ),
+    "llama.cpp": (
+        500,
+        {
+            "error": {
+                "code": 500,
+                "message": "image input is not supported - hint: if this is unexpected, "
+                "you may need to provide the mmproj",
+                "type": "server_error",
+            }
+        },
+    ),
+    "vllm": (
+        400,
+        {
+            "object": "error",
+            "message": "{model} is not a multimodal model",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        },
+    ),
+}
+"""Status and body of each server's refusal of an image (`{model}` is the model asked for)."""
+
+
+def carries_image(body: Any) -> bool:
+    """Whether a chat request's messages hold an `image_url` part."""
+    messages = body.get("messages", []) if isinstance(body, dict) else []
+    return any(
+        isinstance(part, dict) and part.get("type") == "image_url"
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"]
+    )
+
+
 @dataclass
 class Call:
     """A tool call the model makes: its arguments are streamed in `pieces` parts."""
@@ -102,6 +151,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
+    """The body exactly as it arrived."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -120,6 +171,9 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "local-llama"]
         self.models_status = 200
+        self.rejects_images: ImageRefusal | None = None
+        """When set, a chat request carrying an image is answered as that server answers
+        for a model that cannot read images."""
         self.release = threading.Event()
         """Set to let every hanging response finish (done on stop)."""
         self._lock = threading.Lock()
@@ -221,7 +275,7 @@ class FakeOpenAI:
         messages = body.get("messages", []) if isinstance(body, dict) else []
         for message in messages:
             if isinstance(message, dict) and message.get("role") == "user":
-                last_user = str(message.get("content", ""))
+                last_user = _text_of(message.get("content", ""))
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
         if last.get("role") == "tool":
             return Reply(deltas=["Result: ", str(last.get("content", ""))])
@@ -230,6 +284,17 @@ class FakeOpenAI:
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+
+def _text_of(content: Any) -> str:
+    """A message's text: its content, or the text of its parts (an image as `[image]`)."""
+    if not isinstance(content, list):
+        return str(content)
+    return "\n".join(
+        str(part.get("text", "")) if part.get("type") == "text" else "[image]"
+        for part in content
+        if isinstance(part, dict)
+    )
 
 
 def _finish_reason(reply: Reply) -> str:
@@ -322,10 +387,10 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def _record(self, body: Any) -> None:
+        def _record(self, body: Any, raw: bytes = b"") -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             with fake._lock:
-                fake.requests.append(RecordedRequest(self.command, self.path, headers, body))
+                fake.requests.append(RecordedRequest(self.command, self.path, headers, body, raw))
 
         def do_GET(self) -> None:
             self._record(None)
@@ -348,9 +413,14 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw) if raw else None
             except json.JSONDecodeError:
                 body = None
-            self._record(body)
+            self._record(body, raw)
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": "Unknown path", "type": "not_found"}})
+                return
+            if fake.rejects_images is not None and carries_image(body):
+                status, refusal = IMAGE_REFUSALS[fake.rejects_images]
+                model = str(body.get("model", ""))
+                self._send_json(status, json.loads(json.dumps(refusal).replace("{model}", model)))
                 return
             reply = fake.next_reply(body)
             with fake._answering():

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat_tui import limits
+from chat_tui.attachments import AttachmentError, AttachmentStore, request_parts
 from chat_tui.client import ChatClient, Stopwatch
 from chat_tui.config import ConfigError
-from chat_tui.models import SETTLED_CALLS, Conversation, Message, ToolCall
+from chat_tui.models import SETTLED_CALLS, Attachment, Conversation, Message, ToolCall
 from chat_tui.replying import fill_reply
 from chat_tui.safetext import one_line, valid_unicode
 from chat_tui.tools.approvals import Approver, Decision, deny_all
@@ -66,6 +67,7 @@ async def reply_with_tools(
     hooks: ReplyHooks | None = None,
     next_steps: Mapping[str, str] | None = None,
     reply: Message | None = None,
+    attachments: AttachmentStore | None = None,
 ) -> Message:
     """Stream turns into `conversation` until one needs no tools; the last assistant message.
 
@@ -75,6 +77,9 @@ async def reply_with_tools(
     message already last in the conversation: a new version of a reply), else a new one. A
     cancellation stops the reply where it is (the stream closed, a running call cancelled at
     its server, the calls left marked stopped) and carries on.
+
+    The prompts' attachments are read from `attachments` (in a thread) once per reply; a
+    copy that is missing or changed fails the reply before anything is sent.
     """
     hooks = hooks or ReplyHooks()
     catalogue = None
@@ -83,10 +88,18 @@ async def reply_with_tools(
         for problem in toolbox.take_problems():
             hooks.on_notice(problem)
     rounds = 0
+    parts: Mapping[Attachment, dict[str, Any]] = {}
     while True:
         message = reply if reply is not None and rounds == 0 else conversation.add_reply(model)
         hooks.on_message(message)
-        request = conversation.api_messages(upto=len(conversation.messages) - 1)
+        if rounds == 0 and (needed := conversation.attachments_sent()):
+            try:
+                parts = await _read_parts(attachments, needed)
+            except AttachmentError as error:
+                message.status = "failed"
+                message.error = str(error)
+                return message
+        request = conversation.api_messages(upto=len(conversation.messages) - 1, parts=parts)
         offered = catalogue.specs() if catalogue and client.accepts_tools else None
         await fill_reply(
             message,
@@ -106,6 +119,14 @@ async def reply_with_tools(
             return message
         rounds += 1
         await _settle_calls(conversation, message, catalogue, toolbox, approve, hooks)
+
+
+async def _read_parts(
+    store: AttachmentStore | None, needed: list[Attachment]
+) -> Mapping[Attachment, dict[str, Any]]:
+    if store is None:
+        raise AttachmentError("this conversation has attachments, and no store to read them from")
+    return await asyncio.to_thread(request_parts, store, needed)
 
 
 async def _settle_calls(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -715,12 +716,13 @@ class ChatScreen(ConversationActions, Screen[None]):
         await self._set_attached([*self._attached, attachment])
         self.status.show("")
 
-    async def _set_attached(self, attachments: list[Attachment]) -> None:
+    def _set_attached(self, attachments: list[Attachment]) -> AwaitComplete:
+        """What goes with the message, at once; the chips follow (done once awaited)."""
         self._attached = attachments
         digests = {a.sha256 for a in attachments}
         self._unstored = {k: v for k, v in self._unstored.items() if k in digests}
         self.prompt.has_attachments = bool(attachments)
-        await self.query_one("#attached", AttachmentChips).show(attachments)
+        return self.query_one("#attached", AttachmentChips).show(attachments)
 
     async def _store_attached(self) -> bool:
         """Copy the attached files into the data directory before they are sent (in a
@@ -858,6 +860,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 hooks=hooks,
                 next_steps=self._next_steps(),
                 reply=state.message,
+                attachments=app.store.attachments,
             )
         except Exception as error:  # a bug, not the server: the reply says so and ends
             state.message.status = "failed"
@@ -1250,9 +1253,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             return
         self._editing = index
         self.prompt.load_text(conversation.messages[index].content)
-        self.run_worker(
-            self._set_attached(list(conversation.messages[index].attachments)), group="attach"
-        )
+        self._set_attached(list(conversation.messages[index].attachments))
         self.prompt.move_cursor(self.prompt.document.end)
         self.prompt.focus()
         self.status.show(
@@ -1261,7 +1262,7 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     def _cancel_edit(self) -> None:
         if self._editing is not None:
-            self.run_worker(self._set_attached([]), group="attach")
+            self._set_attached([])
         self._editing = None
 
     def action_toggle_sidebar(self) -> None:

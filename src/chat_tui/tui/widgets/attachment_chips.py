@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from textual import events
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import HorizontalGroup
 from textual.content import Content, Span
@@ -102,10 +103,15 @@ class AttachmentChips(HorizontalGroup):
         self.attachments = list(attachments)
         self.display = bool(attachments)
 
-    async def show(self, attachments: list[Attachment]) -> None:
+    def show(self, attachments: Sequence[Attachment]) -> AwaitComplete:
+        """Show these chips instead; done after the next message, or once awaited."""
         self.attachments = list(attachments)
-        await self.remove_children()
         self.display = bool(attachments)
-        if attachments:
-            chips = [AttachmentChip(a, removable=self.removable) for a in attachments]
-            await self.mount_all(chips)
+        chips = [AttachmentChip(a, removable=self.removable) for a in attachments]
+
+        async def replace() -> None:
+            await self.remove_children()
+            if chips:
+                await self.mount_all(chips)
+
+        return AwaitComplete(replace()).call_next(self)

@@ -70,7 +70,7 @@ def chips(app) -> list[AttachmentChip]:
 
 
 async def attach_by_typing(pilot, typed: str) -> None:
-    await pilot.press("ctrl+t")
+    await pilot.press("ctrl+g")
     await wait_for_screen(pilot, AttachDialog)
     await type_text(pilot, typed)
     await pilot.press("enter")
@@ -112,7 +112,7 @@ async def test_tab_completes_a_path_and_lists_the_choices(
     (files / "server.log.1").write_text("older\n")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+t")
+        await pilot.press("ctrl+g")
         await wait_for_screen(pilot, AttachDialog)
         box = app.screen.query_one(Input)
         await type_text(pilot, "ser")
@@ -132,7 +132,7 @@ async def test_picking_a_file_in_the_tree_fills_the_path(
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+t")
+        await pilot.press("ctrl+g")
         await wait_for_screen(pilot, AttachDialog)
         tree = app.screen.query_one("#attach-tree")
         await wait_for(pilot, lambda: tree.last_line >= 2, "the tree to list the folder")

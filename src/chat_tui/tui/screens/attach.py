@@ -72,11 +72,13 @@ class AttachDialog(Dialog):
         self._last_completed: str | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog-box -wide attach-box"):
+        with Vertical(classes="dialog-box attach-box"):
             yield Label("Attach a file", classes="dialog-title")
             with Horizontal(classes="attach-body"):
                 with Vertical(classes="attach-form"):
-                    yield PathInput(placeholder="Path of a file: ~/…, ./…, /…", id="attach-path")
+                    yield PathInput(
+                        placeholder="Path of a file: ~/…, ./…, /…", id="attach-path", compact=True
+                    )
                     yield Static(id="attach-choices", classes="dialog-text", markup=False)
                     yield Static(id="attach-error", classes="dialog-error", markup=False)
                     yield Static(

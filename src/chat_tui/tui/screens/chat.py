@@ -183,7 +183,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             show=False,
         ),
         Binding(
-            "ctrl+t",
+            "ctrl+g",
             "attach_file",
             "Attach",
             id="message.attach",

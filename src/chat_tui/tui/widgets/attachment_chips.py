@@ -13,7 +13,7 @@ from typing import ClassVar
 from textual import events
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
-from textual.containers import HorizontalGroup
+from textual.containers import VerticalScroll
 from textual.content import Content, Span
 from textual.style import Style
 from textual.widgets import Static
@@ -90,8 +90,11 @@ class AttachmentChip(Static, can_focus=True):
             self.action_open()
 
 
-class AttachmentChips(HorizontalGroup):
-    """A row of chips; hidden while there are none."""
+class AttachmentChips(VerticalScroll, can_focus=False):
+    """Chips one under another (a row would cut off the third); hidden while there are none.
+
+    Above the input it scrolls past a few lines, and a focused chip scrolls into view.
+    """
 
     def __init__(
         self, attachments: Sequence[Attachment] = (), *, removable: bool, id: str | None = None

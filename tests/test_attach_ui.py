@@ -330,3 +330,65 @@ def test_completion_and_expansion(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert expand("~/alpha.txt", Path("/")) == tmp_path / "alpha.txt"
     assert expand("alpha.txt", tmp_path) == tmp_path / "alpha.txt"
     assert json.dumps(complete(f"{tmp_path}/alp", Path("/")).choices) == '["alpha.txt", "alps/"]'
+
+
+# -- text is text, and the system viewer ------------------------------------------------------
+
+
+async def test_file_names_are_shown_as_text(fake: FakeOpenAI, make_app, files: Path) -> None:
+    from chat_tui.models import Attachment
+    from chat_tui.tui.widgets.attachment_chips import chip_content
+
+    name = "[bold red]x[blink]\x1b[31m.txt"
+    chip = chip_content(Attachment(name, "text", "text/plain", 5, "0" * 64), removable=True)
+    assert "[bold red]x[blink]" in chip.plain and "\x1b" not in chip.plain
+    (files / name).write_text("odd\n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+g")
+        await wait_for_screen(pilot, AttachDialog)
+        tree = app.screen.query_one("#attach-tree")
+        await wait_for(pilot, lambda: tree.last_line >= 3, "the tree to list the folder")
+        labels = [str(node.label) for node in tree.root.children]
+        assert "[bold red]x[blink]␛[31m.txt" in labels
+
+
+def fake_viewer(folder: Path) -> Path:
+    """An `xdg-open` on PATH that records the file it was asked to open."""
+    record = folder / "opened.txt"
+    script = folder / "xdg-open"
+    script.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{record}"\n')
+    script.chmod(0o755)
+    return record
+
+
+def test_a_missing_viewer_is_a_clear_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat_tui.viewer import open_in_viewer, viewer_command
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    problem = open_in_viewer(tmp_path / "shot.png", platform="linux")
+    assert problem is not None and "xdg-open is not installed" in problem
+    assert str(tmp_path / "shot.png") in problem
+    assert viewer_command("darwin") == "open"
+
+
+async def test_the_image_viewer_opens_the_stored_copy(
+    fake: FakeOpenAI, make_app, files: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = files.parent / "bin"
+    bin_dir.mkdir()
+    record = fake_viewer(bin_dir)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await attach_by_typing(pilot, "screenshot one.png")
+        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip")
+        chips(app)[0].focus()
+        await pilot.press("enter")  # a chip not sent yet can be looked at too
+        await wait_for_screen(pilot, AttachmentViewer)
+        await pilot.press("o")
+        note = app.screen.query_one("#viewer-note", Static)
+        await wait_for(pilot, lambda: "Opened" in str(note.render()), "the note")
+        await wait_for(pilot, record.exists, "the viewer to be started")
+        digest = chips(app)[0].attachment.sha256
+        assert record.read_text() == str(data_dir / "attachments" / f"{digest}.png")

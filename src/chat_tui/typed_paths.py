@@ -19,6 +19,14 @@ MAX_PASTED_PATH = 4096
 """A paste longer than this is text, never a path (PATH_MAX on Linux)."""
 
 
+def working_directory() -> Path:
+    """Where relative paths start: the current directory, or home if it was removed."""
+    try:
+        return Path.cwd()
+    except OSError:
+        return Path.home()
+
+
 def expand(typed: str, cwd: Path) -> Path:
     """The path `typed` names: `~` expanded, relative to `cwd`."""
     path = Path(os.path.expanduser(typed.strip()))

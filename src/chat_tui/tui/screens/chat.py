@@ -7,7 +7,6 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -692,12 +691,13 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     def action_attach_file(self) -> None:
         from chat_tui.tui.screens.attach import AttachDialog
+        from chat_tui.typed_paths import working_directory
 
         def chosen(pending: object) -> None:
             if pending is not None:
                 self.run_worker(self._add_attachment(pending), group="attach")  # type: ignore[arg-type]
 
-        self.app.push_screen(AttachDialog(Path.cwd()), chosen)
+        self.app.push_screen(AttachDialog(working_directory()), chosen)
 
     async def _add_attachment(self, pending: PendingAttachment) -> None:
         """Add a file read from disk to the message being written (once per content)."""
@@ -756,9 +756,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         """A paste that names an existing file offers to attach it; anything else is text."""
         from chat_tui.attachments import AttachmentError, read_attachment
         from chat_tui.tui.screens.attach import paste_offer
-        from chat_tui.typed_paths import expand
+        from chat_tui.typed_paths import expand, working_directory
 
-        path = expand(event.path, Path.cwd())
+        path = expand(event.path, working_directory())
         if not await asyncio.to_thread(path.is_file):
             self.prompt.insert_pasted(event.text)
             return

@@ -69,6 +69,15 @@ def chips(app) -> list[AttachmentChip]:
     return list(screen.query_one("#attached").query(AttachmentChip))
 
 
+async def open_tree(pilot, entries: int):
+    """Open the attach dialog and wait until its tree lists `entries` files."""
+    await pilot.press("ctrl+g")
+    await wait_for_screen(pilot, AttachDialog)
+    tree = pilot.app.screen.query_one("#attach-tree")
+    await wait_for(pilot, lambda: tree.last_line >= entries - 1, "the tree to list the folder")
+    return tree
+
+
 async def attach_by_typing(pilot, typed: str) -> None:
     await pilot.press("ctrl+g")
     await wait_for_screen(pilot, AttachDialog)
@@ -132,10 +141,7 @@ async def test_picking_a_file_in_the_tree_fills_the_path(
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+g")
-        await wait_for_screen(pilot, AttachDialog)
-        tree = app.screen.query_one("#attach-tree")
-        await wait_for(pilot, lambda: tree.last_line >= 2, "the tree to list the folder")
+        tree = await open_tree(pilot, 3)
         await pilot.press("shift+tab")  # into the tree
         assert app.focused is tree
         await pilot.press("down", "down", "enter")  # blob.bin, then screenshot one.png
@@ -345,10 +351,7 @@ async def test_file_names_are_shown_as_text(fake: FakeOpenAI, make_app, files: P
     (files / name).write_text("odd\n")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+g")
-        await wait_for_screen(pilot, AttachDialog)
-        tree = app.screen.query_one("#attach-tree")
-        await wait_for(pilot, lambda: tree.last_line >= 3, "the tree to list the folder")
+        tree = await open_tree(pilot, 4)
         labels = [str(node.label) for node in tree.root.children]
         assert "[bold red]x[blink]␛[31m.txt" in labels
 

@@ -139,7 +139,7 @@ async def attachments(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     (folder / "df-after-cleanup.txt").write_text(
         "Filesystem  Size  Used Avail Use% Mounted on\n/dev/sdb1    20G  4.2G   15G  22% /var\n"
     )
-    await pilot.press("ctrl+g", *str(folder / "df-after-cleanup.txt"), "enter")
+    await pilot.press("ctrl+t", *str(folder / "df-after-cleanup.txt"), "enter")
     while not app.screen.query(".attachment-chip"):
         await pilot.pause(0.05)
     for key in "It works now: is this enough room?":

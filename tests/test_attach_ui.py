@@ -71,7 +71,7 @@ def chips(app) -> list[AttachmentChip]:
 
 async def open_tree(pilot, entries: int):
     """Open the attach dialog and wait until its tree lists `entries` files."""
-    await pilot.press("ctrl+g")
+    await pilot.press("ctrl+t")
     await wait_for_screen(pilot, AttachDialog)
     tree = pilot.app.screen.query_one("#attach-tree")
     await wait_for(pilot, lambda: tree.last_line >= entries - 1, "the tree to list the folder")
@@ -79,7 +79,7 @@ async def open_tree(pilot, entries: int):
 
 
 async def attach_by_typing(pilot, typed: str) -> None:
-    await pilot.press("ctrl+g")
+    await pilot.press("ctrl+t")
     await wait_for_screen(pilot, AttachDialog)
     await type_text(pilot, typed)
     await pilot.press("enter")
@@ -121,7 +121,7 @@ async def test_tab_completes_a_path_and_lists_the_choices(
     (files / "server.log.1").write_text("older\n")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         await wait_for_screen(pilot, AttachDialog)
         box = app.screen.query_one(Input)
         await type_text(pilot, "ser")

@@ -160,7 +160,7 @@ def test_attach_dialog(snap_compare, settings: Settings, data_dir: Path, tmp_pat
 
         # (Not `settle_for_snapshot` once the dialog is open: the tree's loader never ends.)
         await settle_for_snapshot(pilot)
-        await pilot.press("ctrl+g", "s", "e", "tab")
+        await pilot.press("ctrl+t", "s", "e", "tab")
         box = pilot.app.screen.query_one("#attach-path")
         await wait_for(pilot, lambda: box.value == "server.log", "the completion")
         await pilot.press("tab")

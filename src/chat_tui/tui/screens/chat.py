@@ -182,7 +182,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             show=False,
         ),
         Binding(
-            "ctrl+g",
+            "ctrl+t",
             "attach_file",
             "Attach",
             id="message.attach",

@@ -4,8 +4,10 @@ images, run as real processes against the loopback server."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -140,7 +142,7 @@ def test_plain_attaches_lists_and_detaches(shell: Shell, fake: FakeOpenAI, files
             f"/attach {files / 'screen.png'}",
             "/detach",
             f"/attach {files / 'missing.png'}",
-            f"/attach {files / 'app.log'}",
+            f"/attach '{files / 'app.log'}'",
             "/attach",
             "",
             "thanks",
@@ -182,3 +184,67 @@ def test_emptying_the_trash_drops_copies_nothing_else_refers_to(
     assert list(copies.iterdir()) == [] and store.trash() == []
     unknown = shell.run("trash", "--purge", image_chat)
     assert unknown.returncode == 1 and "in the trash" in one_line_error(unknown.stderr)
+
+
+def test_export_names_attachments_and_json_carries_them_to_another_machine(
+    shell: Shell, fake: FakeOpenAI, files: Path, tmp_path: Path
+) -> None:
+    asked = shell.run(
+        "ask", "why?", "-a", str(files / "app.log"), "-a", str(files / "screen.png"),
+        "--base-url", fake.base_url,
+    )  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    markdown = shell.run("export", "--all")
+    assert "- app.log · text · 36 bytes\n- screen.png · image · " in markdown.stdout
+    backup = tmp_path / "backup.json"
+    exported = shell.run(
+        "export", "--all", "--format", "json", "--embed-attachments", "-o", str(backup)
+    )
+    assert (exported.returncode, exported.stderr) == (0, "")
+    shutil.rmtree(shell.data_dir)  # another machine
+    imported = shell.run("import", str(backup))
+    assert (imported.returncode, imported.stderr) == (0, "")
+    copies = {p.suffix: p.read_bytes() for p in (shell.data_dir / "attachments").iterdir()}
+    assert copies == {".txt": (files / "app.log").read_bytes(), ".png": png(3, 2)}
+    again = shell.run("ask", "--continue", "more?", "--base-url", fake.base_url)
+    assert again.returncode == 0, again.stderr
+    assert fake.chat_requests[-1].messages[0] == fake.chat_requests[0].messages[0]
+
+
+def test_an_embedded_attachment_that_does_not_check_out_is_one_line(
+    shell: Shell, fake: FakeOpenAI, files: Path, tmp_path: Path
+) -> None:
+    assert (
+        shell.run("ask", "-a", str(files / "app.log"), "--base-url", fake.base_url).returncode == 0
+    )
+    exported = shell.run("export", "--all", "--format", "json", "--embed-attachments")
+    [data] = json.loads(exported.stdout)
+    [digest] = data["attachment_data"]
+    data["attachment_data"][digest] = base64.b64encode(b"not the log").decode()
+    shutil.rmtree(shell.data_dir)
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps([data]))
+    imported = shell.run("import", str(tampered))
+    assert imported.returncode == 1
+    assert "attachment app.log not imported: its bytes do not match its digest" in (
+        one_line_error(imported.stderr)
+    )
+    assert len(shell.saved()) == 1 and not (shell.data_dir / "attachments").exists()
+    markdown_embed = shell.run("export", "--all", "--embed-attachments")
+    assert markdown_embed.returncode == 2
+
+
+def test_a_copy_gone_from_the_store_fails_the_reply_before_sending(
+    shell: Shell, fake: FakeOpenAI, files: Path
+) -> None:
+    assert (
+        shell.run("ask", "-a", str(files / "app.log"), "--base-url", fake.base_url).returncode == 0
+    )
+    for copy in (shell.data_dir / "attachments").iterdir():
+        copy.write_text("ERROR: edited by hand\n")
+    again = shell.run("ask", "--continue", "and?", "--base-url", fake.base_url)
+    assert again.returncode == 1
+    assert "app.log" in again.stderr and "has changed since it was attached" in again.stderr
+    assert len(fake.chat_requests) == 1
+    [saved] = shell.saved()
+    assert saved["messages"][-1]["status"] == "failed"

@@ -94,8 +94,15 @@ def test_a_file_over_its_limit_is_refused_with_the_figures(tmp_path: Path) -> No
     with open(huge, "wb") as handle:
         handle.write(png(1, 1))
         handle.truncate(limits.IMAGE_ATTACHMENT_BYTES + limits.MB)
-    with pytest.raises(AttachmentError, match=r"huge.png is 21 MB, more than the 20 MB"):
+    with pytest.raises(AttachmentError, match=r"huge.png is 21 MB, more than the 20 MB an image"):
         read_attachment(huge)
+    huge_log, huge_binary = tmp_path / "huge.log", tmp_path / "huge.bin"
+    huge_log.write_bytes("café ☕ log line\n".encode() * 1_500_000)
+    huge_binary.write_bytes(b"\x00\x01binary" * 3_000_000)
+    with pytest.raises(AttachmentError, match=r"huge.log is 27.2 MB, more than the 1 MB a text"):
+        read_attachment(huge_log)  # bigger than even an image may be: still named as text
+    with pytest.raises(AttachmentError, match=r"huge.bin is neither text"):
+        read_attachment(huge_binary)
 
 
 def test_too_many_or_too_much_for_one_message() -> None:

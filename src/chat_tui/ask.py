@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from chat_tui import console
 from chat_tui.attachments import AttachmentError, PendingAttachment, check_message, read_attachment
 from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from chat_tui.limits import PROMPT_BYTES, read_at_most
 from chat_tui.session import ChatSession
 from chat_tui.shell_tools import ShellTools, can_ask
 
@@ -16,7 +17,8 @@ def piped_input() -> str:
     """Text piped to stdin (`git diff | chat-tui ask ...`); empty when stdin is a terminal."""
     if sys.stdin is None or sys.stdin.isatty():
         return ""
-    return sys.stdin.buffer.read().decode("utf-8", errors="replace").rstrip("\n")
+    piped = read_at_most(sys.stdin.buffer, PROMPT_BYTES)  # TooLarge past it
+    return piped.decode("utf-8", errors="replace").rstrip("\n")
 
 
 def compose_prompt(instruction: str | None, piped: str) -> str:

@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from chat_tui import limits
 from chat_tui.atomic import write_bytes_atomic
 from chat_tui.limits import size_text
-from chat_tui.models import EXTENSIONS, MEDIA_TYPES, Attachment
+from chat_tui.models import EXTENSIONS, MEDIA_TYPES, Attachment, Message
 from chat_tui.paths import ensure_private_dir
 from chat_tui.safetext import one_line
 
@@ -56,6 +56,12 @@ class PendingAttachment:
 
 def media_type_of(data: bytes) -> str | None:
     """The media type of an image or text file's bytes; None for anything else."""
+    return image_type(data) or ("text/plain" if decode_text(data) is not None else None)
+
+
+def image_type(data: bytes) -> str | None:
+    """The media type of an image by its first bytes (its format's magic); None if it is
+    none of PNG, JPEG, GIF, WebP."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
@@ -64,7 +70,7 @@ def media_type_of(data: bytes) -> str | None:
         return "image/gif"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
-    return "text/plain" if decode_text(data) is not None else None
+    return None
 
 
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
@@ -184,14 +190,17 @@ def attachment_name(path: Path) -> str:
     return name[:255]
 
 
+HEAD_BYTES = 64 * 1024
+"""Bytes read first, to tell an image (and its limit) from the rest before reading more."""
+
+
 def read_attachment(path: str | os.PathLike[str]) -> PendingAttachment:
     """Read and recognise the file at `path`; `AttachmentError` says why it cannot be
-    attached. At most one byte more than the largest limit is read, whatever the file
-    claims its size is, and anything but a regular file (a FIFO, a device) is refused
-    without reading it."""
+    attached. At most one byte more than its kind's limit is read, whatever the file claims
+    its size is, and anything but a regular file (a FIFO, a device) is refused without
+    reading it."""
     path = Path(path).expanduser()
     shown = one_line(str(path), 200)
-    largest = max(limits.TEXT_ATTACHMENT_BYTES, limits.IMAGE_ATTACHMENT_BYTES)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
@@ -203,26 +212,24 @@ def read_attachment(path: str | os.PathLike[str]) -> PendingAttachment:
                 raise AttachmentError(f"{shown} is a directory, not a file")
             if not stat.S_ISREG(info.st_mode):
                 raise AttachmentError(f"{shown} is not a regular file")
-            if info.st_size > largest:
-                raise AttachmentError(_too_large(shown, info.st_size, largest, "file"))
-            data = handle.read(largest + 1)
+            head = handle.read(HEAD_BYTES)
+            image = image_type(head)
+            limit = limits.IMAGE_ATTACHMENT_BYTES if image else limits.TEXT_ATTACHMENT_BYTES
+            if info.st_size > limit:
+                if not image and not _starts_as_text(head):
+                    raise AttachmentError(_not_attachable(shown))
+                raise AttachmentError(_too_large(shown, info.st_size, limit, image))
+            data = head + handle.read(max(0, limit + 1 - len(head)))
     except OSError as error:
         raise _open_error(shown, error) from None
-    if len(data) > largest:
-        raise AttachmentError(_too_large(shown, None, largest, "file"))
-    media_type = media_type_of(data)
+    if len(data) > limit:  # it grew after its size was read
+        raise AttachmentError(_too_large(shown, None, limit, image))
+    media_type = image or ("text/plain" if decode_text(data) is not None else None)
     if media_type is None:
-        raise AttachmentError(
-            f"{shown} is neither text (UTF-8, UTF-16 or Windows-1252) nor a PNG, JPEG, GIF "
-            "or WebP image; only those can be attached"
-        )
-    limit = limit_for(media_type)
-    kind = MEDIA_TYPES[media_type]
-    if len(data) > limit:
-        raise AttachmentError(_too_large(shown, len(data), limit, f"{kind} file"))
+        raise AttachmentError(_not_attachable(shown))
     attachment = Attachment(
         name=attachment_name(path),
-        kind=kind,
+        kind=MEDIA_TYPES[media_type],
         media_type=media_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
@@ -230,10 +237,23 @@ def read_attachment(path: str | os.PathLike[str]) -> PendingAttachment:
     return PendingAttachment(attachment, data)
 
 
-def _too_large(shown: str, size: int | None, limit: int, what: str) -> str:
+def _starts_as_text(head: bytes) -> bool:
+    """Whether the start of a file reads as text (its last character may be cut short)."""
+    return any(decode_text(head[: len(head) - cut]) is not None for cut in range(4))
+
+
+def _not_attachable(shown: str) -> str:
+    return (
+        f"{shown} is neither text (UTF-8, UTF-16 or Windows-1252) nor a PNG, JPEG, GIF or "
+        "WebP image; only those can be attached"
+    )
+
+
+def _too_large(shown: str, size: int | None, limit: int, image: str | None) -> str:
     """The figures: the file's size when it is known (None: it grew while read)."""
     measured = f"is {size_over(size)}," if size is not None else "is"
-    return f"{shown} {measured} more than the {size_text(limit)} a {what} may be to be attached"
+    what = "an image" if image else "a text file"
+    return f"{shown} {measured} more than the {size_text(limit)} {what} may be to be attached"
 
 
 def size_over(size: int) -> str:
@@ -296,7 +316,7 @@ class AttachmentStore:
         path = self.path_of(attachment)
         try:
             ensure_private_dir(self.root)
-            if self._holds(path, attachment):
+            if self._holds(attachment):
                 os.utime(path)
             else:
                 write_bytes_atomic(path, pending.data)
@@ -308,12 +328,13 @@ class AttachmentStore:
             ) from error
         return attachment
 
-    def _holds(self, path: Path, attachment: Attachment) -> bool:
+    def _holds(self, attachment: Attachment) -> bool:
+        """Whether a good copy is there already (a changed one is written again)."""
         try:
             self.bytes_of(attachment)
         except AttachmentError:
             return False
-        return path.exists()
+        return True
 
     def bytes_of(self, attachment: Attachment) -> bytes:
         """The stored bytes, checked against the digest: a copy that is missing or changed
@@ -377,7 +398,7 @@ class AttachmentStore:
         return removed
 
 
-def attachments_of(messages: Iterable[Any]) -> Iterable[Attachment]:
+def attachments_of(messages: Iterable[Message]) -> Iterator[Attachment]:
     """Every attachment of these messages and of their alternatives."""
     for message in messages:
         yield from message.attachments

@@ -199,6 +199,12 @@ def _add_commands(parser: Parser) -> None:
     which.add_argument("--all", action="store_true", help="every saved conversation")
     export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export.add_argument(
+        "--embed-attachments",
+        action="store_true",
+        help="with --format json: include the attached files' bytes, so that import "
+        "restores them on another machine",
+    )
 
     imports = parser.add_command(
         "import",
@@ -255,6 +261,8 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.commands.get(args.command, parser).error(
             f"unrecognized arguments: {' '.join(unknown)}"
         )
+    if args.command == "export" and args.embed_attachments and args.format != "json":
+        parser.commands["export"].error("--embed-attachments needs --format json")
     if args.command in FILE_COMMANDS:
         from chat_tui import shell_files
 
@@ -270,6 +278,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _ask(args: argparse.Namespace, parser: Parser) -> int:
     from chat_tui.ask import AttachFailed, ask, compose_prompt, piped_input, read_attachments
+    from chat_tui.limits import TooLarge
     from chat_tui.session import preload_sdk
 
     try:
@@ -277,7 +286,11 @@ def _ask(args: argparse.Namespace, parser: Parser) -> int:
     except AttachFailed as error:
         raise Failure(str(error), error.code) from None
     preload_sdk()
-    prompt = compose_prompt(" ".join(args.prompt), piped_input())
+    try:
+        piped = piped_input()
+    except TooLarge as error:
+        raise Failure(f"the text piped to ask {error}", EXIT_USAGE) from None
+    prompt = compose_prompt(" ".join(args.prompt), piped)
     if not prompt and not attachments:
         parser.error("ask needs a prompt: an argument, text piped to stdin, or --attach FILE")
     return asyncio.run(ask(_session(args, save=not args.no_save), prompt, attachments))
@@ -341,13 +354,19 @@ def _session(args: argparse.Namespace, *, save: bool) -> ChatSession:
     except BaseException:
         store.close()
         raise
-    return ChatSession(settings, conversation, store, save=save, toolbox=_toolbox(args, settings))
+    toolbox = _toolbox(args, settings, conversation)
+    return ChatSession(settings, conversation, store, save=save, toolbox=toolbox)
 
 
-def _toolbox(args: argparse.Namespace, settings: Settings) -> Toolbox | None:
-    """The configured servers' tools, unless there are none or `--no-tools` says so."""
-    if getattr(args, "no_tools", False) or not any(
-        server.enabled for server in settings.mcp_servers.values()
+def _toolbox(
+    args: argparse.Namespace, settings: Settings, conversation: Conversation
+) -> Toolbox | None:
+    """The tools of the servers the conversation offers (as configured, or as switched for
+    it in the app), unless there are none or `--no-tools` says so."""
+    from chat_tui.tools.servers import servers_on
+
+    if getattr(args, "no_tools", False) or not servers_on(
+        settings.mcp_servers, conversation.tool_servers
     ):
         return None
     from chat_tui.tools.approvals import Approvals

@@ -44,6 +44,9 @@ megabyte."""
 MESSAGE_CHARS = 10_000_000
 """Characters in one imported message: no model reads or writes more in one message (the
 largest context windows hold a few million tokens of about four characters)."""
+PROMPT_BYTES = 16 * MB
+"""Text piped to `ask`, or one line piped to `--plain`: more than any model's context holds,
+and a pipe with no end (`yes |`, `/dev/zero`) is refused there, not read into memory whole."""
 
 TEXT_ATTACHMENT_BYTES = 1 * MB
 """A text file attached to a message: a log larger than this would not fit a model's context

@@ -14,8 +14,8 @@ import sys
 
 from chat_tui import console
 from chat_tui.attachments import AttachmentError, PendingAttachment, check_message, read_attachment
-from chat_tui.console import EXIT_FAILURE, EXIT_OK
-from chat_tui.limits import size_text
+from chat_tui.console import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from chat_tui.limits import PROMPT_BYTES, TooLarge, size_text
 from chat_tui.safetext import display_text, one_line
 from chat_tui.session import ChatSession
 from chat_tui.shell_tools import ShellTools, can_ask
@@ -33,13 +33,19 @@ def chat(session: ChatSession) -> int:
     printer = console.StreamPrinter()
     tools = ShellTools(printer, ask=can_ask())
     attached: list[PendingAttachment] = []
+    code = EXIT_OK
     with asyncio.Runner() as runner:
         try:
             while True:
                 try:
-                    line = input("You: ")
+                    line = _read_line(typed_here)
                 except EOFError:
                     print()
+                    break
+                except TooLarge as error:
+                    print()
+                    console.error(f"a line piped to --plain {error}")
+                    code = EXIT_USAGE
                     break
                 if not typed_here:
                     print(display_text(line))  # piped input: show it, so the transcript reads
@@ -72,7 +78,21 @@ def chat(session: ChatSession) -> int:
         saved = runner.run(session.close())
     if not saved:
         console.error(f"the conversation was not saved: {session.save_error}")
-    return EXIT_OK if saved else EXIT_FAILURE
+    return code if saved else EXIT_FAILURE
+
+
+def _read_line(typed_here: bool) -> str:
+    """The next line, without its line break. A terminal's own line editing bounds a typed
+    line; a piped one is read to `PROMPT_BYTES` at most (a pipe may never send a line end)."""
+    if typed_here:
+        return input("You: ")
+    print("You: ", end="", flush=True)
+    line = sys.stdin.buffer.readline(PROMPT_BYTES + 1)
+    if not line:
+        raise EOFError
+    if len(line) > PROMPT_BYTES:
+        raise TooLarge(f"is more than the {size_text(PROMPT_BYTES)} chat-tui reads")
+    return line.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r")
 
 
 def attachment_command(line: str, attached: list[PendingAttachment]) -> bool:
@@ -85,6 +105,8 @@ def attachment_command(line: str, attached: list[PendingAttachment]) -> bool:
     if command != "/attach":
         return False
     path = argument.strip()
+    if len(path) > 1 and path[0] == path[-1] and path[0] in "'\"":
+        path = path[1:-1]  # a path pasted with quotes (as terminals drop a file)
     if path:
         try:
             pending = read_attachment(path)

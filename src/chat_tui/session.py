@@ -24,6 +24,7 @@ from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
 from chat_tui.tools.approvals import Approver, deny_all
 from chat_tui.tools.loop import ReplyHooks, reply_with_tools
+from chat_tui.tools.servers import servers_on
 from chat_tui.tools.toolbox import Toolbox
 
 SHELL_NEXT_STEPS = {
@@ -101,6 +102,7 @@ class ChatSession:
         )
         self.toolbox = toolbox
         """The tools replies may use; None offers none."""
+        self._mcp_servers = settings.mcp_servers
         self.max_tool_rounds = settings.max_tool_rounds
         self.save_error: str | None = None
         """Why the last save failed, if it did (the saver keeps retrying)."""
@@ -149,6 +151,7 @@ class ChatSession:
             self.client,
             model=conversation.model,
             toolbox=self.toolbox,
+            servers=servers_on(self._mcp_servers, conversation.tool_servers),
             approve=approve,
             max_rounds=self.max_tool_rounds,
             hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 
 from chat_tui import console, exporting, importing
+from chat_tui.attachments import AttachmentError
 from chat_tui.console import EXIT_FAILURE, EXIT_OK
 from chat_tui.index import ConversationSummary
 from chat_tui.models import Conversation
@@ -92,19 +93,23 @@ def export(args: argparse.Namespace) -> int:
             conversations, failed = _load_all(store)
         else:
             conversations, failed = _load_one(store, args.id), False
-    if not args.all and not conversations:
-        return EXIT_FAILURE
-    if args.format == "json":
-        text = (
-            exporting.conversations_to_json(conversations)
-            if args.all
-            else exporting.conversation_to_json(conversations[0])
-        )
-    else:
-        text = exporting.conversations_to_markdown(conversations)
+        if not args.all and not conversations:
+            return EXIT_FAILURE
+        problems: list[str] = []
+        embed = store.attachments if args.embed_attachments else None
+        if args.format == "json":
+            text = (
+                exporting.conversations_to_json(conversations, embed, problems)
+                if args.all
+                else exporting.conversation_to_json(conversations[0], embed, problems)
+            )
+        else:
+            text = exporting.conversations_to_markdown(conversations)
+    for problem in problems:
+        console.error(f"attachment not embedded: {problem}")
     if not _write(text, args.output):
         return EXIT_FAILURE
-    return EXIT_FAILURE if failed else EXIT_OK
+    return EXIT_FAILURE if failed or problems else EXIT_OK
 
 
 def _load_one(store: ConversationStore, conversation_id: str) -> list[Conversation]:
@@ -154,6 +159,11 @@ def import_file(args: argparse.Namespace) -> int:
         console.error(str(error))
         return EXIT_FAILURE
     with _open_store() as store:
+        for pending in parsed.attachments.values():
+            try:
+                store.attachments.put(pending)
+            except AttachmentError as error:
+                parsed.problems.append(str(error))
         results = [importing.save(store, conversation) for conversation in parsed.conversations]
     for result in results:
         print(

@@ -493,14 +493,12 @@ class ChatScreen(ConversationActions, Screen[None]):
         store = self.chat_app.store
         if self.chat_app.closing:
             return
-        if not self._summaries:
+        first_listing = not self._summaries
+        if first_listing:
             newest = store.summaries(limit=FIRST_ROWS)
             if newest:
                 rows = [_row(s) for s in newest]
                 self.app.call_from_thread(self._sidebar_loaded, newest, rows, None, [])
-            # Not needed for an empty conversation, so not loaded before the first paint;
-            # here, not in a thread of its own, so the two do not fight over the interpreter.
-            preload_markdown()
         try:
             problems = store.refresh(progress=self._indexing, wait=False)
             busy = False
@@ -515,6 +513,11 @@ class ChatScreen(ConversationActions, Screen[None]):
         query = self.sidebar.query_text
         hits = store.search(query) if query else None
         self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems, busy)
+        if first_listing:
+            # Not needed for an empty conversation, so not loaded before the first paint;
+            # after the list, which an empty store would otherwise wait for; here, not in a
+            # thread of its own, so the two do not fight over the interpreter.
+            preload_markdown()
 
     def _indexing(self, done: int, total: int) -> None:
         """Progress of a (re)build of the index, shown while the list is still empty."""
@@ -961,6 +964,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         bars = self.query(ApprovalBar)
         if not bars:
             return  # the screen is being taken down
+        self._mark_streaming()  # a question waiting in another conversation shows there
         bar = bars.first()
         if question is None:
             bar.withdraw()
@@ -1075,7 +1079,8 @@ class ChatScreen(ConversationActions, Screen[None]):
             await stream.stop()
 
     def _mark_streaming(self) -> None:
-        self.sidebar.conversation_list.mark(streaming=set(self._replies))
+        waiting = {cid for cid, state in self._replies.items() if state.question is not None}
+        self.sidebar.conversation_list.mark(streaming=set(self._replies), waiting=waiting)
 
     def live_replies(self) -> list[tuple[Message, Conversation]]:
         """Every reply streaming right now, with its conversation."""

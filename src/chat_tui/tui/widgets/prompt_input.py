@@ -10,7 +10,6 @@ from textual.binding import Binding, BindingType
 from chat_tui.safetext import display_text
 from chat_tui.tui.messages import PathPasted, PromptSubmitted
 from chat_tui.tui.textual_compat import TextAreaWithHooks
-from chat_tui.typed_paths import pasted_path
 
 
 class PromptInput(TextAreaWithHooks):
@@ -67,6 +66,8 @@ class PromptInput(TextAreaWithHooks):
 
     def paste_taken(self, text: str) -> bool:
         # A dropped file arrives as a paste of its path: the screen offers to attach it.
+        from chat_tui.typed_paths import pasted_path  # (not needed to start)
+
         path = pasted_path(text)
         if path is None:
             return False

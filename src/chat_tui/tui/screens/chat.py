@@ -779,7 +779,7 @@ class ChatScreen(ConversationActions, Screen[None]):
     @work(group="attach", exit_on_error=False, description="show an attachment")
     async def _attachment_opened(self, event: AttachmentOpened) -> None:
         """Show a text attachment's content, or an image's size with a way to open it."""
-        from chat_tui.attachments import AttachmentError, decode_text, image_dimensions
+        from chat_tui.attachments import AttachmentError, image_dimensions
         from chat_tui.tui.screens.attach import AttachmentViewer
 
         attachment = event.attachment
@@ -788,16 +788,17 @@ class ChatScreen(ConversationActions, Screen[None]):
         try:
             if pending is not None:  # (stored now, so the viewer has a file to open)
                 await asyncio.to_thread(store.put, pending)
-            data = await asyncio.to_thread(store.bytes_of, attachment)
+            if attachment.kind == "text":
+                text = await asyncio.to_thread(store.text_of, attachment)
+                viewer = AttachmentViewer(attachment, text=text)
+            else:
+                data = await asyncio.to_thread(store.bytes_of, attachment)
+                # (The dimensions are in the first bytes: no need for a thread.)
+                size, path = image_dimensions(data), store.path_of(attachment)
+                viewer = AttachmentViewer(attachment, dimensions=size, path=path)
         except AttachmentError as error:
             self.status.show(f"Cannot show it: {error}.", "error")
             return
-        if attachment.kind == "text":
-            viewer = AttachmentViewer(attachment, text=decode_text(data) or "")
-        else:
-            viewer = AttachmentViewer(
-                attachment, dimensions=image_dimensions(data), path=store.path_of(attachment)
-            )
         self.app.push_screen(viewer)
 
     async def _start_reply(self, conversation: Conversation, replacing: int | None = None) -> None:

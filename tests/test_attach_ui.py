@@ -115,6 +115,19 @@ async def test_the_palette_opens_the_dialog_and_a_bad_file_is_explained_there(
         await wait_for(pilot, lambda: "no such file" in str(error.render()), "the new error")
 
 
+async def test_the_same_file_twice_is_refused_in_the_dialog(
+    fake: FakeOpenAI, make_app, files: Path
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await attach_by_typing(pilot, "server.log")
+        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip")
+        await attach_by_typing(pilot, "./server.log")
+        error = app.screen.query_one("#attach-error", Static)
+        await wait_for(pilot, lambda: "attached already" in str(error.render()), "the refusal")
+        assert isinstance(app.screen, AttachDialog) and len(chips(app)) == 1
+
+
 async def test_tab_completes_a_path_and_lists_the_choices(
     fake: FakeOpenAI, make_app, files: Path
 ) -> None:

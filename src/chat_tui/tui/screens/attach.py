@@ -8,7 +8,7 @@ cannot be attached is explained in the dialog, which stays open to try another.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -64,11 +64,16 @@ class SafeDirectoryTree(DirectoryTree):
 
 
 class AttachDialog(Dialog):
-    """Dismisses with the `PendingAttachment` read, or None."""
+    """Dismisses with the `PendingAttachment` read, or None.
 
-    def __init__(self, cwd: Path) -> None:
+    `refusal` says why a file read cannot go with the message (attached already, one too
+    many); the dialog then shows it and stays open.
+    """
+
+    def __init__(self, cwd: Path, refusal: Callable[[Attachment], str | None]) -> None:
         super().__init__()
         self._cwd = cwd
+        self._refusal = refusal
         self._last_completed: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -159,6 +164,10 @@ class AttachDialog(Dialog):
             pending = await asyncio.to_thread(read_attachment, path)
         except AttachmentError as error:
             self._show_error(str(error))
+            return
+        refused = self._refusal(pending.attachment)
+        if refused:
+            self._show_error(refused)
             return
         self.dismiss(pending)
 

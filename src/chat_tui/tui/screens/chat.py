@@ -700,20 +700,26 @@ class ChatScreen(ConversationActions, Screen[None]):
             if pending is not None:
                 self.run_worker(self._add_attachment(pending), group="attach")  # type: ignore[arg-type]
 
-        self.app.push_screen(AttachDialog(working_directory()), chosen)
+        self.app.push_screen(AttachDialog(working_directory(), self._refusal), chosen)
 
-    async def _add_attachment(self, pending: PendingAttachment) -> None:
-        """Add a file read from disk to the message being written (once per content)."""
+    def _refusal(self, attachment: Attachment) -> str | None:
+        """Why `attachment` cannot join the message being written, or None."""
         from chat_tui.attachments import AttachmentError, check_message
 
-        attachment = pending.attachment
         if any(a.sha256 == attachment.sha256 for a in self._attached):
-            self.status.show(f"{one_line(attachment.name, 60)} is attached already.")
-            return
+            return f"{one_line(attachment.name, 60)} is attached already."
         try:
             check_message([*self._attached, attachment])
         except AttachmentError as error:
-            self.status.show(f"Not attached: {error}.", "error")
+            return f"Not attached: {error}."
+        return None
+
+    async def _add_attachment(self, pending: PendingAttachment) -> None:
+        """Add a file read from disk to the message being written (once per content)."""
+        attachment = pending.attachment
+        refused = self._refusal(attachment)
+        if refused:
+            self.status.show(refused, "error")
             return
         self._unstored[attachment.sha256] = pending
         await self._set_attached([*self._attached, attachment])

@@ -32,6 +32,7 @@ from tests.support.pilot import workers_done  # noqa: E402
 from tests.support.sample_data import (  # noqa: E402
     FIXED_NOW,
     PYTHON_REPLY,
+    attachments_conversation,
     seed_sample_conversations,
 )
 
@@ -163,6 +164,24 @@ async def tools(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.pause()
 
 
+async def attachments(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """A log and a screenshot sent with a question, and a file attached to the next one."""
+    opened = attachments_conversation(app.store)
+    await _quiet(pilot)
+    await app.screen.open_conversation(opened.id)  # type: ignore[attr-defined]
+    app.screen.refresh_sidebar()  # type: ignore[attr-defined]
+    folder = Path(os.environ["XDG_DATA_HOME"]).parent
+    (folder / "df-after-cleanup.txt").write_text(
+        "Filesystem  Size  Used Avail Use% Mounted on\n/dev/sdb1    20G  4.2G   15G  22% /var\n"
+    )
+    await pilot.press("ctrl+t", *str(folder / "df-after-cleanup.txt"), "enter")
+    while not app.screen.query(".attachment-chip"):
+        await pilot.pause(0.05)
+    for key in "It works now: is this enough room?":
+        await pilot.press(key if key != " " else "space")
+    await _quiet(pilot)
+
+
 async def light(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     """The same conversation in a light theme."""
     app.theme = "textual-light"
@@ -179,6 +198,7 @@ SCENES: dict[str, tuple[Scene, bool]] = {
     "settings": (presets, True),
     "error": (error, True),
     "tools": (tools, True),
+    "attachments": (attachments, False),
     "light": (light, True),
 }
 """File name -> (scene, open the sample conversation first)."""

@@ -63,6 +63,11 @@ PALETTE: tuple[PaletteCommand, ...] = (
         "message: edit last", "Edit your last message and send it again", "screen.edit_last_prompt"
     ),
     PaletteCommand(
+        "message: attach file",
+        "Attach a text file or an image to the message you are writing",
+        "screen.attach_file",
+    ),
+    PaletteCommand(
         "sidebar: toggle", "Hide or show the conversation list", "screen.toggle_sidebar"
     ),
     PaletteCommand(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -26,15 +27,28 @@ from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
+<<<<<<< HEAD
 from chat_tui.models import Conversation, Message, ToolCall
 from chat_tui.presets import PresetError, new_conversation
+=======
+from chat_tui.models import Attachment, Conversation, Message, ToolCall
+>>>>>>> attach-ui
 from chat_tui.safetext import display_text, one_line
 from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label
-from chat_tui.tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
+from chat_tui.tui.messages import (
+    AttachmentOpened,
+    AttachmentRemoved,
+    ConversationChosen,
+    PathPasted,
+    PromptSubmitted,
+    SearchChanged,
+    VariantStep,
+)
 from chat_tui.tui.screens.conversation_actions import ConversationActions
 from chat_tui.tui.textual_compat import app_keymap
 from chat_tui.tui.widgets.approval_bar import ApprovalBar
+from chat_tui.tui.widgets.attachment_chips import AttachmentChips
 from chat_tui.tui.widgets.conversation_list import Row
 from chat_tui.tui.widgets.footer import ChatFooter
 from chat_tui.tui.widgets.message_log import MessageLog
@@ -45,6 +59,7 @@ from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 from chat_tui.tui.widgets.tool_call import call_label
 
 if TYPE_CHECKING:
+    from chat_tui.attachments import PendingAttachment
     from chat_tui.tools.approvals import Decision
     from chat_tui.tui.messages import LinkActivated
     from chat_tui.tui.screens.tools import ToolsDialog
@@ -172,6 +187,14 @@ class ChatScreen(ConversationActions, Screen[None]):
             show=False,
         ),
         Binding(
+            "ctrl+t",
+            "attach_file",
+            "Attach",
+            id="message.attach",
+            tooltip="Attach a file (text or image) to the message you are writing.",
+            show=False,
+        ),
+        Binding(
             "ctrl+f,slash",
             "focus_search",
             "Search",
@@ -260,6 +283,10 @@ class ChatScreen(ConversationActions, Screen[None]):
         self._unsaved: set[str] = set()
         """Conversations whose last save failed (the saver retries them)."""
         self._sdk_warming = False
+        self._attached: list[Attachment] = []
+        """What goes with the message being written, in the order attached (chips)."""
+        self._unstored: dict[str, PendingAttachment] = {}
+        """The bytes of those attached from a file, by digest, until they are stored."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -271,6 +298,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 yield MessageLog(id="log")
                 yield StatusBar(id="status")
                 yield ApprovalBar(id="approval")
+                yield AttachmentChips(removable=True, id="attached")
                 yield PromptInput(id="prompt")
         yield ChatFooter()
 
@@ -649,23 +677,142 @@ class ChatScreen(ConversationActions, Screen[None]):
             self.status.show("No server configured yet: set one up first.", "error")
             self.action_setup_server()
             return
+        attachments = list(self._attached)
+        if attachments and not await self._store_attached():
+            return
         self._keep_draft(self._draft_key(conversation), "")
         self.prompt.accept(text)
         self._draft_changed = False
+        await self._set_attached([])
         if self._editing is not None:
             index, self._editing = self._editing, None
-            attachments = list(conversation.messages[index].attachments)  # sent again
-            conversation.branch(
-                index, [Message(role="user", content=text, attachments=attachments)]
-            )
+            sent = Message(role="user", content=text, attachments=attachments)
+            conversation.branch(index, [sent])
             await self.log_view.truncate(index)
             message = conversation.messages[index]
         else:
-            message = conversation.add_user_message(text)
+            message = conversation.add_user_message(text, attachments)
         self.chat_app.saver.request(conversation)
         await self.log_view.append(message, len(conversation.messages) - 1)
         self.update_top_bar()
         await self._start_reply(conversation)
+
+    # -- attaching -------------------------------------------------------------------------
+
+    def action_attach_file(self) -> None:
+        from chat_tui.tui.screens.attach import AttachDialog
+        from chat_tui.typed_paths import working_directory
+
+        def chosen(pending: object) -> None:
+            if pending is not None:
+                self.run_worker(self._add_attachment(pending), group="attach")  # type: ignore[arg-type]
+
+        self.app.push_screen(AttachDialog(working_directory(), self._refusal), chosen)
+
+    def _refusal(self, attachment: Attachment) -> str | None:
+        """Why `attachment` cannot join the message being written, or None."""
+        from chat_tui.attachments import AttachmentError, check_message
+
+        if any(a.sha256 == attachment.sha256 for a in self._attached):
+            return f"{one_line(attachment.name, 60)} is attached already."
+        try:
+            check_message([*self._attached, attachment])
+        except AttachmentError as error:
+            return f"Not attached: {error}."
+        return None
+
+    async def _add_attachment(self, pending: PendingAttachment) -> None:
+        """Add a file read from disk to the message being written (once per content)."""
+        attachment = pending.attachment
+        refused = self._refusal(attachment)
+        if refused:
+            self.status.show(refused, "error")
+            return
+        self._unstored[attachment.sha256] = pending
+        await self._set_attached([*self._attached, attachment])
+        self.status.show("")
+
+    def _set_attached(self, attachments: list[Attachment]) -> AwaitComplete:
+        """What goes with the message, at once; the chips follow (done once awaited)."""
+        self._attached = attachments
+        digests = {a.sha256 for a in attachments}
+        self._unstored = {k: v for k, v in self._unstored.items() if k in digests}
+        self.prompt.has_attachments = bool(attachments)
+        return self.query_one("#attached", AttachmentChips).show(attachments)
+
+    async def _store_attached(self) -> bool:
+        """Copy the attached files into the data directory before they are sent (in a
+        thread: they can be megabytes); False, said in the status line, if that failed."""
+        from chat_tui.attachments import AttachmentError
+
+        store = self.chat_app.store.attachments
+        unstored = [self._unstored[a.sha256] for a in self._attached if a.sha256 in self._unstored]
+        try:
+            for pending in unstored:
+                await asyncio.to_thread(store.put, pending)
+        except AttachmentError as error:
+            self.status.show(f"Not sent: {error}.", "error")
+            return False
+        return True
+
+    @on(AttachmentRemoved)
+    async def _attachment_removed(self, event: AttachmentRemoved) -> None:
+        row = self.query_one("#attached", AttachmentChips)
+        had_focus = self.focused is not None and self.focused.parent is row
+        attached = self._attached
+        position = attached.index(event.attachment) if event.attachment in attached else 0
+        await self._set_attached([a for a in self._attached if a != event.attachment])
+        chips = list(row.children)
+        if had_focus:
+            (chips[min(position, len(chips) - 1)] if chips else self.prompt).focus()
+
+    @on(PathPasted)
+    @work(group="attach", exit_on_error=False, description="check a pasted path")
+    async def _path_pasted(self, event: PathPasted) -> None:
+        """A paste that names an existing file offers to attach it; anything else is text."""
+        from chat_tui.attachments import AttachmentError, read_attachment
+        from chat_tui.tui.screens.attach import paste_offer
+        from chat_tui.typed_paths import expand, working_directory
+
+        path = expand(event.path, working_directory())
+        if not await asyncio.to_thread(path.is_file):
+            self.prompt.insert_pasted(event.text)
+            return
+        if not await self.app.push_screen_wait(paste_offer(path)):
+            self.prompt.insert_pasted(event.text)
+            return
+        try:
+            pending = await asyncio.to_thread(read_attachment, path)
+        except AttachmentError as error:
+            self.status.show(f"Not attached: {error}.", "error")
+            return
+        await self._add_attachment(pending)
+
+    @on(AttachmentOpened)
+    @work(group="attach", exit_on_error=False, description="show an attachment")
+    async def _attachment_opened(self, event: AttachmentOpened) -> None:
+        """Show a text attachment's content, or an image's size with a way to open it."""
+        from chat_tui.attachments import AttachmentError, image_dimensions
+        from chat_tui.tui.screens.attach import AttachmentViewer
+
+        attachment = event.attachment
+        store = self.chat_app.store.attachments
+        pending = self._unstored.get(attachment.sha256)
+        try:
+            if pending is not None:  # (stored now, so the viewer has a file to open)
+                await asyncio.to_thread(store.put, pending)
+            if attachment.kind == "text":
+                text = await asyncio.to_thread(store.text_of, attachment)
+                viewer = AttachmentViewer(attachment, text=text)
+            else:
+                data = await asyncio.to_thread(store.bytes_of, attachment)
+                # (The dimensions are in the first bytes: no need for a thread.)
+                size, path = image_dimensions(data), store.path_of(attachment)
+                viewer = AttachmentViewer(attachment, dimensions=size, path=path)
+        except AttachmentError as error:
+            self.status.show(f"Cannot show it: {error}.", "error")
+            return
+        self.app.push_screen(viewer)
 
     async def _start_reply(self, conversation: Conversation, replacing: int | None = None) -> None:
         """Stream a new reply: appended, or as a new version of the reply at `replacing`."""
@@ -1127,6 +1274,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             return
         self._editing = index
         self.prompt.load_text(conversation.messages[index].content)
+        self._set_attached(list(conversation.messages[index].attachments))
         self.prompt.move_cursor(self.prompt.document.end)
         self.prompt.focus()
         self.status.show(
@@ -1134,6 +1282,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         )
 
     def _cancel_edit(self) -> None:
+        if self._editing is not None:
+            self._set_attached([])
         self._editing = None
 
     def action_toggle_sidebar(self) -> None:

@@ -27,12 +27,8 @@ from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
-<<<<<<< HEAD
-from chat_tui.models import Conversation, Message, ToolCall
-from chat_tui.presets import PresetError, new_conversation
-=======
 from chat_tui.models import Attachment, Conversation, Message, ToolCall
->>>>>>> attach-ui
+from chat_tui.presets import PresetError, new_conversation
 from chat_tui.safetext import display_text, one_line
 from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label

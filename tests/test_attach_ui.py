@@ -85,6 +85,12 @@ async def attach_by_typing(pilot, typed: str) -> None:
     await pilot.press("enter")
 
 
+async def attach_and_wait(pilot, typed: str, *, chip: int, what: str) -> None:
+    """Attach `typed` and wait until it shows as chip number `chip` above the input."""
+    await attach_by_typing(pilot, typed)
+    await wait_for(pilot, lambda: len(chips(pilot.app)) == chip, what)
+
+
 async def test_a_typed_path_becomes_a_chip(fake: FakeOpenAI, make_app, files: Path) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -120,8 +126,7 @@ async def test_the_same_file_twice_is_refused_in_the_dialog(
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await attach_by_typing(pilot, "server.log")
-        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip")
+        await attach_and_wait(pilot, "server.log", chip=1, what="the chip")
         await attach_by_typing(pilot, "./server.log")
         error = app.screen.query_one("#attach-error", Static)
         await wait_for(pilot, lambda: "attached already" in str(error.render()), "the refusal")
@@ -166,10 +171,8 @@ async def test_picking_a_file_in_the_tree_fills_the_path(
 async def test_a_chip_is_removed_with_delete(fake: FakeOpenAI, make_app, files: Path) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await attach_by_typing(pilot, "server.log")
-        await wait_for(pilot, lambda: len(chips(app)) == 1, "the first chip")
-        await attach_by_typing(pilot, "screenshot\\ one.png")
-        await wait_for(pilot, lambda: len(chips(app)) == 2, "the second chip")
+        await attach_and_wait(pilot, "server.log", chip=1, what="the first chip")
+        await attach_and_wait(pilot, "screenshot\\ one.png", chip=2, what="the second chip")
         await pilot.press("shift+tab")  # from the input to the last chip
         assert app.focused is chips(app)[1]
         await pilot.press("delete")
@@ -219,8 +222,7 @@ async def test_only_attachments_are_sent_as_parts_with_the_exact_bytes(
     fake.add_text("A disk is full.")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await attach_by_typing(pilot, "server.log")
-        await wait_for(pilot, lambda: len(chips(app)) == 1, "the log chip")
+        await attach_and_wait(pilot, "server.log", chip=1, what="the log chip")
         await attach_by_typing(pilot, str(files / "screenshot one.png"))
         await wait_for(pilot, lambda: len(chips(app)) == 2, "the image chip")
         await pilot.press("enter")  # the input is empty: the attachments alone are sent
@@ -250,8 +252,7 @@ async def test_the_chips_stay_when_the_message_cannot_be_sent(
     unconfigured = load_settings(environ={}, cli={"model": "gpt-4o-mini"})
     app = make_app(unconfigured)
     async with app.run_test(size=SIZE) as pilot:
-        await attach_by_typing(pilot, "server.log")
-        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip")
+        await attach_and_wait(pilot, "server.log", chip=1, what="the chip")
         await pilot.press("escape")  # (any dialog the setup opened)
         screen_of(app).query_one(PromptInput).focus()
         await pilot.press("enter")
@@ -267,8 +268,7 @@ async def test_regenerate_and_edit_send_the_attachments_again(
     fake.add_text("Third.")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await attach_by_typing(pilot, "server.log")
-        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip")
+        await attach_and_wait(pilot, "server.log", chip=1, what="the chip")
         await type_text(pilot, "Why?")
         await pilot.press("enter")
         await settle(pilot)
@@ -291,10 +291,8 @@ async def test_a_sent_chip_shows_the_image_or_the_text(
     fake.add_text("Seen.")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await attach_by_typing(pilot, "screenshot one.png")
-        await wait_for(pilot, lambda: len(chips(app)) == 1, "the image chip")
-        await attach_by_typing(pilot, "server.log")
-        await wait_for(pilot, lambda: len(chips(app)) == 2, "the log chip")
+        await attach_and_wait(pilot, "screenshot one.png", chip=1, what="the image chip")
+        await attach_and_wait(pilot, "server.log", chip=2, what="the log chip")
         await pilot.press("enter")
         await settle(pilot)
         sent = list(app.screen.query(MessageView).first().query(AttachmentChip))
@@ -397,8 +395,7 @@ async def test_the_image_viewer_opens_the_stored_copy(
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await attach_by_typing(pilot, "screenshot one.png")
-        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip")
+        await attach_and_wait(pilot, "screenshot one.png", chip=1, what="the chip")
         chips(app)[0].focus()
         await pilot.press("enter")  # a chip not sent yet can be looked at too
         await wait_for_screen(pilot, AttachmentViewer)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.app:App()", "_keymap"),
     ("textual.keys", "_character_to_key"),
+    ("textual._time", "get_time"),
     ("textual.widget:Widget", "_size_updated"),
     ("textual._styles_cache:StylesCache", "get_inner_outer"),
     ("textual.widgets.markdown:MarkdownBlock", "_update_from_block"),
@@ -63,6 +64,14 @@ def character_to_key(character: str) -> str:
     from textual.keys import _character_to_key
 
     return _character_to_key(character)
+
+
+def event_clock() -> float:
+    """Now, on the clock Textual stamps `Message.time` with (not `time.monotonic` on
+    Windows), so a moment can be compared with when a key was pressed."""
+    from textual._time import get_time
+
+    return get_time()
 
 
 _original_size_updated = Widget._size_updated

@@ -9,7 +9,6 @@ the message box) goes to the message box instead, so the person's draft keeps it
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import ClassVar
 
 from textual import events
@@ -22,6 +21,7 @@ from textual.widgets import Static
 
 from chat_tui.models import ToolCall
 from chat_tui.safetext import one_line
+from chat_tui.tui.textual_compat import event_clock
 from chat_tui.tui.widgets.tool_call import call_label
 
 ANSWERS = ("once", "always", "deny")
@@ -101,9 +101,13 @@ class ApprovalBar(Vertical, can_focus=True):
         self.call_after_refresh(self._arm, answer)
 
     def _arm(self, answer: asyncio.Future[str]) -> None:
-        if answer is self._answer and self.has_focus:
-            self._armed_at = time.monotonic()
-        elif answer is self._answer:
+        # Both ask() and on_focus() schedule this; only the first may set the time, or a
+        # key pressed between the two would be taken for one typed ahead.
+        if answer is not self._answer or self._armed_at is not None:
+            return
+        if self.has_focus:
+            self._armed_at = event_clock()
+        else:
             self.call_after_refresh(self._arm, answer)
 
     def withdraw(self) -> None:

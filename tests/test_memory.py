@@ -14,7 +14,8 @@ import pytest
 from chat_tui.collector import Collector, before_exit
 from chat_tui.models import Conversation, Message
 from chat_tui.tui.widgets.message_view import MessageView
-from tests.support.pilot import SIZE, wait_for
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, send, settle, wait_for
 
 
 class Node:
@@ -117,6 +118,23 @@ def test_garbage_is_reclaimed_when_idle_or_at_the_next_burst(collector: Collecto
     assert collector.reclaims == before + 2  # quick switching reclaims every other drop
     collector.garbage_left()
     assert collector.reclaims == before + 3
+
+
+def test_what_a_reply_left_frozen_is_reclaimed_at_the_next_idle_moment(
+    collector: Collector,
+) -> None:
+    before = collector.reclaims
+    garbage = [Node() for _ in range(1000)]
+    gc.collect(1)  # alive during a collection: frozen, as a streaming frame's objects are
+    del garbage
+    collector.reply_ended()
+    collector.tick(idle=False)  # the person types
+    collector.reply_ended()  # another reply ends meanwhile: still not now
+    assert collector.reclaims == before
+    collector.tick(idle=True)
+    assert collector.reclaims == before + 1
+    collector.tick(idle=True)
+    assert collector.reclaims == before + 1
 
 
 def blocks(share: float) -> list[object]:
@@ -283,3 +301,28 @@ async def test_the_footer_keys_a_focus_change_replaces_are_freed(make_app) -> No
         app.collector.reclaim()
         collect_until(lambda: all(key() is None for key in keys))
         assert [key for key in keys if key() is not None] == []
+
+
+async def test_a_streamed_reply_leaves_a_reclaim_for_the_next_idle_moment(
+    make_app, fake: FakeOpenAI
+) -> None:
+    """What the reply's frames left frozen is reclaimed once it is done, not only after the
+    heap has grown by a quarter or more."""
+    fake.add_text("A reply. " * 40, chunk=9)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.collector.started, "the collector to start")
+        ended: list[int] = []
+        reply_ended = app.collector.reply_ended
+
+        def count_and_pass_on() -> None:
+            ended.append(1)
+            reply_ended()
+
+        app.collector.reply_ended = count_and_pass_on  # type: ignore[method-assign]
+        reclaims = app.collector.reclaims
+        await send(pilot, "Tell me")
+        await settle(pilot)
+        assert app.screen.conversation.messages[-1].status == "complete"
+        assert ended == [1]
+        await wait_for(pilot, lambda: app.collector.reclaims > reclaims, "a reclaim")

@@ -216,6 +216,19 @@ async def test_views_of_a_conversation_left_are_freed(make_app, store) -> None:
         assert StylesCache.get_inner_outer.cache_info().currsize < 100
 
 
+def calls_of(collector: Collector, name: str) -> list[int]:
+    """A list that grows by one at each call of the collector's method `name`."""
+    calls: list[int] = []
+    method = getattr(collector, name)
+
+    def count_and_pass_on() -> None:
+        calls.append(1)
+        method()
+
+    setattr(collector, name, count_and_pass_on)
+    return calls
+
+
 async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_app, store) -> None:
     """The app learns that the log dropped its views however the switch was asked for (a
     sidebar choice runs in the screen's own handler), and two drops reclaim at once."""
@@ -225,14 +238,7 @@ async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_a
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.collector.started, "the collector to start")
-        drops: list[int] = []
-        garbage_left = app.collector.garbage_left
-
-        def count_and_pass_on() -> None:
-            drops.append(1)
-            garbage_left()
-
-        app.collector.garbage_left = count_and_pass_on  # type: ignore[method-assign]
+        drops = calls_of(app.collector, "garbage_left")
         reclaims = app.collector.reclaims
         listing = app.query_one(ConversationList)
         await wait_for(pilot, lambda: len(listing.rows) == 2, "two rows")
@@ -312,14 +318,7 @@ async def test_a_streamed_reply_leaves_a_reclaim_for_the_next_idle_moment(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.collector.started, "the collector to start")
-        ended: list[int] = []
-        reply_ended = app.collector.reply_ended
-
-        def count_and_pass_on() -> None:
-            ended.append(1)
-            reply_ended()
-
-        app.collector.reply_ended = count_and_pass_on  # type: ignore[method-assign]
+        ended = calls_of(app.collector, "reply_ended")
         reclaims = app.collector.reclaims
         await send(pilot, "Tell me")
         await settle(pilot)

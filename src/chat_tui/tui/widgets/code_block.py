@@ -24,7 +24,13 @@ from chat_tui.clipboard import code_blocks
 from chat_tui.mdparse import reply_parser
 from chat_tui.safetext import one_line
 from chat_tui.tui.messages import CodeCopyRequested
-from chat_tui.tui.textual_compat import MarkdownFenceWithUpdates
+from chat_tui.tui.textual_compat import (
+    BulletListGrowingInPlace,
+    GrowingParagraph,
+    MarkdownFenceWithUpdates,
+    OrderedListGrowingInPlace,
+    TableMadeAgain,
+)
 
 
 class CopyLabel(Static):
@@ -71,11 +77,16 @@ class CodeFence(MarkdownFenceWithUpdates, can_focus=True):
 
 
 class ReplyMarkdown(Markdown):
-    """Markdown whose code blocks are `CodeFence`s, and whose parser shows text nested past
-    its depth limit as plain text instead of dropping it (see `chat_tui.mdparse`)."""
+    """Markdown whose code blocks are `CodeFence`s, whose paragraphs and lists take streamed
+    updates cheaply (see `textual_compat`), and whose parser shows text nested past its
+    depth limit as plain text instead of dropping it (see `chat_tui.mdparse`)."""
 
     BLOCKS: dict[str, type[MarkdownBlock]] = {
         **Markdown.BLOCKS,
+        "paragraph_open": GrowingParagraph,
+        "bullet_list_open": BulletListGrowingInPlace,
+        "ordered_list_open": OrderedListGrowingInPlace,
+        "table_open": TableMadeAgain,
         "fence": CodeFence,
         "code_block": CodeFence,
     }

@@ -223,7 +223,11 @@ def _lists_growing_in_place() -> tuple[type[MarkdownBlock], type[MarkdownBlock]]
         MarkdownParagraph,
     )
 
-    class GrowsInPlace(MarkdownBlock):
+    # A mixin, not a widget class: Textual takes default CSS only from the first widget
+    # class among a class's bases, and the lists' CSS must still apply.
+    base = MarkdownBlock if TYPE_CHECKING else object
+
+    class GrowsInPlace(base):  # type: ignore[valid-type,misc]
         """A list that takes a streamed update by changing what changed: its last item and
         the items after it, not by being removed and mounted again.
 

@@ -108,3 +108,15 @@ async def test_a_streamed_reply_is_shown_as_the_same_text_opened_again(
             await fresh.update(piece)
             expected.append(tree(fresh, sizes=False))
         assert streamed == expected
+
+
+async def test_a_code_blocks_language_follows_its_first_line_as_it_grows() -> None:
+    app = TwoMarkdowns()
+    async with app.run_test(size=SIZE) as pilot:
+        streamed = app.query(ReplyMarkdown).first()
+        labels: list[str] = []
+        for piece in ("```py", "th", "on\nprint(1)\n", "print(2)\n"):
+            await streamed.append(piece)
+            await pilot.pause()
+            labels.append(str(streamed.query_one(".code-language", Static).render()))
+        assert labels == ["py", "pyth", "python", "python"]

@@ -68,9 +68,12 @@ class CodeFence(MarkdownFenceWithUpdates, can_focus=True):
         return Content(one_line(self.lexer or "", 40))
 
     def block_updated(self) -> None:
-        # While a reply streams, the fence's first line ("```pyth") may still be growing.
+        # While a reply streams, the fence's first line ("```pyth") may still be growing;
+        # an update asks for a layout of the screen, so only when the name did change.
         with suppress(NoMatches):
-            self.query_one(".code-language", Static).update(self._language())
+            label, language = self.query_one(".code-language", Static), self._language()
+            if label.content != language:
+                label.update(language)
 
     def action_copy(self) -> None:
         self.post_message(CodeCopyRequested(self))

@@ -188,7 +188,10 @@ def _growing_paragraph() -> type[MarkdownBlock]:
         """
 
         def set_content(self, content: Content) -> None:
-            width, height = self.content_size
+            # From the size of the last layout: `content_size` looks the widget up in the
+            # screen's map of every widget, which a layout pass throws away.
+            outer, gutter = self.outer_size, self.styles.gutter
+            width, height = outer.width - gutter.width, outer.height - gutter.height
             # (Textual measures with the same call: its styles serve as the rules mapping.)
             if (
                 self.is_mounted and width and content.get_height(self.styles, width) == height  # type: ignore[arg-type]

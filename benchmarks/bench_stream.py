@@ -9,6 +9,10 @@
   reply saved) for 8,000 tokens against 4,000.
 - Paced at 100 tokens/s: every paragraph and list item of the reply ends with a marker word;
   for each, the time from the server sending its last token to the word being on screen.
+- At a reading rate: one 2,000-token reply streamed flat out and at 100 tokens/s, in the same
+  run. The app's CPU for the paced reply against the flat-out one (a frame's work should
+  follow the text it adds, not the text before it), and its resident memory: the most it
+  grew while the reply streamed, and where it is a few seconds after the reply is done.
 
 Each chat-tui run is a fresh process that first has a short exchange, so the connection is
 open and the SDK imported before the measured reply, as in any conversation after the first
@@ -17,6 +21,7 @@ message.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +38,8 @@ from harness import (
     percentile,
 )
 from workloads import CODE_SNIPPETS, Reply, markdown_reply
+
+from tests.support.pty import Terminal
 
 GROUP = "Streaming"
 PROMPT = "Write the long answer please"
@@ -78,8 +85,36 @@ def render_once(reply: Reply, home: Path) -> tuple[float, float]:
     return shown - sent, now - cpu
 
 
-def stream(fake, home: Path, reply: Reply, *, rate: float = 0.0) -> dict[str, object]:
-    """chat-tui streams `reply`; when it was sent and shown, and the CPU it took."""
+AFTER_SECONDS = 3.0
+"""How long after the reply is done (and the app idle) its memory is read: long enough for
+the collector's idle reclaim, which looks every second."""
+
+
+class PeakMemory:
+    """The highest resident memory of a process, sampled in a thread until `stop`."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self._terminal = terminal
+        self.peak = terminal.rss_mb()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.05):
+            self.peak = max(self.peak, self._terminal.rss_mb())
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return max(self.peak, self._terminal.rss_mb())
+
+
+def stream(
+    fake, home: Path, reply: Reply, *, rate: float = 0.0, memory_after: float = 0.0
+) -> dict[str, object]:
+    """chat-tui streams `reply`; when it was sent and shown, the CPU and memory it took
+    (memory again `memory_after` seconds after the app is idle, when asked)."""
     with ChatSession(fake, home) as session:
         session.exchange("Say hello", WARM_UP)
         terminal = session.terminal
@@ -87,6 +122,8 @@ def stream(fake, home: Path, reply: Reply, *, rate: float = 0.0) -> dict[str, ob
         first = len(fake.sent_at)
         fake.add(deltas=reply.tokens, rate=rate)
         mark = terminal.mark()
+        rss = terminal.rss_mb()
+        memory = PeakMemory(terminal)
         cpu = terminal.cpu_seconds()
         entered = session.send_prompt(PROMPT)
         shown = {}
@@ -95,6 +132,11 @@ def stream(fake, home: Path, reply: Reply, *, rate: float = 0.0) -> dict[str, ob
         last = terminal.wait_for(reply.last_line, after=mark)
         session.wait_saved(reply.text)
         idle_cpu = session.settle()
+        peak = memory.stop()
+        if memory_after:
+            time.sleep(memory_after)
+            session.settle()
+        rss_after = terminal.rss_mb()
         sent = fake.sent_at[first : first + len(reply.tokens)]
         if len(sent) != len(reply.tokens):
             raise BenchmarkError("the server did not send the whole reply")
@@ -104,7 +146,58 @@ def stream(fake, home: Path, reply: Reply, *, rate: float = 0.0) -> dict[str, ob
         "to_last_line": last - sent[0],
         "cpu": idle_cpu - cpu,
         "lags": lags,
+        "rss": rss,
+        "growth": peak - rss,
+        "after": rss_after,
     }
+
+
+def reading_rate(scale: Scale, fake, home_of) -> list[Figure]:
+    """The same reply flat out and at 100 tokens/s: CPU and memory of each, compared."""
+    reply = markdown_reply(scale.reading_tokens, seed=11)
+    pairs = [
+        (
+            stream(fake, home_of("reading-flat"), reply, memory_after=AFTER_SECONDS),
+            stream(fake, home_of("reading-paced"), reply, rate=100, memory_after=AFTER_SECONDS),
+        )
+        for _ in range(max(1, scale.runs // 2))
+    ]
+    keys = ("cpu", "rss", "growth", "after")
+    flat = {key: median([float(run[key]) for run, _ in pairs]) for key in keys}  # type: ignore[arg-type]
+    paced = {key: median([float(run[key]) for _, run in pairs]) for key in keys}  # type: ignore[arg-type]
+
+    def ratio(key: str) -> float:
+        return median([float(p[key]) / float(f[key]) for f, p in pairs])  # type: ignore[arg-type]
+
+    label = f"{len(reply.tokens):,} tokens"
+    growth = median([float(p["growth"]) - float(f["growth"]) for f, p in pairs])  # type: ignore[arg-type]
+    return [
+        Figure(
+            GROUP,
+            f"CPU, {label} at 100 tokens/s ÷ flat out",
+            ratio("cpu"),
+            "×",
+            target=2.0,
+            detail=f"{paced['cpu']:.2f} s ÷ {flat['cpu']:.2f} s",
+        ),
+        Figure(
+            GROUP,
+            f"RSS growth while {label} stream: 100 tokens/s − flat out",
+            growth,
+            "MB",
+            target=20.0,
+            detail=f"+{paced['growth']:.1f} MB − +{flat['growth']:.1f} MB "
+            f"(from {flat['rss']:.0f} MB)",
+        ),
+        Figure(
+            GROUP,
+            f"RSS {AFTER_SECONDS:.0f} s after {label}: 100 tokens/s ÷ flat out",
+            ratio("after"),
+            "×",
+            target=1.1,
+            detail=f"{paced['after']:.1f} MB ÷ {flat['after']:.1f} MB",
+        ),
+    ]
 
 
 def run(scale: Scale, fake, cache: Path, home_of) -> list[Figure]:
@@ -173,4 +266,5 @@ def run(scale: Scale, fake, cache: Path, home_of) -> list[Figure]:
             detail=f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms over "
             f"{len(paced[0]['lags'])} markers per run",
         ),
+        *reading_rate(scale, fake, home_of),
     ]

@@ -158,6 +158,8 @@ class Scale:
     switches: int
     typing_seconds: float
     paced_tokens: int
+    reading_tokens: int
+    """The reply streamed both flat out and at a reading rate, to compare their costs."""
     search_queries: int
 
     @classmethod
@@ -173,6 +175,7 @@ class Scale:
             switches=50,
             typing_seconds=12.0,
             paced_tokens=1_000,
+            reading_tokens=2_000,
             search_queries=6,
         )
 
@@ -189,6 +192,7 @@ class Scale:
             switches=2,
             typing_seconds=1.0,
             paced_tokens=100,
+            reading_tokens=100,
             search_queries=2,
         )
 

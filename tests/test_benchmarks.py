@@ -58,3 +58,7 @@ def test_the_quick_benchmark_run_measures_every_figure(tmp_path: Path) -> None:
         if figure["target"] is not None:
             assert figure["name"] in finished.stdout
     assert report["machine"]["cpus"] and report["quick"] is True
+    # The same reply flat out and at a reading rate: its CPU and memory, compared.
+    names = [figure["name"] for figure in figures]
+    for compared in ("at 100 tokens/s ÷ flat out", "stream: 100 tokens/s − flat out"):
+        assert any(compared in name for name in names), compared

@@ -3,6 +3,8 @@ scrolls up, all the way to the first; long replies fold the chunks far off scree
 
 from __future__ import annotations
 
+import pytest
+
 from chat_tui.mdsplit import split_markdown
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import markdown_text
@@ -191,36 +193,56 @@ async def test_typing_while_a_reply_streams_tells_its_renderer(fake: FakeOpenAI,
         await settle(pilot)
 
 
-async def test_a_growing_reply_is_laid_out_once_per_change(
-    store: ConversationStore, make_app
-) -> None:
-    """Each frame of a streamed reply costs one layout pass: a second one, which Textual
-    asks for when sizes change, held the event loop while a key waited (layout_once.py)."""
+def counted_reflows(app) -> list[tuple[object, ...]]:
+    """A list that grows by one at each layout pass of the app's screen."""
+    compositor = app.screen._compositor
+    passes: list[tuple[object, ...]] = []
+    reflow = compositor.reflow
+
+    def counted_reflow(*args: object) -> object:
+        passes.append(args)
+        return reflow(*args)
+
+    compositor.reflow = counted_reflow
+    return passes
+
+
+def first_words(store: ConversationStore) -> Conversation:
     conversation = Conversation(title="Growing", model="gpt-test")
     conversation.messages = [
         Message(role="user", content="Write"),
         Message(role="assistant", content="First words.", model="gpt-test"),
     ]
     store.save(conversation)
-    app = make_app(open_conversation=conversation.id)
+    return conversation
+
+
+@pytest.mark.parametrize(
+    ("more", "layouts"),
+    [
+        # Each frame of a streamed reply costs one layout pass: a second one, which Textual
+        # asks for when sizes change, held the event loop while a key waited.
+        (" and more words" * 40, 1),
+        # Most frames at a reading rate add a few words to the last line of a paragraph:
+        # a repaint of the paragraph, not a layout of the whole screen.
+        (" And a few more.", 0),
+    ],
+)
+async def test_a_growing_reply_is_laid_out_once_per_change_of_height(
+    store: ConversationStore, make_app, more: str, layouts: int
+) -> None:
+    app = make_app(open_conversation=first_words(store).id)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.query(ChunkFrame)), "a chunk")
         await settle(pilot)
         frame = app.query_one(ChunkFrame)
         height = frame.size.height
-        compositor = app.screen._compositor
-        passes: list[tuple[object, ...]] = []
-        reflow = compositor.reflow
-
-        def counted_reflow(*args: object) -> object:
-            passes.append(args)
-            return reflow(*args)
-
-        compositor.reflow = counted_reflow
-        await frame.markdown.append(" and more words" * 40)
+        passes = counted_reflows(app)
+        await frame.markdown.append(more)
         await settle(pilot)
-        assert frame.size.height > height  # the paragraph grew by lines: a layout was due
-        assert len(passes) == 1
+        assert ("First words." + more)[-40:] in visible_text(app).replace("\n", " ")
+        assert (frame.size.height > height) == bool(layouts)
+        assert len(passes) == layouts
 
 
 async def test_replying_in_a_long_conversation_does_not_spell_it_out(

@@ -14,7 +14,8 @@ import pytest
 from chat_tui.collector import Collector, before_exit
 from chat_tui.models import Conversation, Message
 from chat_tui.tui.widgets.message_view import MessageView
-from tests.support.pilot import SIZE, wait_for
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, send, settle, wait_for
 
 
 class Node:
@@ -119,6 +120,23 @@ def test_garbage_is_reclaimed_when_idle_or_at_the_next_burst(collector: Collecto
     assert collector.reclaims == before + 3
 
 
+def test_what_a_reply_left_frozen_is_reclaimed_at_the_next_idle_moment(
+    collector: Collector,
+) -> None:
+    before = collector.reclaims
+    garbage = [Node() for _ in range(1000)]
+    gc.collect(1)  # alive during a collection: frozen, as a streaming frame's objects are
+    del garbage
+    collector.reply_ended()
+    collector.tick(idle=False)  # the person types
+    collector.reply_ended()  # another reply ends meanwhile: still not now
+    assert collector.reclaims == before
+    collector.tick(idle=True)
+    assert collector.reclaims == before + 1
+    collector.tick(idle=True)
+    assert collector.reclaims == before + 1
+
+
 def blocks(share: float) -> list[object]:
     """Grow the heap by `share` of its size (in allocated blocks, as the collector counts)."""
     return [object() for _ in range(int(share * sys.getallocatedblocks()))]
@@ -203,6 +221,19 @@ async def test_views_of_a_conversation_left_are_freed(make_app, store) -> None:
         assert StylesCache.get_inner_outer.cache_info().currsize < 100
 
 
+def calls_of(collector: Collector, name: str) -> list[int]:
+    """A list that grows by one at each call of the collector's method `name`."""
+    calls: list[int] = []
+    method = getattr(collector, name)
+
+    def count_and_pass_on() -> None:
+        calls.append(1)
+        method()
+
+    setattr(collector, name, count_and_pass_on)
+    return calls
+
+
 async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_app, store) -> None:
     """The app learns that the log dropped its views however the switch was asked for (a
     sidebar choice runs in the screen's own handler), and two drops reclaim at once."""
@@ -212,14 +243,7 @@ async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_a
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.collector.started, "the collector to start")
-        drops: list[int] = []
-        garbage_left = app.collector.garbage_left
-
-        def count_and_pass_on() -> None:
-            drops.append(1)
-            garbage_left()
-
-        app.collector.garbage_left = count_and_pass_on  # type: ignore[method-assign]
+        drops = calls_of(app.collector, "garbage_left")
         reclaims = app.collector.reclaims
         listing = app.query_one(ConversationList)
         await wait_for(pilot, lambda: len(listing.rows) == 2, "two rows")
@@ -288,3 +312,21 @@ async def test_the_footer_keys_a_focus_change_replaces_are_freed(make_app) -> No
         app.collector.reclaim()
         collect_until(lambda: all(key() is None for key in keys))
         assert [key for key in keys if key() is not None] == []
+
+
+async def test_a_streamed_reply_leaves_a_reclaim_for_the_next_idle_moment(
+    make_app, fake: FakeOpenAI
+) -> None:
+    """What the reply's frames left frozen is reclaimed once it is done, not only after the
+    heap has grown by a quarter or more."""
+    fake.add_text("A reply. " * 40, chunk=9)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.collector.started, "the collector to start")
+        ended = calls_of(app.collector, "reply_ended")
+        reclaims = app.collector.reclaims
+        await send(pilot, "Tell me")
+        await settle(pilot)
+        assert app.screen.conversation.messages[-1].status == "complete"
+        assert ended == [1]
+        await wait_for(pilot, lambda: app.collector.reclaims > reclaims, "a reclaim")

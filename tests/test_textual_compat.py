@@ -9,8 +9,10 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
+from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Markdown
+from textual.widgets.markdown import MarkdownBlock
 
 from chat_tui.tui import textual_compat
 from chat_tui.tui.textual_compat import PRIVATE_NAMES, missing_private_names
@@ -25,9 +27,18 @@ def test_the_guard_names_what_a_new_textual_lacks(monkeypatch) -> None:
     monkeypatch.setattr(
         textual_compat,
         "PRIVATE_NAMES",
-        (*PRIVATE_NAMES, ("textual.app:App", "_gone"), ("textual.no_such_module", "x")),
+        (
+            *PRIVATE_NAMES,
+            ("textual.app:App", "_gone"),
+            ("textual.no_such_module", "x"),
+            ("textual.widgets.markdown:MarkdownBlock.__init__", "_gone"),
+        ),
     )
-    assert missing_private_names() == ["textual.app:App._gone", "textual.no_such_module"]
+    assert missing_private_names() == [
+        "textual.app:App._gone",
+        "textual.no_such_module",
+        "textual.widgets.markdown:MarkdownBlock.__init__._gone",
+    ]
 
 
 def test_still_needed_textual_6665_style_caches_are_an_lru_cache() -> None:
@@ -41,6 +52,36 @@ def test_still_needed_a_size_change_asks_for_a_second_layout() -> None:
     """`virtual_size` is declared layout=True, so a resized widget asks for another pass."""
     reactive = Widget.__dict__["virtual_size"]
     assert reactive._layout is True
+
+
+async def test_still_needed_a_paragraph_update_asks_for_a_layout() -> None:
+    """Textual's paragraph asks for a layout pass on every update, even one that keeps its
+    height; `GrowingParagraph` asks only when the height changes."""
+
+    class Growing(Markdown):
+        BLOCKS: ClassVar[dict[str, type[MarkdownBlock]]] = {
+            **Markdown.BLOCKS,
+            "paragraph_open": textual_compat.GrowingParagraph,
+        }
+
+    class MarkdownApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Markdown("Some words.")
+            yield Growing("Some words.")
+
+    app = MarkdownApp()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        textuals, ours = (markdown.query_one(MarkdownBlock) for markdown in app.query(Markdown))
+        asked: list[bool] = []
+        for paragraph in (textuals, ours):
+            paragraph.set_content(Content("Some more words."))
+            asked.append(paragraph._layout_required)
+            paragraph.set_content(Content("Many more words. " * 20))  # a taller paragraph
+            asked.append(paragraph._layout_required)
+        await pilot.pause()
+        assert "Many more words." in str(ours.render())
+    assert asked == [True, True, False, True]
 
 
 def test_still_needed_there_is_no_public_keymap_getter() -> None:

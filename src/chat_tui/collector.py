@@ -80,6 +80,17 @@ class Collector:
         else:
             self._garbage_pending = True
 
+    def reply_ended(self) -> None:
+        """A reply finished streaming: reclaim at the next idle moment.
+
+        Each frame of a reply leaves objects that were alive during a collection (rendered
+        lines, layouts, parsed blocks) and so were frozen before they died; a long reply at a
+        reading rate leaves many megabytes of them. Unlike `garbage_left`, a second call
+        before an idle moment does not reclaim at once: replies end while the person types.
+        """
+        if self.started:
+            self._garbage_pending = True
+
     def tick(self, idle: bool) -> None:
         """Call every second or so; `idle` when nobody is typing and nothing streams."""
         if not self.started:

@@ -8,6 +8,7 @@ tests show whether each workaround is still needed. docs/textual.md keeps the li
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,8 @@ from textual.widget import Widget
 from textual.widgets import Footer, TextArea
 
 if TYPE_CHECKING:
-    from textual.app import App
+    from textual.app import App, ComposeResult
+    from textual.content import Content
     from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 
 PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
@@ -28,11 +30,21 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.widget:Widget", "_size_updated"),
     ("textual._styles_cache:StylesCache", "get_inner_outer"),
     ("textual.widgets.markdown:MarkdownBlock", "_update_from_block"),
+    ("textual.widgets._markdown", "MarkdownParagraph"),
+    ("textual.widgets._markdown", "MarkdownBulletList"),
+    ("textual.widgets._markdown", "MarkdownOrderedList"),
+    ("textual.widgets._markdown", "MarkdownListItem"),
+    ("textual.widgets._markdown", "MarkdownBullet"),
+    ("textual.widgets._markdown", "MarkdownTable"),
+    ("textual.widgets.markdown:MarkdownBlock.__init__", "_blocks"),
+    ("textual.widgets.markdown:MarkdownBlock.__init__", "_content"),
+    ("textual.widget:Widget()", "_pending_children"),
     ("textual.widgets:TextArea", "_on_key"),
     ("textual.widgets:TextArea", "_on_paste"),
 )
 """(module[:class], attribute) of every private name used below; "Class()" looks on an
-instance, for attributes set in `__init__`."""
+instance, for attributes set in `__init__`, and "Class.__init__" among the names that
+`__init__` sets, for classes that cannot be made without an app."""
 
 
 def missing_private_names() -> list[str]:
@@ -43,13 +55,16 @@ def missing_private_names() -> list[str]:
         try:
             target: object = importlib.import_module(module_name)
             if class_name:
-                target = getattr(target, class_name.removesuffix("()"))
+                target = getattr(target, class_name.removesuffix("()").removesuffix(".__init__"))
                 if class_name.endswith("()"):
                     target = target()  # type: ignore[operator]
+                if class_name.endswith(".__init__"):
+                    target = target.__init__.__code__.co_names  # type: ignore[misc]
         except (ImportError, AttributeError):
             missing.append(owner)
             continue
-        if not hasattr(target, attribute):
+        found = attribute in target if isinstance(target, tuple) else hasattr(target, attribute)
+        if not found:
             missing.append(f"{owner}.{attribute}")
     return missing
 
@@ -176,15 +191,195 @@ def _markdown_fence_with_updates() -> type[MarkdownFence]:
     return FenceWithUpdates
 
 
+def _growing_paragraph() -> type[MarkdownBlock]:
+    # Defined on first use, as above.
+    from textual.widgets._markdown import MarkdownParagraph
+
+    class GrowingParagraph(MarkdownParagraph):
+        """A paragraph that asks for a layout pass only when new text changes its height.
+
+        Textual's paragraph takes a streamed update through `set_content`, which asks for a
+        layout pass: one visits every widget on the screen, and while a reply streams most
+        frames only add words to the last line of its last paragraph, which needs a repaint
+        of that paragraph alone. (Textual exports no paragraph class to subclass.)
+        """
+
+        def set_content(self, content: Content) -> None:
+            # From the size of the last layout: `content_size` looks the widget up in the
+            # screen's map of every widget, which a layout pass throws away.
+            outer, gutter = self.outer_size, self.styles.gutter
+            width, height = outer.width - gutter.width, outer.height - gutter.height
+            # (Textual measures with the same call: its styles serve as the rules mapping.)
+            if (
+                self.is_mounted and width and content.get_height(self.styles, width) == height  # type: ignore[arg-type]
+            ):
+                self._content = content
+                self.update(content, layout=False)
+            else:
+                super().set_content(content)
+
+    return GrowingParagraph
+
+
+Signature = tuple[object, ...]
+"""What a Markdown block shows: its kind, text, styles and the same of its blocks."""
+
+
+def _signature(block: MarkdownBlock) -> Signature:
+    content = block._content
+    inner = tuple(_signature(child) for child in block._blocks)
+    return (type(block), content.plain, tuple(content.spans), getattr(block, "code", None), inner)
+
+
+def _lists_growing_in_place() -> tuple[type[MarkdownBlock], type[MarkdownBlock]]:
+    # Defined on first use, as above.
+    from textual.containers import Horizontal, Vertical
+    from textual.widgets._markdown import (
+        MarkdownBlock,
+        MarkdownBullet,
+        MarkdownBulletList,
+        MarkdownListItem,
+        MarkdownOrderedList,
+        MarkdownParagraph,
+    )
+
+    # A mixin, not a widget class: Textual takes default CSS only from the first widget
+    # class among a class's bases, and the lists' CSS must still apply.
+    base = MarkdownBlock if TYPE_CHECKING else object
+
+    class GrowsInPlace(base):  # type: ignore[valid-type,misc]
+        """A list that takes a streamed update by changing what changed: its last item and
+        the items after it, not by being removed and mounted again.
+
+        Textual's lists replace themselves on every update (`_update_from_block`), so each
+        frame of a reply ending in a list mounted every item again: its bullet, its
+        paragraphs and the layout passes that follow.
+        """
+
+        _rows: list[Signature]
+        """What each item (a row: bullet and blocks) shows, recorded when composed."""
+
+        def compose(self) -> ComposeResult:
+            self._rows = [_signature(b) for b in self._blocks if isinstance(b, MarkdownListItem)]
+            yield from super().compose()
+
+        async def _update_from_block(self, block: MarkdownBlock) -> None:
+            if type(block) is not type(self) or not await self._grow_to(block):
+                await super()._update_from_block(block)
+
+        async def _grow_to(self, block: MarkdownBlock) -> bool:
+            """Become `block` by updating in place; False if only a new list can."""
+            rows = list(self.query_children(Horizontal))
+            kept = len(rows) - 1
+            if kept < 0 or not self.is_mounted or len(getattr(self, "_rows", [])) != len(rows):
+                return False
+            # Rows as the new list composes them (recording their signatures), unmounted.
+            new_rows = [_parts(row) for row in block.compose() if isinstance(row, Horizontal)]
+            signatures: list[Signature] = block._rows  # type: ignore[attr-defined]
+            if len(new_rows) < len(rows) or signatures[:kept] != self._rows[:kept]:
+                return False
+            for row, (new_bullet, _) in zip(rows, new_rows, strict=False):  # numbers widen
+                bullet = row.query_one(MarkdownBullet)
+                if bullet.symbol != new_bullet.symbol:
+                    bullet.symbol = new_bullet.symbol
+            changed = signatures[kept] != self._rows[kept]
+            if changed and not _update_paragraphs(rows[kept], new_rows[kept][1]):
+                await rows[kept].remove()
+                await self.mount(_row(new_rows[kept]))
+            if len(new_rows) > len(rows):
+                await self.mount_all([_row(parts) for parts in new_rows[len(rows) :]])
+            self._rows = signatures
+            self._copy_context(block)
+            return True
+
+    def _parts(row: Widget) -> tuple[MarkdownBullet, list[Widget]]:
+        """The bullet and blocks of a row composed but not mounted."""
+        bullet, blocks = row._pending_children
+        assert isinstance(bullet, MarkdownBullet)
+        return bullet, list(blocks._pending_children)
+
+    def _row(parts: tuple[MarkdownBullet, list[Widget]]) -> Horizontal:
+        bullet, blocks = parts
+        return Horizontal(bullet, Vertical(*blocks))
+
+    def _update_paragraphs(row: Widget, blocks: list[Widget]) -> bool:
+        """Give `row`'s paragraphs the text of `blocks`, if both are only paragraphs and
+        as many; False if the item changed in any other way."""
+        shown = list(row.query_one(Vertical).children)
+        if len(shown) != len(blocks) or not all(
+            isinstance(block, MarkdownParagraph) for block in (*shown, *blocks)
+        ):
+            return False
+        for paragraph, new in zip(shown, blocks, strict=True):
+            assert isinstance(paragraph, MarkdownBlock) and isinstance(new, MarkdownBlock)
+            if _signature(paragraph) != _signature(new):
+                paragraph.set_content(new._content)
+        return True
+
+    class BulletList(GrowsInPlace, MarkdownBulletList):
+        pass
+
+    class OrderedList(GrowsInPlace, MarkdownOrderedList):
+        pass
+
+    return BulletList, OrderedList
+
+
+def _bullet_list() -> type[MarkdownBlock]:
+    return _lists()[0]
+
+
+def _ordered_list() -> type[MarkdownBlock]:
+    return _lists()[1]
+
+
+@functools.cache
+def _lists() -> tuple[type[MarkdownBlock], type[MarkdownBlock]]:
+    return _lists_growing_in_place()
+
+
+def _table_made_again() -> type[MarkdownBlock]:
+    # Defined on first use, as above.
+    from textual.widgets._markdown import MarkdownBlock, MarkdownTable
+
+    class TableMadeAgain(MarkdownTable):
+        """A table that takes a streamed update by being made again, as a new one would be.
+
+        Textual's table adds streamed rows as plain `Static`s instead of its link-aware
+        cells, so a streamed table was not the table the same text shows when reopened.
+        """
+
+        async def _update_from_block(self, block: MarkdownBlock) -> None:
+            await MarkdownBlock._update_from_block(self, block)
+
+    return TableMadeAgain
+
+
+_LAZY = {
+    "MarkdownFenceWithUpdates": _markdown_fence_with_updates,
+    "GrowingParagraph": _growing_paragraph,
+    "BulletListGrowingInPlace": _bullet_list,
+    "OrderedListGrowingInPlace": _ordered_list,
+    "TableMadeAgain": _table_made_again,
+}
+
 if TYPE_CHECKING:
 
     class MarkdownFenceWithUpdates(MarkdownFence):
         def block_updated(self) -> None: ...
 
+    class GrowingParagraph(MarkdownBlock): ...
+
+    class BulletListGrowingInPlace(MarkdownBlock): ...
+
+    class OrderedListGrowingInPlace(MarkdownBlock): ...
+
+    class TableMadeAgain(MarkdownBlock): ...
+
 else:
 
     def __getattr__(name: str) -> object:
-        if name == "MarkdownFenceWithUpdates":
-            globals()[name] = _markdown_fence_with_updates()
+        if name in _LAZY:
+            globals()[name] = _LAZY[name]()
             return globals()[name]
         raise AttributeError(name)

@@ -1074,6 +1074,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         if conversation is self.conversation:
             self._show_idle_status()
             self.update_top_bar()
+        self.chat_app.collector.reply_ended()
 
     def _attach_reply(self, state: ReplyState) -> None:
         view = self.log_view.view_for(state.index)

@@ -24,7 +24,13 @@ from chat_tui.clipboard import code_blocks
 from chat_tui.mdparse import reply_parser
 from chat_tui.safetext import one_line
 from chat_tui.tui.messages import CodeCopyRequested
-from chat_tui.tui.textual_compat import MarkdownFenceWithUpdates
+from chat_tui.tui.textual_compat import (
+    BulletListGrowingInPlace,
+    GrowingParagraph,
+    MarkdownFenceWithUpdates,
+    OrderedListGrowingInPlace,
+    TableMadeAgain,
+)
 
 
 class CopyLabel(Static):
@@ -62,20 +68,28 @@ class CodeFence(MarkdownFenceWithUpdates, can_focus=True):
         return Content(one_line(self.lexer or "", 40))
 
     def block_updated(self) -> None:
-        # While a reply streams, the fence's first line ("```pyth") may still be growing.
+        # While a reply streams, the fence's first line ("```pyth") may still be growing;
+        # an update asks for a layout of the screen, so only when the name did change.
         with suppress(NoMatches):
-            self.query_one(".code-language", Static).update(self._language())
+            label, language = self.query_one(".code-language", Static), self._language()
+            if label.content != language:
+                label.update(language)
 
     def action_copy(self) -> None:
         self.post_message(CodeCopyRequested(self))
 
 
 class ReplyMarkdown(Markdown):
-    """Markdown whose code blocks are `CodeFence`s, and whose parser shows text nested past
-    its depth limit as plain text instead of dropping it (see `chat_tui.mdparse`)."""
+    """Markdown whose code blocks are `CodeFence`s, whose paragraphs and lists take streamed
+    updates cheaply (see `textual_compat`), and whose parser shows text nested past its
+    depth limit as plain text instead of dropping it (see `chat_tui.mdparse`)."""
 
     BLOCKS: dict[str, type[MarkdownBlock]] = {
         **Markdown.BLOCKS,
+        "paragraph_open": GrowingParagraph,
+        "bullet_list_open": BulletListGrowingInPlace,
+        "ordered_list_open": OrderedListGrowingInPlace,
+        "table_open": TableMadeAgain,
         "fence": CodeFence,
         "code_block": CodeFence,
     }

@@ -1,0 +1,122 @@
+"""A reply streamed in pieces ends up exactly as the same text rendered at once.
+
+Streaming takes shortcuts (a paragraph that keeps its height is repainted, not laid out; a
+list changes only its last items): the widgets they leave must be those one
+`Markdown.update` of the whole text makes, hostile text included.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+from textual.widgets import Markdown, Static
+
+from chat_tui.mdparse import reply_parser
+from chat_tui.mdsplit import split_markdown
+from chat_tui.safetext import markdown_text
+from chat_tui.tui.widgets.code_block import ReplyMarkdown
+from chat_tui.tui.widgets.message_view import ChunkFrame, MessageView
+from tests.support.loopback import FakeOpenAI
+from tests.support.pilot import SIZE, send, settle
+
+LISTS = (
+    "Intro paragraph with *emphasis* and `code`.\n\n"
+    "- **first**: an item that is long enough to wrap over more than one line of the "
+    "screen, so its height changes as it grows\n"
+    "- second item\n"
+    "  - nested one\n"
+    "  - nested two\n"
+    "- third item\n\n"
+    + "\n".join(f"{n}. numbered item {n}" for n in range(1, 13))
+    + "\n\nAfter the lists.\n"
+)
+HOSTILE = (
+    "# Title \x1b[31mred\x1b[0m and [link](javascript:alert(1))\n\n"
+    + "> " * 30
+    + "quotedeep\n\n"
+    + "\n".join("  " * level + f"- item{level}" for level in range(25))
+    + "\n\n| a | b |\n|---|---|\n"
+    + "\n".join(f"| {n} | [b]{n}[/b] |" for n in range(20))
+    + "\n\n[bold]not markup[/bold] \x07 \x9b\n\n"
+    + "```python\nprint('unclosed fence')\n- not a list\n"
+)
+CASES = {"lists": LISTS, "hostile": HOSTILE}
+
+
+def tree(markdown: Widget, *, sizes: bool = True) -> list[tuple[str, ...]]:
+    """Every widget under `markdown`, in order: its kind, classes, what it shows and (when
+    `sizes`) its size."""
+    rows = []
+    for widget in markdown.walk_children(with_self=False):
+        shown = ""
+        if isinstance(widget, Static):
+            shown = str(widget.render())
+        elif hasattr(widget, "symbol"):
+            shown = str(widget.symbol)
+        depth = len(list(widget.ancestors)) - len(list(markdown.ancestors))
+        kind = type(widget).__name__
+        size = str(widget.size) if sizes else ""
+        rows.append((str(depth), kind, " ".join(sorted(widget.classes)), shown, size))
+    return rows
+
+
+class TwoMarkdowns(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ReplyMarkdown(open_links=False)
+        yield ReplyMarkdown(open_links=False)
+        yield Markdown(parser_factory=reply_parser)  # Textual's own, for the lists' shape
+
+
+@pytest.mark.parametrize(("name", "piece"), [("lists", 3), ("lists", 40), ("hostile", 40)])
+async def test_markdown_appended_in_pieces_is_the_markdown_updated_at_once(
+    name: str, piece: int
+) -> None:
+    text = markdown_text(CASES[name])
+    app = TwoMarkdowns()
+    async with app.run_test(size=SIZE) as pilot:
+        streamed, whole = app.query(ReplyMarkdown)
+        textuals = app.query_one("Markdown:last-of-type", Markdown)
+        for start in range(0, len(text), piece):
+            await streamed.append(text[start : start + piece])
+            if start // piece % 5 == 0:
+                await pilot.pause()  # a frame now and then: mounted blocks are updated
+        await whole.update(text)
+        await textuals.update(text)
+        await pilot.pause()
+        assert tree(streamed) == tree(whole)
+        if name == "lists":  # (no code blocks, which have a header line of their own)
+            assert whole.size == textuals.size
+
+
+async def test_a_streamed_reply_is_shown_as_the_same_text_opened_again(
+    fake: FakeOpenAI, make_app
+) -> None:
+    text = (LISTS + "\n") * 4 + HOSTILE
+    fake.add_text(text, chunk=5)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Lists please")
+        await settle(pilot)
+        (view,) = [v for v in app.screen.query(MessageView) if v.message.content == text]
+        # (Compared without sizes: the fresh one is not in the log, and is wider.)
+        streamed = [tree(frame.markdown, sizes=False) for frame in view.query(ChunkFrame)]
+        fresh = ReplyMarkdown(open_links=False)
+        await app.screen.mount(fresh)
+        expected = []
+        for piece in split_markdown(markdown_text(text)):
+            await fresh.update(piece)
+            expected.append(tree(fresh, sizes=False))
+        assert streamed == expected
+
+
+async def test_a_code_blocks_language_follows_its_first_line_as_it_grows() -> None:
+    app = TwoMarkdowns()
+    async with app.run_test(size=SIZE) as pilot:
+        streamed = app.query(ReplyMarkdown).first()
+        labels: list[str] = []
+        for piece in ("```py", "th", "on\nprint(1)\n", "print(2)\n"):
+            await streamed.append(piece)
+            await pilot.pause()
+            labels.append(str(streamed.query_one(".code-language", Static).render()))
+        assert labels == ["py", "pyth", "python", "python"]

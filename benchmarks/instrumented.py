@@ -7,7 +7,10 @@ Nothing in the app changes. From the outside this adds:
 - a loop-lag probe: a task on the app's event loop that asks to wake every 10 ms and records
   how late it woke (a callback that holds the loop, or a thread hogging the GIL, shows up);
 - a record of every outgoing socket connection, and of the moment `openai` was first seen in
-  `sys.modules` (to check that start-up neither imports the SDK nor touches the network);
+  `sys.modules` (to check that start-up neither imports the SDK nor touches the network) and
+  the moment its import had finished;
+- every module imported, with the thread that imported it and when (to see which imports
+  of the event loop's thread could wait for a module another thread is importing);
 - the CPU time (`time.thread_time`) of every save: the snapshot taken on the event loop and
   the write in the saver's thread, each tagged checkpoint or not.
 
@@ -33,10 +36,13 @@ RECORD: dict[str, object] = {
     "lag": [],
     "connects": [],
     "openai_seen": None,
+    "openai_ready": None,
     "saves": [],
+    "imports": [],
 }
 _lag: list[tuple[float, float]] = RECORD["lag"]  # type: ignore[assignment]
 _saves: list[dict[str, object]] = RECORD["saves"]  # type: ignore[assignment]
+_imports: list[tuple[float, str, str]] = RECORD["imports"]  # type: ignore[assignment]
 _main_thread = threading.main_thread()
 
 
@@ -46,8 +52,14 @@ async def _probe() -> None:
         await asyncio.sleep(PROBE_SECONDS)
         after = time.monotonic()
         _lag.append((after, after - before - PROBE_SECONDS))
-        if RECORD["openai_seen"] is None and "openai" in sys.modules:
-            RECORD["openai_seen"] = after
+        if RECORD["openai_ready"] is None and "openai" in sys.modules:
+            if RECORD["openai_seen"] is None:
+                RECORD["openai_seen"] = after
+            # A module is in sys.modules from the start of its import; its spec says when
+            # the import is still running.
+            spec = getattr(sys.modules["openai"], "__spec__", None)
+            if not getattr(spec, "_initializing", False):
+                RECORD["openai_ready"] = after
 
 
 class _ProbedPolicy(asyncio.DefaultEventLoopPolicy):
@@ -122,6 +134,12 @@ def _instrument_saving() -> None:
     ConversationStore.save_snapshot = timed_save_snapshot  # type: ignore[method-assign]
 
 
+def _record_imports(event: str, args: tuple[object, ...]) -> None:
+    """The `import` audit event fires only for a module not yet in `sys.modules`."""
+    if event == "import":
+        _imports.append((time.monotonic(), threading.current_thread().name, str(args[0])))
+
+
 def _write() -> None:
     OUTPUT.write_text(json.dumps(RECORD))
 
@@ -131,6 +149,7 @@ def main() -> int:
     socket.socket.connect = _connect_recorded  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex_recorded  # type: ignore[method-assign]
     atexit.register(_write)
+    sys.addaudithook(_record_imports)
     _instrument_saving()
     from chat_tui.cli import main as chat_tui_main
 

@@ -102,6 +102,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the request had arrived whole, for benchmarks."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:

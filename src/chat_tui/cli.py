@@ -252,10 +252,15 @@ def _ask(args: argparse.Namespace, parser: Parser) -> int:
     from chat_tui.session import preload_sdk
 
     preload_sdk()
+    # Made, and its client prepared, before stdin is read: a prompt piped by a program that
+    # takes its time is then sent the moment it ends.
+    session = _session(args, save=not args.no_save)
+    session.client.prepare()
     prompt = compose_prompt(" ".join(args.prompt), piped_input())
     if not prompt:
+        session.store.close()
         parser.error("ask needs a prompt: an argument, or text piped to stdin")
-    return asyncio.run(ask(_session(args, save=not args.no_save), prompt))
+    return asyncio.run(ask(session, prompt))
 
 
 def _mcp_list(args: argparse.Namespace) -> int:
@@ -270,7 +275,9 @@ def _plain(args: argparse.Namespace) -> int:
     from chat_tui.session import preload_sdk
 
     preload_sdk()
-    return chat(_session(args, save=True))
+    session = _session(args, save=True)
+    session.client.prepare()
+    return chat(session)
 
 
 def _app(args: argparse.Namespace) -> int:

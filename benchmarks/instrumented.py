@@ -11,6 +11,9 @@ Nothing in the app changes. From the outside this adds:
   the moment its import had finished;
 - every module imported, with the thread that imported it and when (to see which imports
   of the event loop's thread could wait for a module another thread is importing);
+- the path of each key: when Textual's input thread read it, when the input box handled it
+  on the event loop, and when each frame was handed to the output thread; and each
+  screen update (layout and paint) with what it cost (to see where a slow echo waited);
 - the CPU time (`time.thread_time`) of every save: the snapshot taken on the event loop and
   the write in the saver's thread, each tagged checkpoint or not.
 
@@ -39,6 +42,10 @@ RECORD: dict[str, object] = {
     "openai_ready": None,
     "saves": [],
     "imports": [],
+    "keys_read": [],
+    "keys_handled": [],
+    "writes": [],
+    "frames": [],
 }
 _lag: list[tuple[float, float]] = RECORD["lag"]  # type: ignore[assignment]
 _saves: list[dict[str, object]] = RECORD["saves"]  # type: ignore[assignment]
@@ -140,6 +147,47 @@ def _record_imports(event: str, args: tuple[object, ...]) -> None:
         _imports.append((time.monotonic(), threading.current_thread().name, str(args[0])))
 
 
+def _instrument_keys_and_frames() -> None:
+    """Wrap, from the outside, the four places a key's echo passes (Textual is imported
+    as the app imports it, at its update rate)."""
+    from chat_tui.tui.launch import import_textual
+
+    import_textual()
+    from textual import events
+    from textual.driver import Driver
+    from textual.drivers.linux_driver import LinuxDriver
+    from textual.screen import Screen
+    from textual.widgets import TextArea
+
+    read, handled = RECORD["keys_read"], RECORD["keys_handled"]
+    writes, frames = RECORD["writes"], RECORD["frames"]
+    process_message, on_key = Driver.process_message, TextArea._on_key
+    write, on_timer_update = LinuxDriver.write, Screen._on_timer_update
+
+    def timed_process_message(self: Driver, message: object) -> None:
+        if isinstance(message, events.Key):
+            read.append((time.monotonic(), message.key))  # type: ignore[union-attr]
+        process_message(self, message)  # type: ignore[arg-type]
+
+    async def timed_on_key(self: TextArea, event: events.Key) -> None:
+        handled.append((time.monotonic(), event.key))  # type: ignore[union-attr]
+        await on_key(self, event)
+
+    def timed_write(self: LinuxDriver, data: str) -> None:
+        writes.append(time.monotonic())  # type: ignore[union-attr]
+        write(self, data)
+
+    def timed_on_timer_update(self: Screen) -> None:
+        started = time.monotonic()
+        on_timer_update(self)
+        frames.append((started, time.monotonic() - started))  # type: ignore[union-attr]
+
+    Driver.process_message = timed_process_message  # type: ignore[method-assign]
+    TextArea._on_key = timed_on_key  # type: ignore[method-assign]
+    LinuxDriver.write = timed_write  # type: ignore[method-assign]
+    Screen._on_timer_update = timed_on_timer_update  # type: ignore[method-assign]
+
+
 def _write() -> None:
     OUTPUT.write_text(json.dumps(RECORD))
 
@@ -151,6 +199,7 @@ def main() -> int:
     atexit.register(_write)
     sys.addaudithook(_record_imports)
     _instrument_saving()
+    _instrument_keys_and_frames()
     from chat_tui.cli import main as chat_tui_main
 
     return chat_tui_main(sys.argv[1:])

@@ -66,6 +66,9 @@ def _typed_in_app(fake, home: Path, queries: tuple[str, ...], root: Path) -> lis
     with ChatSession(fake, home) as session:
         terminal = session.terminal
         terminal.wait_for("#0", after=0, timeout=120)
+        # The SDK is imported once the first screen is idle: on a busy machine ctrl+f could
+        # otherwise take longer than the pause below, and the query would go to the prompt.
+        session.settle()
         for query, hits in expected.items():
             if not hits:
                 continue

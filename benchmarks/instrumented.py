@@ -7,7 +7,13 @@ Nothing in the app changes. From the outside this adds:
 - a loop-lag probe: a task on the app's event loop that asks to wake every 10 ms and records
   how late it woke (a callback that holds the loop, or a thread hogging the GIL, shows up);
 - a record of every outgoing socket connection, and of the moment `openai` was first seen in
-  `sys.modules` (to check that start-up neither imports the SDK nor touches the network);
+  `sys.modules` (to check that start-up neither imports the SDK nor touches the network) and
+  the moment its import had finished;
+- every module imported, with the thread that imported it and when (to see which imports
+  of the event loop's thread could wait for a module another thread is importing);
+- the path of each key: when Textual's input thread read it, when the input box handled it
+  on the event loop, and when each frame was handed to the output thread; and each
+  screen update (layout and paint) with what it cost (to see where a slow echo waited);
 - the CPU time (`time.thread_time`) of every save: the snapshot taken on the event loop and
   the write in the saver's thread, each tagged checkpoint or not.
 
@@ -33,10 +39,17 @@ RECORD: dict[str, object] = {
     "lag": [],
     "connects": [],
     "openai_seen": None,
+    "openai_ready": None,
     "saves": [],
+    "imports": [],
+    "keys_read": [],
+    "keys_handled": [],
+    "writes": [],
+    "frames": [],
 }
 _lag: list[tuple[float, float]] = RECORD["lag"]  # type: ignore[assignment]
 _saves: list[dict[str, object]] = RECORD["saves"]  # type: ignore[assignment]
+_imports: list[tuple[float, str, str]] = RECORD["imports"]  # type: ignore[assignment]
 _main_thread = threading.main_thread()
 
 
@@ -46,8 +59,14 @@ async def _probe() -> None:
         await asyncio.sleep(PROBE_SECONDS)
         after = time.monotonic()
         _lag.append((after, after - before - PROBE_SECONDS))
-        if RECORD["openai_seen"] is None and "openai" in sys.modules:
-            RECORD["openai_seen"] = after
+        if RECORD["openai_ready"] is None and "openai" in sys.modules:
+            if RECORD["openai_seen"] is None:
+                RECORD["openai_seen"] = after
+            # A module is in sys.modules from the start of its import; its spec says when
+            # the import is still running.
+            spec = getattr(sys.modules["openai"], "__spec__", None)
+            if not getattr(spec, "_initializing", False):
+                RECORD["openai_ready"] = after
 
 
 class _ProbedPolicy(asyncio.DefaultEventLoopPolicy):
@@ -122,6 +141,53 @@ def _instrument_saving() -> None:
     ConversationStore.save_snapshot = timed_save_snapshot  # type: ignore[method-assign]
 
 
+def _record_imports(event: str, args: tuple[object, ...]) -> None:
+    """The `import` audit event fires only for a module not yet in `sys.modules`."""
+    if event == "import":
+        _imports.append((time.monotonic(), threading.current_thread().name, str(args[0])))
+
+
+def _instrument_keys_and_frames() -> None:
+    """Wrap, from the outside, the four places a key's echo passes (Textual is imported
+    as the app imports it, at its update rate)."""
+    from chat_tui.tui.launch import import_textual
+
+    import_textual()
+    from textual import events
+    from textual.driver import Driver
+    from textual.drivers.linux_driver import LinuxDriver
+    from textual.screen import Screen
+    from textual.widgets import TextArea
+
+    read, handled = RECORD["keys_read"], RECORD["keys_handled"]
+    writes, frames = RECORD["writes"], RECORD["frames"]
+    process_message, on_key = Driver.process_message, TextArea._on_key
+    write, on_timer_update = LinuxDriver.write, Screen._on_timer_update
+
+    def timed_process_message(self: Driver, message: object) -> None:
+        if isinstance(message, events.Key):
+            read.append((time.monotonic(), message.key))  # type: ignore[union-attr]
+        process_message(self, message)  # type: ignore[arg-type]
+
+    async def timed_on_key(self: TextArea, event: events.Key) -> None:
+        handled.append((time.monotonic(), event.key))  # type: ignore[union-attr]
+        await on_key(self, event)
+
+    def timed_write(self: LinuxDriver, data: str) -> None:
+        writes.append(time.monotonic())  # type: ignore[union-attr]
+        write(self, data)
+
+    def timed_on_timer_update(self: Screen) -> None:
+        started = time.monotonic()
+        on_timer_update(self)
+        frames.append((started, time.monotonic() - started))  # type: ignore[union-attr]
+
+    Driver.process_message = timed_process_message  # type: ignore[method-assign]
+    TextArea._on_key = timed_on_key  # type: ignore[method-assign]
+    LinuxDriver.write = timed_write  # type: ignore[method-assign]
+    Screen._on_timer_update = timed_on_timer_update  # type: ignore[method-assign]
+
+
 def _write() -> None:
     OUTPUT.write_text(json.dumps(RECORD))
 
@@ -131,7 +197,9 @@ def main() -> int:
     socket.socket.connect = _connect_recorded  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex_recorded  # type: ignore[method-assign]
     atexit.register(_write)
+    sys.addaudithook(_record_imports)
     _instrument_saving()
+    _instrument_keys_and_frames()
     from chat_tui.cli import main as chat_tui_main
 
     return chat_tui_main(sys.argv[1:])

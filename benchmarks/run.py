@@ -35,6 +35,7 @@ from tests.support.pty import TerminalError
 
 BENCHMARKS = {
     "start": "bench_start",
+    "send": "bench_send",
     "stream": "bench_stream",
     "typing": "bench_typing",
     "history": "bench_history",

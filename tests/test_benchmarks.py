@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = {
     "Cold start",
+    "First send",
     "Streaming",
     "Typing while streaming",
     "Big conversations",

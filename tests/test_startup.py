@@ -1,5 +1,6 @@
-"""Start-up neither imports the SDK nor talks to the server; the first key starts the import.
-Neither starts a configured MCP server nor imports the MCP SDK.
+"""Start-up neither imports the SDK nor talks to the server; once the first screen is up and
+idle, the SDK is imported and its client made in a thread of their own, without a key pressed
+and still without a request. Neither starts a configured MCP server nor imports the MCP SDK.
 
 Run in a fresh interpreter: in the test process other tests have imported `openai` already.
 """
@@ -15,39 +16,55 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
-import asyncio, json, sys
+import asyncio, json, sys, threading
 from chat_tui.tui.app import ChatApp
 from chat_tui.config import load_settings
 from chat_tui.paths import data_dir
-from chat_tui.tui.screens.chat import WARM_UP_DELAY
 from chat_tui.store import ConversationStore
 from tests.support.loopback import FakeOpenAI
 from tests.support.sample_data import seed_sample_conversations
 from tests.support.pilot import wait_for
 
+first_sdk_import = {}
+
+
+def note_first_sdk_import(event, args):
+    # The audit event of an import statement: one of the SDK's modules is being loaded.
+    if event == "import" and str(args[0]).startswith("openai") and not first_sdk_import:
+        prompt = app.screen.query_one("#prompt") if app.screen_stack else None
+        first_sdk_import["thread"] = threading.current_thread().name
+        first_sdk_import["prompt laid out"] = prompt is not None and prompt.region.area > 0
+
+
+def sdk_thread_running():
+    return any(thread.name == "openai-sdk" for thread in threading.enumerate())
+
 
 async def main():
+    global app
     fake = FakeOpenAI().start()
     store = ConversationStore(data_dir())
     seed_sample_conversations(store)
     settings = load_settings(environ={}, cli={"base_url": fake.base_url})
     app = ChatApp(settings, store)
+    sys.addaudithook(note_first_sdk_import)
     report = {}
     async with app.run_test(size=(100, 30)) as pilot:
         listing = app.screen.sidebar.conversation_list
         await wait_for(pilot, lambda: len(listing.rows) >= 6, "the seeded conversations")
-        await app.workers.wait_for_complete()
         report["listed"] = len(listing.rows)
-        report["openai at start"] = "openai" in sys.modules
         report["mcp at start"] = "mcp" in sys.modules
-        report["requests at start"] = len(fake.requests)
-        await pilot.press("h")
-        # The SDK is imported WARM_UP_DELAY seconds after the first key.
-        await wait_for(pilot, lambda: "openai" in sys.modules, "the SDK to be imported")
+        # No key is pressed: the first screen being up is enough.
+        await wait_for(
+            pilot,
+            lambda: "openai" in sys.modules and not sdk_thread_running(),
+            "the SDK to be imported and its client made",
+        )
         await app.workers.wait_for_complete()
-        report["openai after a key"] = "openai" in sys.modules
-        report["mcp after a key"] = "mcp" in sys.modules
-        report["requests after a key"] = len(fake.requests)
+        report["first SDK import"] = first_sdk_import
+        report["prompt text"] = app.screen.query_one("#prompt").text
+        report["mcp after the SDK"] = "mcp" in sys.modules
+        report["requests after the SDK"] = len(fake.requests)
     fake.stop()
     store.close()
     print(json.dumps(report))
@@ -73,11 +90,11 @@ def test_start_up_imports_no_sdk_and_sends_nothing_until_needed(tmp_path: Path) 
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {
         "listed": 6,
-        "openai at start": False,
         "mcp at start": False,
-        "requests at start": 0,
-        "openai after a key": True,
-        "mcp after a key": False,
-        "requests after a key": 0,
+        # Begun once the first screen was laid out, in the thread `ChatClient.prepare` starts.
+        "first SDK import": {"thread": "openai-sdk", "prompt laid out": True},
+        "prompt text": "",
+        "mcp after the SDK": False,
+        "requests after the SDK": 0,
     }
     assert server_pids(tmp_path) == []  # the MCP server waits for a reply that offers tools

@@ -309,14 +309,20 @@ def _ask(args: argparse.Namespace, parser: Parser) -> int:
     except AttachFailed as error:
         raise Failure(str(error), error.code) from None
     preload_sdk()
+    # Made, and its client prepared, before stdin is read: a prompt piped by a program that
+    # takes its time is then sent the moment it ends.
+    session = _session(args, save=not args.no_save)
+    session.client.prepare()
     try:
         piped = piped_input()
     except TooLarge as error:
+        session.store.close()
         raise Failure(f"the text piped to ask {error}", EXIT_USAGE) from None
     prompt = compose_prompt(" ".join(args.prompt), piped)
     if not prompt and not attachments:
+        session.store.close()
         parser.error("ask needs a prompt: an argument, text piped to stdin, or --attach FILE")
-    return asyncio.run(ask(_session(args, save=not args.no_save), prompt, attachments))
+    return asyncio.run(ask(session, prompt, attachments))
 
 
 def _mcp_list(args: argparse.Namespace) -> int:
@@ -331,7 +337,9 @@ def _plain(args: argparse.Namespace) -> int:
     from chat_tui.session import preload_sdk
 
     preload_sdk()
-    return chat(_session(args, save=True))
+    session = _session(args, save=True)
+    session.client.prepare()
+    return chat(session)
 
 
 def _app(args: argparse.Namespace) -> int:

@@ -86,11 +86,6 @@ def load_sdk() -> ModuleType:
     return importlib.import_module("openai")
 
 
-async def warm_up() -> None:
-    """Import the SDK in a thread so the first request does not stall the event loop."""
-    await _in_daemon_thread(load_sdk)
-
-
 async def _in_daemon_thread(function: Callable[[], T]) -> T:
     """`asyncio.to_thread` in a thread the process does not wait for when it exits.
 
@@ -145,6 +140,8 @@ class ChatClient:
         self.timeout = timeout
         self.max_retries = max_retries
         self._sdk_client: Any = None
+        self._building = threading.Lock()
+        """Held while the SDK client is made, so `prepare` and a request make one."""
         self._send_stream_options = True
         """Cleared when a server rejects `stream_options` (it then gets plain requests)."""
         self._send_tools = True
@@ -152,12 +149,30 @@ class ChatClient:
         self._max_tokens_fields: dict[str, str] = {}
         """Per model, the length field this server asked for in a 400 (see `generation`)."""
 
+    def prepare(self) -> None:
+        """Import the SDK and make the client now, in a daemon thread, so that the first
+        request finds them ready: the import alone takes about a second. Nothing is sent."""
+        threading.Thread(target=self._prepare, name="openai-sdk", daemon=True).start()
+
+    def _prepare(self) -> None:
+        # A failure here (an SDK that cannot be imported, a bad setting) is met again, and
+        # reported, by the request that needs the client.
+        with contextlib.suppress(Exception):
+            self._sdk_client_now()
+
     async def _client(self) -> Any:
         if self._sdk_client is None:
             # In a thread: the import, and the TLS context the HTTP client loads its
             # certificates into, would each hold the event loop for tens of milliseconds.
-            self._sdk_client = await _in_daemon_thread(self._make_sdk_client)
+            return await _in_daemon_thread(self._sdk_client_now)
         return self._sdk_client
+
+    def _sdk_client_now(self) -> Any:
+        """The SDK client, made here unless another thread has made it or is making it."""
+        with self._building:
+            if self._sdk_client is None:
+                self._sdk_client = self._make_sdk_client()
+            return self._sdk_client
 
     def _make_sdk_client(self) -> Any:
         openai = load_sdk()

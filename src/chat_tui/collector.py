@@ -44,19 +44,26 @@ class Collector:
         self.started = False
         self._stopped = False
         self._garbage_pending = False
+        self._startup_pending = False
+        """Start-up's garbage waits for the first idle moment (never for a burst)."""
         self._heap_after_reclaim = 0
         self._idle_growth = GROWTH_WHEN_IDLE
         self.reclaims = 0
 
     def start(self) -> None:
-        """Collect what start-up left behind and freeze the rest (imports, styles, screen)."""
+        """Freeze what start-up made (imports, styles, screen); what of it is garbage is
+        collected at the first idle moment. A full collection now, with the SDK just
+        imported, would hold the event loop for tens of milliseconds while the person may
+        be typing their first prompt."""
         if self.started or self._stopped:
             return
         self.started = True
         if not _active:
             gc.callbacks.append(_freeze_survivors)
         _active.add(self)
-        self.reclaim()
+        gc.freeze()
+        self._heap_after_reclaim = sys.getallocatedblocks()
+        self._startup_pending = True
 
     def stop(self) -> None:
         """Give the process its usual collector back (tests run many apps in one process)."""
@@ -96,13 +103,13 @@ class Collector:
         if not self.started:
             return
         grown = sys.getallocatedblocks() / max(self._heap_after_reclaim, 1)
-        wanted = self._garbage_pending or grown > self._idle_growth
+        wanted = self._garbage_pending or self._startup_pending or grown > self._idle_growth
         if (idle and wanted) or grown > GROWTH_AT_MOST:
             self.reclaim()
 
     def reclaim(self) -> None:
         """One full collection over everything, frozen survivors included."""
-        self._garbage_pending = False
+        self._garbage_pending = self._startup_pending = False
         for release in self._release:
             release()
         gc.unfreeze()

@@ -153,6 +153,8 @@ class RecordedRequest:
     body: Any
     raw: bytes = b""
     """The body exactly as it arrived."""
+    at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the request had arrived whole, for benchmarks."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ from textual.widget import MountError
 from textual.widgets import Static, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from chat_tui import client as chat_client
 from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
@@ -63,8 +62,6 @@ if TYPE_CHECKING:
 WATCH_SECONDS = 2.0
 """How often the conversations directory is checked for changes made by other processes."""
 QUIT_COMMANDS = ("/quit", "/exit")
-WARM_UP_DELAY = 0.5
-"""Seconds after the first key before the SDK is imported in the background."""
 FIRST_ROWS = 100
 """Conversations listed from the index at start-up, before it is checked against the files."""
 SYNC_NOTICE = 200
@@ -278,7 +275,6 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Index of the user message being edited (ctrl+up), if any."""
         self._unsaved: set[str] = set()
         """Conversations whose last save failed (the saver retries them)."""
-        self._sdk_warming = False
         self._attached: list[Attachment] = []
         """What goes with the message being written, in the order attached (chips)."""
         self._unstored: dict[str, PendingAttachment] = {}
@@ -322,24 +318,13 @@ class ChatScreen(ConversationActions, Screen[None]):
         self.set_interval(WATCH_SECONDS, self._watch_directory)
         self.set_interval(1.0, self._save_draft_if_changed)
         self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
+        self.call_after_refresh(self._prepare_client)
 
-    @on(TextArea.Changed, "#prompt")
-    def _warm_up_sdk(self) -> None:
-        """Importing the SDK takes about a second: begin soon after the first key, not at
-        start-up (and not at once, while the sidebar may still be loading)."""
-        if not self._sdk_warming and self._configured:
-            self._sdk_warming = True
-            self.set_timer(
-                WARM_UP_DELAY,
-                # The function, not a coroutine: a worker that never starts (the app is
-                # quitting) then leaves no coroutine behind that was never awaited. (Textual's
-                # annotation wants a coroutine whose send type is None; an async def's is Any.)
-                lambda: self.run_worker(
-                    chat_client.warm_up,  # type: ignore[arg-type]
-                    group="warm-up",
-                    exit_on_error=False,
-                ),
-            )
+    def _prepare_client(self) -> None:
+        """Importing the SDK takes about a second: begin once the first screen is up and
+        idle, so neither the first paint nor the first request waits for it."""
+        if self._configured:
+            self.chat_app.client_for(self.conversation.provider).prepare()
 
     @property
     def _configured(self) -> bool:

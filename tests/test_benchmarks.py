@@ -21,6 +21,7 @@ GROUPS = {
     "Big conversations",
     "Saving",
     "Search",
+    "Listing",
 }
 
 

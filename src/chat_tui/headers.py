@@ -28,7 +28,7 @@ FIRST_READ = 2048
 """Bytes read first: enough for nearly every header, and a fraction of a typical file."""
 
 _DECODER = json.JSONDecoder()
-_SHOWN = ("id", "title", "updated_at")
+_HEADER_FIELDS = ("id", "title", "created_at", "updated_at", "model")
 """Fields a header must hold when it ends before the messages (a long field cut it short)."""
 
 
@@ -93,8 +93,11 @@ def _fields_before_messages(prefix: bytes) -> dict[str, object] | None:
     or a whole string; cut anywhere but after a top-level field, the text is not JSON."""
     cut = prefix.find(b'"messages"')
     head = prefix[:cut].rstrip()
-    if cut < 0 or not head.endswith(b","):
+    after = prefix[cut + len(b'"messages"') :].lstrip()
+    if cut < 0 or not head.endswith(b",") or not after.startswith(b":"):
         return None
+    if not after[1:].lstrip().startswith(b"["):
+        return None  # not a list of messages: from_dict refuses it
     try:
         data = parse_json(head[:-1] + b"}")
     except ValueError:
@@ -114,7 +117,7 @@ def _fields_in_order(prefix: bytes) -> dict[str, object] | None:
     complete = False
     with contextlib.suppress(ValueError, IndexError):
         complete = _read_fields(text, fields)
-    if complete or all(name in fields for name in _SHOWN):
+    if complete or all(name in fields for name in _HEADER_FIELDS):
         return fields
     return None
 

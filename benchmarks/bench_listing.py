@@ -23,6 +23,8 @@ from pathlib import Path
 from harness import BenchmarkError, ChatSession, Figure, Scale, data_root, median
 from workloads import big_store, copy_conversations, indexed_store, store_title
 
+from chat_tui.store import ConversationStore
+
 GROUP = "Listing"
 SYNCED = 500
 """Files a sync replaces under the running app (fewer in quick mode)."""
@@ -126,6 +128,10 @@ def run(scale: Scale, fake, cache: Path, home_of) -> list[Figure]:
     for _ in range(max(1, scale.runs // 2)):
         home = home_of("listing-sync")
         shutil.copytree(data_root(indexed_home), data_root(home))
+        # A copy has new inodes and change times: bring its index up to date first.
+        store = ConversationStore(data_root(home))
+        store.refresh()
+        store.close()
         runs.append(_sync_under_app(fake, home, conversations, synced))
         shutil.rmtree(home, ignore_errors=True)
     lags = [run["lag_max"] for run in runs]

@@ -63,7 +63,7 @@ def run(scale: Scale, fake, cache: Path, home_of) -> list[Figure]:
     opens: dict[str, list[float]] = {"long": [], "short": []}
     with ChatSession(fake, home) as session:
         session.terminal.wait_for("History A", after=0)
-        time.sleep(0.5)
+        session.settle()  # indexed: the line saying so no longer moves the list
         for _ in range(scale.runs):
             opens["short"].append(_open(session, 2, c_last))
             _new_conversation(session)

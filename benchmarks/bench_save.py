@@ -27,6 +27,7 @@ def save_session(fake, home: Path, scale: Scale) -> dict[str, object]:
     with ChatSession(fake, home, instrumented=True, CHAT_TUI_BENCH_PROBE=str(probe)) as session:
         terminal = session.terminal
         terminal.wait_for("History A", after=0)
+        session.settle()  # indexed: the line saying so no longer moves the list
         _open(session, 0, last_words)
         session.settle()
         first = len(fake.sent_at)

@@ -41,6 +41,7 @@ BENCHMARKS = {
     "history": "bench_history",
     "save": "bench_save",
     "search": "bench_search",
+    "listing": "bench_listing",
 }
 
 

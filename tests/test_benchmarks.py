@@ -22,6 +22,7 @@ GROUPS = {
     "Big conversations",
     "Saving",
     "Search",
+    "Listing",
 }
 
 

@@ -149,8 +149,9 @@ def test_an_index_another_process_is_writing_is_read_meanwhile_never_thrown_away
     data_dir: Path,
 ) -> None:
     """A second chat-tui holds the index's write lock (it is re-indexing): this one lists
-    what the index holds at once, is told the index is busy instead of waiting on it, and
-    catches up once the lock is free. The other process's index is never deleted."""
+    what the index holds at once, and the new file from its header; it is told the index is
+    busy instead of waiting on it, and catches up once the lock is free. The other
+    process's index is never deleted."""
     first = ConversationStore(data_dir)
     first.save(conversation("indexed earlier"))
     first.refresh()
@@ -164,10 +165,13 @@ def test_an_index_another_process_is_writing_is_read_meanwhile_never_thrown_away
             assert titles(store) == {"indexed earlier"}
             with pytest.raises(IndexBusy):
                 store.refresh(wait=False)
-            assert titles(store) == {"indexed earlier"}
+            assert titles(store) == {"indexed earlier", "copied in meanwhile"}
+            assert [hit.summary.title for hit in store.search("copied")] == ["copied in meanwhile"]
+            assert [hit.summary.title for hit in store.search("about")] == ["indexed earlier"]
             writer.finish()
             store.refresh(wait=False)
             assert titles(store) == {"indexed earlier", "copied in meanwhile"}
+            assert len(store.search("about")) == 2
         assert os.stat(database).st_ino == inode
     finally:
         store.close()

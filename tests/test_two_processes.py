@@ -183,17 +183,17 @@ def sidebar_lines(app: ChatApp) -> str:
     return "\n".join("".join(segment.text for segment in listing.render_line(y)) for y in range(6))
 
 
-async def test_while_another_process_fills_the_index_the_sidebar_says_so_then_lists(
+async def test_while_another_process_fills_the_index_the_files_are_listed_and_it_says_so(
     make_app, data_dir: Path
 ) -> None:
-    """Another chat-tui is building the index (it holds the write lock): the sidebar says
-    it is waiting for the index, not that there are no conversations, and lists every
-    conversation once the lock is free."""
+    """Another chat-tui is building the index (it holds the write lock): the sidebar lists
+    every conversation from its file at once, and says under the search box that it is
+    waiting for the index; once the lock is free, search finds their text too."""
     folder = data_dir / "conversations"
     folder.mkdir(parents=True)
     for n in range(3):
         made = Conversation(model="m", title=f"On disk {n}")
-        made.add_user_message(f"hello {n}")
+        made.add_user_message(f"hello number{n}")
         (folder / f"{made.id}.json").write_text(json.dumps(made.to_dict()))
     empty = ConversationStore(data_dir)
     assert empty.summaries() == []  # the index exists, with nothing in it yet
@@ -201,15 +201,21 @@ async def test_while_another_process_fills_the_index_the_sidebar_says_so_then_li
     with index_written_by_another_process(data_dir / "index.sqlite3") as writer:
         app = make_app()
         async with app.run_test(size=SIZE) as pilot:
+            sidebar = app.screen.sidebar
             assert await eventually(
-                pilot, lambda: "Waiting for the index" in sidebar_lines(app), 30
-            ), sidebar_lines(app)
-            assert "No conversations yet" not in sidebar_lines(app)
-            writer.finish()
-            listed = await eventually(
                 pilot, lambda: all(f"On disk {n}" in sidebar_lines(app) for n in range(3)), 30
-            )
-            assert listed, sidebar_lines(app)
+            ), sidebar_lines(app)
+            assert await eventually(
+                pilot, lambda: "Waiting for the index" in sidebar.status_text, 30
+            ), sidebar.status_text
+            writer.finish()
+            assert await eventually(pilot, lambda: not sidebar.status_text, 30)
+            sidebar.search_box.value = "number1"
+            assert await eventually(
+                pilot,
+                lambda: "On disk 1" in sidebar_lines(app) and "On disk 2" not in sidebar_lines(app),
+                30,
+            ), sidebar_lines(app)
 
 
 async def test_a_conversation_deleted_while_another_process_streams_into_it_shows_no_dot(

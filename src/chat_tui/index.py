@@ -3,6 +3,8 @@
 The JSON files are the truth; this index only makes them fast to list and search. Each row
 remembers the (mtime, size) of the file it was built from, so `sync` re-reads exactly the files
 that changed, appeared or vanished behind our back, and a damaged index is simply rebuilt.
+Files waiting to be read whole are listed meanwhile from their first bytes (`headers.py`),
+newest first, so a missing index or a sync of hundreds of files never empties the list.
 Message text goes into an FTS5 table with the trigram tokenizer, which matches substrings in
 any script (Chinese has no spaces to split words on). Words too short for trigrams in such
 scripts (most Chinese words have two characters) are found through a second table of the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
 import os
 import re
 import sqlite3
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chat_tui import limits
+from chat_tui.headers import Header, read_header
 from chat_tui.limits import TooLarge, load_json
 from chat_tui.models import Attachment, Conversation, Message, NewerSchemaError, SchemaError
 
@@ -41,6 +45,8 @@ SEARCH_LIMIT = 200
 """Search hits returned: the newest matches (a person refines the query before scrolling)."""
 SYNC_BATCH = 200
 """Files indexed per transaction when catching up with the directory."""
+FIRST_HEADERS = 100
+"""Headers read (newest files first) before the list is first shown from them."""
 BUSY_MS = 10_000
 """How long a write waits for another process's write to end, by default."""
 BRIEF_BUSY_MS = 250
@@ -122,6 +128,13 @@ class ConversationIndex:
         self._db: sqlite3.Connection | None = None
         self._closes = 0
         """How often `close` was called: a sync that sees it change stops."""
+        self._pending: dict[str, tuple[FileStamp, ConversationSummary]] = {}
+        """Files a sync has yet to read whole, as their headers describe them: listed (and
+        found by title) instead of what the index holds for them, if anything."""
+        self._coverage: tuple[int, int] | None = None
+        """(files read whole, files) while a sync catches up; None otherwise."""
+        self._syncing = threading.Lock()
+        """One sync at a time: two would read the same files twice over."""
 
     # -- connection ------------------------------------------------------------------------
 
@@ -229,6 +242,8 @@ class ConversationIndex:
         thread gives up: whoever closes the index is done with it (say, the app quits),
         and the rest of a first build of thousands of files would hold up the exit."""
         self._closes += 1
+        with self._lock:
+            self._pending = {}
         self._disconnect()
 
     def _disconnect(self) -> None:
@@ -261,16 +276,37 @@ class ConversationIndex:
     # -- keeping in step with the files -----------------------------------------------------
 
     def sync(
-        self, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        wait: bool = True,
+        listed: Callable[[], None] | None = None,
     ) -> list[Problem]:
         """Bring the index in line with the directory; return the files that cannot be read.
 
-        Changed files are read in batches of `SYNC_BATCH`, one transaction each: FTS5 then
-        writes a few large segments instead of one per file, which makes a first build of
-        thousands of conversations several times faster. Without `wait`, `IndexBusy` is
-        raised soon when another process is writing the index (batches already written
-        stay written).
+        The headers of the files that changed are read first, newest first, and `listed` is
+        called when `summaries` holds the first `FIRST_HEADERS` of them and again when it
+        holds them all. The files are then read whole, newest first, in batches of
+        `SYNC_BATCH`, one transaction each: FTS5 then writes a few large segments instead
+        of one per file, which makes a first build of thousands of conversations several
+        times faster. `progress` hears (files read whole, files) after each batch. Without
+        `wait`, `IndexBusy` is raised soon when another process is writing the index
+        (batches already written stay written, headers stay listed).
         """
+        with self._syncing:
+            try:
+                return self._sync(progress, wait=wait, listed=listed)
+            finally:
+                with self._lock:
+                    self._coverage = None
+
+    def _sync(
+        self,
+        progress: Callable[[int, int], None] | None,
+        *,
+        wait: bool,
+        listed: Callable[[], None] | None,
+    ) -> list[Problem]:
         closes = self._closes
         busy_ms = BUSY_MS if wait else BRIEF_BUSY_MS
         on_disk = self._scan()
@@ -284,7 +320,12 @@ class ConversationIndex:
                 self._discard_database()
                 indexed = self._indexed_stamps()
         stale = [cid for cid, stamp in on_disk.items() if indexed.get(cid) != stamp]
+        stale.sort(key=lambda cid: on_disk[cid][0], reverse=True)  # newest first
         gone = [cid for cid in indexed if cid not in on_disk]
+        with self._lock:
+            self._coverage = (len(on_disk) - len(stale), len(on_disk))
+        if not self._read_headers(stale, on_disk, closes, listed):
+            return []
         if gone:
             with self._transaction(busy_ms) as db:
                 for cid in gone:
@@ -303,9 +344,52 @@ class ConversationIndex:
                         self._record_problem(db, cid, stamp, found)
                     else:
                         self._put(db, found, stamp)
+                    self._pending.pop(cid, None)
+                done = len(on_disk) - len(stale) + min(start + SYNC_BATCH, len(stale))
+                self._coverage = (done, len(on_disk))
             if progress is not None:
-                progress(min(start + SYNC_BATCH, len(stale)), len(stale))
+                progress(done, len(on_disk))
         return self.problems()
+
+    def _read_headers(
+        self,
+        stale: list[str],
+        on_disk: dict[str, FileStamp],
+        closes: int,
+        listed: Callable[[], None] | None,
+    ) -> bool:
+        """List the files to be read whole by their headers (False if closed meanwhile).
+
+        A header read by an earlier sync is kept while its file is unchanged (a sync that
+        found the index busy is tried again every few seconds).
+        """
+        with self._lock:
+            earlier = self._pending
+        pending: dict[str, tuple[FileStamp, ConversationSummary]] = {}
+        for cid in stale:
+            if self._closes != closes:
+                return False
+            known = earlier.get(cid)
+            if known is not None and known[0] == on_disk[cid]:
+                pending[cid] = known
+            elif (found := read_header(self._conversations_dir / f"{cid}.json")) is not None:
+                status, header = found
+                pending[cid] = (stamp_of(status), _header_summary(cid, header))
+            if len(pending) == FIRST_HEADERS and not earlier and listed is not None:
+                with self._lock:
+                    self._pending = dict(pending)
+                listed()
+        with self._lock:
+            self._pending = pending
+        if listed is not None and (pending or earlier):
+            listed()
+        return True
+
+    def coverage(self) -> tuple[int, int] | None:
+        """(conversations read whole, conversations) while a sync catches up, else None:
+        how much of the text a search covers so far."""
+        with self._lock:
+            return self._coverage
 
     def _scan(self) -> dict[str, FileStamp]:
         stamps: dict[str, FileStamp] = {}
@@ -362,6 +446,7 @@ class ConversationIndex:
         """Record a conversation as written to disk with `stamp`."""
         with self._transaction() as db:
             self._put(db, conversation, stamp)
+            self._pending.pop(conversation.id, None)
 
     def _put(self, db: sqlite3.Connection, conversation: Conversation, stamp: FileStamp) -> None:
         self._upsert(db, conversation.id, stamp, problem=None, conversation=conversation)
@@ -383,10 +468,12 @@ class ConversationIndex:
         """Update the summary only (a checkpoint mid-stream); text is indexed on `put`."""
         with self._transaction() as db:
             self._upsert(db, conversation_id, stamp, problem=None, conversation=conversation)
+            self._pending.pop(conversation_id, None)
 
     def remove(self, conversation_id: str) -> None:
         with self._transaction() as db:
             self._delete_row(db, conversation_id)
+            self._pending.pop(conversation_id, None)
 
     def _record_problem(
         self, db: sqlite3.Connection, conversation_id: str, stamp: FileStamp, reason: str
@@ -450,14 +537,27 @@ class ConversationIndex:
     # -- queries ---------------------------------------------------------------------------
 
     def summaries(self, limit: int | None = None) -> list[ConversationSummary]:
-        """Readable conversations (all, or the newest `limit`), most recently active first."""
+        """Readable conversations (all, or the newest `limit`), most recently active first.
+
+        Files a sync has yet to read whole are listed as their headers describe them.
+        """
         with self._lock:
+            pending = {cid: summary for cid, (_, summary) in self._pending.items()}
             rows = self.db.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE problem IS NULL "
                 "ORDER BY updated_at DESC, id DESC LIMIT ?",
-                (-1 if limit is None else limit,),
+                (-1 if limit is None else limit + len(pending),),
             ).fetchall()
-        return [_summary(row) for row in rows]
+        indexed = [_summary(row) for row in rows]
+        if not pending:
+            return indexed
+        merged = heapq.merge(
+            (summary for summary in indexed if summary.id not in pending),
+            sorted(pending.values(), key=_newest_first, reverse=True),
+            key=_newest_first,
+            reverse=True,
+        )
+        return list(merged)[:limit]
 
     def problems(self) -> list[Problem]:
         with self._lock:
@@ -468,6 +568,27 @@ class ConversationIndex:
 
     def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
         """Conversations whose title or text holds every word of `query` (any case).
+
+        While a sync catches up, conversations it has yet to read whole are found by their
+        titles (`coverage` says how much of the text is searched).
+        """
+        hits = self._search_index(query, limit)
+        with self._lock:
+            pending = [summary for _, summary in self._pending.values()]
+        words = [_indexable(w).casefold() for w in query.split()]
+        if not pending or not words:
+            return hits
+        found = {hit.summary.id for hit in hits}
+        hits += [
+            SearchHit(summary, "")
+            for summary in pending
+            if summary.id not in found and all(w in summary.title.casefold() for w in words)
+        ]
+        hits.sort(key=lambda hit: _newest_first(hit.summary), reverse=True)
+        return hits[:limit]
+
+    def _search_index(self, query: str, limit: int) -> list[SearchHit]:
+        """Search what the index holds (see `search`).
 
         Words of three or more characters are matched anywhere in the text through the
         trigram index, newest conversations first (the index is walked in that order and
@@ -583,6 +704,23 @@ def _make_private(database: Path) -> None:
         with contextlib.suppress(OSError):
             if os.stat(path).st_mode & 0o077:
                 os.chmod(path, 0o600)
+
+
+def _newest_first(summary: ConversationSummary) -> tuple[str, str]:
+    """The order of `summaries` (reversed): last active, then id."""
+    return summary.updated_at, summary.id
+
+
+def _header_summary(conversation_id: str, header: Header) -> ConversationSummary:
+    return ConversationSummary(
+        id=conversation_id,
+        title=_indexable(header.title),
+        created_at=_indexable(header.created_at),
+        updated_at=_indexable(header.updated_at),
+        model=_indexable(header.model),
+        message_count=0,
+        read_only=header.read_only,
+    )
 
 
 def _summary(row: tuple[Any, ...]) -> ConversationSummary:

@@ -106,16 +106,26 @@ class ConversationStore:
     # -- listing and searching -------------------------------------------------------------
 
     def refresh(
-        self, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        wait: bool = True,
+        listed: Callable[[], None] | None = None,
     ) -> list[Problem]:
         """Re-index whatever changed on disk; return the files that cannot be read.
 
-        Without `wait`, raises `IndexBusy` soon if another process is writing the index.
+        `listed` is called when `summaries` lists changed files from their headers, before
+        they are read whole (see `ConversationIndex.sync`). Without `wait`, raises
+        `IndexBusy` soon if another process is writing the index.
         """
         if not self.root.exists():
             return []
         self.cannot_save = self._unwritable()
-        return self._index.sync(progress, wait=wait)
+        return self._index.sync(progress, wait=wait, listed=listed)
+
+    def coverage(self) -> tuple[int, int] | None:
+        """(conversations searched in full, conversations) while a refresh catches up."""
+        return self._index.coverage()
 
     def _unwritable(self) -> str | None:
         """Why nothing can be saved here, or None. Never raises: reading must not depend on

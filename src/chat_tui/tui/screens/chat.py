@@ -64,8 +64,6 @@ WATCH_SECONDS = 2.0
 QUIT_COMMANDS = ("/quit", "/exit")
 FIRST_ROWS = 100
 """Conversations listed from the index at start-up, before it is checked against the files."""
-SYNC_NOTICE = 200
-"""Re-indexing more files than this shows its progress in the (still empty) sidebar."""
 WAITING_FOR_INDEX = "Waiting for the index: another chat-tui is updating it…"
 
 _UNSAVED = "unsaved"
@@ -279,6 +277,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         """What goes with the message being written, in the order attached (chips)."""
         self._unstored: dict[str, PendingAttachment] = {}
         """The bytes of those attached from a file, by digest, until they are stored."""
+        self._markdown_preloaded = False
+        self._coverage: tuple[int, int] | None = None
+        """(conversations indexed, conversations) while the index catches up."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -475,20 +476,23 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Re-index changed files and list conversations, off the event loop.
 
         The first time, the newest conversations the index knows are listed at once, before
-        the index is checked against the files (10,000 of them take a moment), and the
-        check then brings the list in line with the files.
+        the index is checked against the files (10,000 of them take a moment). Files the
+        index has yet to read (all of them, the first time on a new machine) are listed from
+        their headers as soon as those are read, and read whole in the background, the
+        progress shown under the search box; the list and any search follow.
         """
         store = self.chat_app.store
         if self.chat_app.closing:
             return
-        first_listing = not self._summaries
-        if first_listing:
+        if not self._summaries:
             newest = store.summaries(limit=FIRST_ROWS)
             if newest:
-                rows = [_row(s) for s in newest]
-                self.app.call_from_thread(self._sidebar_loaded, newest, rows, None, [])
+                self._post_listing(newest)
+                self._preload_markdown()
         try:
-            problems = store.refresh(progress=self._indexing, wait=False)
+            problems = store.refresh(
+                progress=self._indexing, wait=False, listed=self._list_from_headers
+            )
             busy = False
         except IndexBusy:
             # Another chat-tui is writing the index: list what it holds so far (reading
@@ -496,23 +500,67 @@ class ChatScreen(ConversationActions, Screen[None]):
             problems, busy = store.problems(), True
         if self.chat_app.closing:  # the refresh gave up: the app is quitting
             return
-        summaries = store.summaries()
+        self._post_listing(store.summaries(), problems, busy=busy, done=True)
+        self._preload_markdown()
+
+    def _preload_markdown(self) -> None:
+        """Not needed for an empty conversation, so not loaded before the first paint (and
+        not before the first listing); here, not in a thread of its own, so the two do not
+        fight over the interpreter."""
+        if not self._markdown_preloaded:
+            self._markdown_preloaded = True
+            preload_markdown()
+
+    def _post_listing(
+        self,
+        summaries: list[ConversationSummary],
+        problems: list[Problem] | None = None,
+        *,
+        busy: bool = False,
+        done: bool = False,
+    ) -> None:
+        """From the sidebar's thread: show `summaries`, and the search's hits again."""
+        store = self.chat_app.store
         rows = [_row(s) for s in summaries]
         query = self.sidebar.query_text
         hits = store.search(query) if query else None
-        self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems, busy)
-        if first_listing:
-            # Not needed for an empty conversation, so not loaded before the first paint;
-            # after the list, which an empty store would otherwise wait for; here, not in a
-            # thread of its own, so the two do not fight over the interpreter.
-            preload_markdown()
+        coverage = None if done else store.coverage()
+        self.app.call_from_thread(
+            self._sidebar_loaded, summaries, rows, hits, problems or [], busy, coverage
+        )
+
+    def _list_from_headers(self) -> None:
+        """The refresh lists files it has yet to read whole from their headers."""
+        if not self.chat_app.closing:
+            self._post_listing(self.chat_app.store.summaries())
+            self._preload_markdown()
 
     def _indexing(self, done: int, total: int) -> None:
-        """Progress of a (re)build of the index, shown while the list is still empty."""
-        if total > SYNC_NOTICE and not self._summaries:
-            self.app.call_from_thread(
-                self.sidebar.set_empty_text, f"Indexing conversations… {done:,} of {total:,}"
-            )
+        """Progress of the refresh: shown under the search box, whose hits fill in."""
+        if done >= total or self.chat_app.closing:
+            return
+        query = self.sidebar.query_text
+        hits = self.chat_app.store.search(query) if query else None
+        self.app.call_from_thread(self._indexed_more, (done, total), query, hits)
+
+    def _indexed_more(
+        self, coverage: tuple[int, int], query: str, hits: list[SearchHit] | None
+    ) -> None:
+        if hits is not None and query == self.sidebar.query_text:
+            self._show_hits(hits)
+        self._show_coverage(coverage)
+
+    def _show_coverage(self, coverage: tuple[int, int] | None) -> None:
+        """How far the index has got, worded for the list or for a search."""
+        self._coverage = coverage
+        if coverage is None:
+            self.sidebar.set_status("")
+            return
+        done, total = coverage
+        if self.sidebar.query_text:
+            self.sidebar.set_status(f"Searched {done:,} of {total:,} conversations…")
+        else:
+            self.sidebar.set_status(f"Indexing conversations… {done:,} of {total:,}")
 
     def _sidebar_loaded(
         self,
@@ -521,17 +569,21 @@ class ChatScreen(ConversationActions, Screen[None]):
         hits: list[SearchHit] | None,
         problems: list[Problem],
         busy: bool = False,
+        coverage: tuple[int, int] | None = None,
     ) -> None:
         self._summaries = summaries
         self._rows = rows
         if hits is not None:
             self._show_hits(hits)
-        else:
+        elif not self.sidebar.query_text:
             self.sidebar.set_rows(rows)
         if busy:
             self._directory_stamp = None  # the next look at the directory tries again
+            self.sidebar.set_status(WAITING_FOR_INDEX)
             if not rows and hits is None:
                 self.sidebar.set_empty_text(WAITING_FOR_INDEX)
+        else:
+            self._show_coverage(coverage)
         self._report_problems(problems)
         self._report_cannot_save()
 
@@ -571,6 +623,7 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     @on(SearchChanged)
     def _search_changed(self, event: SearchChanged) -> None:
+        self._show_coverage(self._coverage)  # worded for a search, or not
         if not event.query:
             self.sidebar.set_rows(self._rows)
             return
@@ -578,12 +631,17 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def _search(self, query: str) -> None:
-        hits = self.chat_app.store.search(query)
-        self.app.call_from_thread(self._search_done, query, hits)
+        store = self.chat_app.store
+        hits = store.search(query)
+        self.app.call_from_thread(self._search_done, query, hits, store.coverage())
 
-    def _search_done(self, query: str, hits: list[SearchHit]) -> None:
+    def _search_done(
+        self, query: str, hits: list[SearchHit], coverage: tuple[int, int] | None
+    ) -> None:
         if query == self.sidebar.query_text:
             self._show_hits(hits)
+            if coverage is not None:
+                self._show_coverage(coverage)
 
     def _watch_directory(self) -> None:
         """Pick up conversations other chat-tui windows saved."""

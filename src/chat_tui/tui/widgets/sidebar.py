@@ -1,4 +1,8 @@
-"""The left column: a filter box over the list of saved conversations."""
+"""The left column: a filter box over the list of saved conversations.
+
+Under the box, while the index catches up with the files, a line says how far it has got
+(how much a search covers so far).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from chat_tui.tui.messages import SearchChanged
 from chat_tui.tui.widgets.conversation_list import ConversationList, Row
@@ -50,6 +54,7 @@ class Sidebar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield SearchBox(placeholder="Search  (/ or ctrl+f)", id="search", compact=True)
+        yield Static(id="search-status", markup=False)
         yield ConversationList(id="conversations")
 
     @property
@@ -68,6 +73,16 @@ class Sidebar(Vertical):
         listing = self.conversation_list
         listing.empty_text = "No matches" if self.query_text else "No conversations yet"
         listing.set_rows(rows)
+
+    @property
+    def status_text(self) -> str:
+        return str(self.query_one("#search-status", Static).content)
+
+    def set_status(self, text: str) -> None:
+        """The line under the search box (indexing progress); hidden when empty."""
+        status = self.query_one("#search-status", Static)
+        status.update(text)
+        status.set_class(bool(text), "-shown")
 
     def set_empty_text(self, text: str) -> None:
         """What the list says while it has no rows (e.g. while the index is being built)."""

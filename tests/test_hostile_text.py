@@ -26,6 +26,7 @@ from textual.widgets._markdown import MarkdownBlock
 
 from chat_tui.cli import main
 from chat_tui.config import load_settings
+from chat_tui.limits import MESSAGE_CHARS
 from chat_tui.mdparse import reply_parser
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, one_line
@@ -44,6 +45,7 @@ from tests.support.disk import file_size_limit
 from tests.support.loopback import FakeOpenAI
 from tests.support.pilot import (
     SIZE,
+    Notes,
     saved_files,
     screen_lines,
     screen_text,
@@ -51,6 +53,7 @@ from tests.support.pilot import (
     send_past_failing_saves,
     settle,
     toasts,
+    type_text,
     wait_for,
 )
 from tests.support.sample_data import FIXED_NOW
@@ -389,6 +392,19 @@ async def test_a_one_megabyte_paste_is_sent_and_saved_whole(
     saved = saved_files(data_dir)[0]
     assert saved["messages"][0]["content"] == pasted.rstrip()
     assert saved["title"] == "line 0: the quick brown fox 你好 👋"
+
+
+async def test_a_paste_past_the_longest_message_is_refused_whole(make_app) -> None:
+    app, notes = make_app(), Notes()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        prompt = app.query_one(PromptInput)
+        await type_text(pilot, "keep me")
+        app.post_message(events.Paste("x" * (MESSAGE_CHARS - 3)))
+        await wait_for(pilot, lambda: "Not pasted" in notes.text, "a note")
+        assert prompt.text == "keep me"  # nothing of it inserted, what was typed kept
+        assert f"{MESSAGE_CHARS - 3 + 7:,} characters" in notes.text
+        app.post_message(events.Paste(" and this"))  # a paste that fits still goes in
+        await wait_for(pilot, lambda: prompt.text == "keep me and this", "the small paste")
 
 
 async def test_a_200_000_character_reply_streams_renders_and_saves(

@@ -7,6 +7,7 @@ from typing import ClassVar
 from textual import events
 from textual.binding import Binding, BindingType
 
+from chat_tui.limits import MESSAGE_CHARS
 from chat_tui.safetext import display_text
 from chat_tui.tui.messages import PathPasted, PromptSubmitted
 from chat_tui.tui.textual_compat import TextAreaWithHooks
@@ -65,6 +66,16 @@ class PromptInput(TextAreaWithHooks):
         return False
 
     def paste_taken(self, text: str) -> bool:
+        # A message longer than chat-tui keeps in one would be cut when a reply or an
+        # import meets it: refuse the paste whole, and say so.
+        if len(text) + len(self.text) > MESSAGE_CHARS:
+            self.notify(
+                f"Not pasted: the message would be {len(text) + len(self.text):,} characters "
+                f"long, and one message holds at most {MESSAGE_CHARS:,}.",
+                title="Paste",
+                severity="warning",
+            )
+            return True
         # A dropped file arrives as a paste of its path: the screen offers to attach it.
         from chat_tui.typed_paths import pasted_path  # (not needed to start)
 

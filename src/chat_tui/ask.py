@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from chat_tui import console
-from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
+from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from chat_tui.served_model import NoServedModel
 from chat_tui.session import ChatSession
 from chat_tui.shell_tools import ShellTools, can_ask
 
@@ -27,6 +28,11 @@ async def ask(session: ChatSession, prompt: str) -> int:
     printer = console.StreamPrinter()
     tools = ShellTools(printer, ask=can_ask())
     try:
+        await session.settle_model()
+    except NoServedModel as problem:
+        await session.close()
+        return no_model(problem)
+    try:
         reply = await session.send(prompt, tools.hooks(), tools.approve)
         printer.end_line()
     finally:
@@ -39,3 +45,13 @@ async def ask(session: ChatSession, prompt: str) -> int:
     if reply.stopped:
         return EXIT_INTERRUPTED
     return EXIT_OK if saved and message.status != "failed" else EXIT_FAILURE
+
+
+def no_model(problem: NoServedModel) -> int:
+    """Say why no model could be used (one line, then the models to choose from); the exit
+    code: a usage error when the person has to choose, a failure otherwise."""
+    console.error(str(problem))
+    if problem.models:
+        print(problem.listing, file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_FAILURE

@@ -21,6 +21,7 @@ from typing import Any
 
 from chat_tui import paths
 from chat_tui.atomic import write_text_atomic
+from chat_tui.context_window import WindowConfig, WindowConfigError, read_window_config
 from chat_tui.safetext import inline_text
 from chat_tui.tools.servers import ServerConfig, ServerConfigError, read_servers
 
@@ -93,6 +94,10 @@ class Settings:
     max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
     tool_timeout: float = DEFAULT_TOOL_TIMEOUT
     """Seconds one tool call may take before it is stopped."""
+    context_windows: WindowConfig = field(default_factory=WindowConfig)
+    """`context_window` at the top, per provider and per model (`[models."NAME"]`)."""
+    model_named: bool = True
+    """Whether a flag, a variable or the top of config.toml named the model."""
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
     """Problems worth telling the person about that do not stop the app."""
@@ -115,6 +120,13 @@ class Settings:
             return self.model
         return provider.model or self.model
 
+    def asks_server_for_model(self, provider_name: str | None) -> bool:
+        """Whether a new conversation on `provider_name` takes the model its server serves:
+        the server has a base URL and nothing names a model for it (DEFAULT_MODEL is an
+        OpenAI model, which a local server does not serve)."""
+        provider = self.provider_named(provider_name)
+        return bool(provider.base_url) and not provider.model and not self.model_named
+
 
 _TOP_LEVEL_KEYS = {
     "api_key",
@@ -130,8 +142,10 @@ _TOP_LEVEL_KEYS = {
     "mcp_servers",
     "max_tool_rounds",
     "tool_timeout",
+    "context_window",
+    "models",
 }
-_PROVIDER_KEYS = {"base_url", "api_key", "api_key_env", "model"}
+_PROVIDER_KEYS = {"base_url", "api_key", "api_key_env", "model", "context_window"}
 
 
 def load_settings(
@@ -174,7 +188,12 @@ def load_settings(
         providers[provider] = replace(providers[provider], base_url=base_url)
 
     keys, key_warnings = _read_keys(file_values.get("keys", {}))
+    try:
+        windows = read_window_config(file_values, path)
+    except WindowConfigError as error:
+        raise ConfigError(str(error)) from None
     model_default = providers[provider].model or DEFAULT_MODEL
+    model_named = bool(cli.get("model") or env.get("CHAT_TUI_MODEL") or file_values.get("model"))
     settings = Settings(
         providers=providers,
         provider=provider,
@@ -187,6 +206,8 @@ def load_settings(
         mcp_servers=_read_mcp_servers(file_values.get("mcp_servers"), path),
         max_tool_rounds=_tool_rounds(*pick("max_tool_rounds", None, DEFAULT_MAX_TOOL_ROUNDS)),
         tool_timeout=_seconds(*pick("tool_timeout", None, DEFAULT_TOOL_TIMEOUT)),
+        context_windows=windows,
+        model_named=model_named,
         config_path=path,
         warnings=(*warnings, *key_warnings),
     )

@@ -11,8 +11,10 @@ import contextlib
 import sys
 
 from chat_tui import console
+from chat_tui.ask import no_model
 from chat_tui.console import EXIT_FAILURE, EXIT_OK
 from chat_tui.safetext import display_text, one_line
+from chat_tui.served_model import NoServedModel
 from chat_tui.session import ChatSession
 from chat_tui.shell_tools import ShellTools, can_ask
 
@@ -25,10 +27,15 @@ def chat(session: ChatSession) -> int:
     if typed_here:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history at the prompt)
-    _greet(session)
     printer = console.StreamPrinter()
     tools = ShellTools(printer, ask=can_ask())
     with asyncio.Runner() as runner:
+        try:
+            runner.run(session.settle_model())
+        except NoServedModel as problem:
+            runner.run(session.close())
+            return no_model(problem)
+        _greet(session)
         try:
             while True:
                 try:

@@ -18,8 +18,10 @@ from typing import Any
 
 from chat_tui.client import ChatClient, load_sdk
 from chat_tui.config import DEFAULT_PROVIDER, Settings
+from chat_tui.context_window import ContextWindows, WindowMemory
 from chat_tui.models import Conversation, Message
 from chat_tui.saver import Saver
+from chat_tui.served_model import served_model
 from chat_tui.store import ConversationStore, StoreError
 from chat_tui.tools.approvals import Approver, deny_all
 from chat_tui.tools.loop import ReplyHooks, reply_with_tools
@@ -40,10 +42,11 @@ def preload_sdk() -> None:
 
 
 def new_conversation(settings: Settings) -> Conversation:
-    """An empty conversation on the configured provider, model and system prompt."""
+    """An empty conversation on the configured provider, model and system prompt; its model
+    is left empty when the server is to be asked which one it serves."""
     provider = settings.provider
     return Conversation(
-        model=settings.model_for(provider),
+        model="" if settings.asks_server_for_model(provider) else settings.model_for(provider),
         provider=provider if provider != DEFAULT_PROVIDER else None,
         system_prompt=settings.system_prompt,
     )
@@ -100,6 +103,7 @@ class ChatSession:
         )
         self.toolbox = toolbox
         """The tools replies may use; None offers none."""
+        self.windows = ContextWindows(settings.context_windows, WindowMemory(store.root))
         self.max_tool_rounds = settings.max_tool_rounds
         self.save_error: str | None = None
         """Why the last save failed, if it did (the saver keeps retrying)."""
@@ -115,6 +119,14 @@ class ChatSession:
             if save
             else None
         )
+
+    async def settle_model(self) -> None:
+        """Ask the server which model it serves, if the conversation names none yet.
+        Raises `NoServedModel` (several: the person chooses with --model)."""
+        if not self.conversation.model:
+            self.conversation.model = await served_model(
+                self.client, choose_with="choose one with --model"
+            )
 
     async def send(self, text: str, hooks: ReplyHooks, approve: Approver = deny_all) -> SentReply:
         """Add `text` and stream the reply (with its tool rounds), asking `approve` about
@@ -142,6 +154,7 @@ class ChatSession:
             max_rounds=self.max_tool_rounds,
             hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),
             next_steps=SHELL_NEXT_STEPS,
+            windows=self.windows,
         )
         task = asyncio.create_task(reply)
         with _interrupt_cancels(task):

@@ -21,8 +21,10 @@ from typing import Any
 from chat_tui import limits
 from chat_tui.client import ChatClient, Stopwatch
 from chat_tui.config import ConfigError
+from chat_tui.context_window import ContextWindows
+from chat_tui.fitting import ended_empty, stream_within
 from chat_tui.models import SETTLED_CALLS, Conversation, Message, ToolCall
-from chat_tui.replying import fill_reply
+from chat_tui.replying import ENDED_EMPTY, fill_reply
 from chat_tui.safetext import one_line, valid_unicode
 from chat_tui.tools.approvals import Approver, Decision, deny_all
 from chat_tui.tools.catalogue import Catalogue
@@ -52,6 +54,8 @@ class ReplyHooks:
     """A call grew (a piece arrived) or changed status."""
     on_notice: Callable[[str], None] = _nothing
     checkpoint: Callable[[], None] = _nothing
+    on_fitted: Callable[[Message], None] = _nothing
+    """A reply's request was planned (again): its `sent_from` says where it begins."""
 
 
 async def reply_with_tools(
@@ -66,6 +70,7 @@ async def reply_with_tools(
     hooks: ReplyHooks | None = None,
     next_steps: Mapping[str, str] | None = None,
     reply: Message | None = None,
+    windows: ContextWindows | None = None,
 ) -> Message:
     """Stream turns into `conversation` until one needs no tools; the last assistant message.
 
@@ -75,6 +80,9 @@ async def reply_with_tools(
     message already last in the conversation: a new version of a reply), else a new one. A
     cancellation stops the reply where it is (the stream closed, a running call cancelled at
     its server, the calls left marked stopped) and carries on.
+
+    With `windows`, each request carries the messages that fit the model's context
+    (`fitting.stream_within`); without, the whole path.
     """
     hooks = hooks or ReplyHooks()
     catalogue = None
@@ -86,11 +94,23 @@ async def reply_with_tools(
     while True:
         message = reply if reply is not None and rounds == 0 else conversation.add_reply(model)
         hooks.on_message(message)
-        request = conversation.api_messages(upto=len(conversation.messages) - 1)
         offered = catalogue.specs() if catalogue and client.accepts_tools else None
+        if windows is None:
+            request = conversation.api_messages(upto=len(conversation.messages) - 1)
+            stream = client.stream_reply(request, model, offered)
+        else:
+            stream = stream_within(
+                conversation,
+                client,
+                windows,
+                model=model,
+                reply=message,
+                tools=offered,
+                on_fitted=hooks.on_fitted,
+            )
         await fill_reply(
             message,
-            client.stream_reply(request, model, offered),
+            stream,
             watch=Stopwatch(),
             on_text=hooks.on_text,
             on_reasoning=hooks.on_reasoning,
@@ -99,6 +119,10 @@ async def reply_with_tools(
             checkpoint=hooks.checkpoint,
             next_steps=next_steps,
         )
+        if windows is not None and message.error and message.error.startswith(ENDED_EMPTY):
+            message.error = ended_empty(
+                conversation, message, client, windows, model, next_steps or {}
+            )
         if message.status != "complete" or not message.tool_calls:
             return message
         if rounds >= max_rounds:

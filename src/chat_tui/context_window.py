@@ -171,6 +171,16 @@ class WindowMemory:
         with self._lock:
             return self._loaded().get(_key(server, model))
 
+    def load(self) -> None:
+        """Read the file now (blocking), so `peek` knows what it holds."""
+        with self._lock:
+            self._loaded()
+
+    def peek(self, server: str, model: str) -> int | None:
+        """What is known without touching the disk (nothing before the file was read)."""
+        windows = self._windows
+        return windows.get(_key(server, model)) if windows is not None else None
+
     def remember(self, server: str, model: str, tokens: int) -> None:
         """Keep `tokens` for `model` on `server` (blocking: writes the file when it changed)."""
         if plausible(tokens) is None:
@@ -241,9 +251,10 @@ class ContextWindows:
         self._asked: set[str] = set()
 
     def known(self, client: ChatClient, model: str) -> int | None:
-        """What is known without asking anyone (the file is read if it was not yet)."""
+        """What is known without asking anyone or reading the disk: config.toml, and the
+        file once it was read (`window_for` reads it)."""
         configured = self.config.configured(_provider_name(client), model)
-        return configured or self.memory.get(server_of(client), model)
+        return configured or self.memory.peek(server_of(client), model)
 
     async def window_for(self, client: ChatClient, model: str) -> int | None:
         configured = self.config.configured(_provider_name(client), model)

@@ -124,6 +124,25 @@ def in_context(conversation: Conversation, window: int | None) -> int:
     return plan.tokens
 
 
+def context_start(conversation: Conversation) -> str | None:
+    """The id of the first message the last reply was sent, when earlier ones were left
+    out (where the log marks "earlier messages are not sent to the model")."""
+    for message in reversed(conversation.messages):
+        if message.role == "assistant":
+            return message.sent_from
+    return None
+
+
+def tokens_short(tokens: int) -> str:
+    """`950`, `3.1k`, `8k`, `128k`: a token count for the status line."""
+    if tokens < 1000:
+        return str(tokens)
+    thousands = tokens / 1000
+    if thousands >= 100 or thousands == int(thousands):
+        return f"{round(thousands)}k"
+    return f"{thousands:.1f}k".replace(".0k", "k")
+
+
 def _mark(message: Message, conversation: Conversation, plan: Plan) -> None:
     message.sent_from = conversation.messages[plan.first_sent].id if plan.left_out else None
 

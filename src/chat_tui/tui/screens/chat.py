@@ -24,10 +24,12 @@ from chat_tui import client as chat_client
 from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
+from chat_tui.fitting import NEAR_FULL, context_start, in_context, tokens_short
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, Message, ToolCall
 from chat_tui.safetext import display_text, one_line
+from chat_tui.served_model import NoServedModel, served_model
 from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label
 from chat_tui.tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
@@ -44,6 +46,7 @@ from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 from chat_tui.tui.widgets.tool_call import call_label
 
 if TYPE_CHECKING:
+    from chat_tui.client import ChatClient
     from chat_tui.tools.approvals import Decision
     from chat_tui.tui.messages import LinkActivated
     from chat_tui.tui.screens.tools import ToolsDialog
@@ -294,6 +297,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         if not opened:
             await self.start_new_conversation()
         self.refresh_sidebar()
+        self._read_windows()
         self.set_interval(WATCH_SECONDS, self._watch_directory)
         self.set_interval(1.0, self._save_draft_if_changed)
         self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
@@ -309,12 +313,38 @@ class ChatScreen(ConversationActions, Screen[None]):
                 # The function, not a coroutine: a worker that never starts (the app is
                 # quitting) then leaves no coroutine behind that was never awaited. (Textual's
                 # annotation wants a coroutine whose send type is None; an async def's is Any.)
-                lambda: self.run_worker(
-                    chat_client.warm_up,  # type: ignore[arg-type]
-                    group="warm-up",
-                    exit_on_error=False,
+                lambda: (
+                    self.run_worker(
+                        chat_client.warm_up,  # type: ignore[arg-type]
+                        group="warm-up",
+                        exit_on_error=False,
+                    ),
+                    self._learn_about_server(self.conversation),
                 ),
             )
+
+    @work(thread=True, group="windows", exit_on_error=False, description="read known windows")
+    def _read_windows(self) -> None:
+        """Read the remembered context windows, then show the open conversation's figure."""
+        self.chat_app.windows.memory.load()
+        self.app.call_from_thread(self._show_idle_status)
+
+    @work(group="warm-up", exit_on_error=False, description="ask the server")
+    async def _learn_about_server(self, conversation: Conversation) -> None:
+        """Before the first reply: the model the server serves, when nothing names one and
+        it serves only one, and the model's context window, when the server reports it."""
+        app = self.chat_app
+        client = app.client_for(conversation.provider)
+        if not conversation.model:
+            with contextlib.suppress(NoServedModel):
+                model = await served_model(client, choose_with="")
+                conversation.model = conversation.model or model
+                if conversation is self.conversation:
+                    self.update_top_bar()
+        if conversation.model:
+            await app.windows.window_for(client, conversation.model)
+            if conversation is self.conversation:
+                self._show_idle_status()
 
     @property
     def _configured(self) -> bool:
@@ -348,6 +378,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self.placeholder())
+        await self.log_view.mark_context_start(context_start(conversation))
         state = self._replies.get(conversation.id)
         if state is not None:
             self._attach_reply(state)
@@ -365,7 +396,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             title += "  ⚠ not saved yet"
         self.query_one("#conversation-title", Static).update(Content(one_line(title)))
         provider = self.chat_app.settings.provider_named(conversation.provider)
-        model = conversation.model
+        model = conversation.model or "the server's model"
         label = model if provider.name == "default" else f"{model} · {provider.name}"
         self.query_one("#conversation-model", Static).update(Content(one_line(label)))
 
@@ -377,15 +408,29 @@ class ChatScreen(ConversationActions, Screen[None]):
         )
         if last is not None and last.error:
             self.status.show(last.error, "error")
-        elif last is not None and last.usage is not None:
-            self.status.show(usage_line(last.usage))
-        else:
-            self.status.show("")
+            return
+        figure, near = self._context_figure()
+        used = usage_line(last.usage) if last is not None and last.usage is not None else ""
+        self.status.show(" · ".join(p for p in (used, figure) if p), "warning" if near else "info")
+
+    def _context_figure(self) -> tuple[str, bool]:
+        """`context 3.1k / 8k`, and whether that is near the limit; nothing while the
+        window is not known (a count alone says nothing about room left)."""
+        conversation = self.conversation
+        if not conversation.model:
+            return "", False
+        client = self.chat_app.client_for(conversation.provider)
+        window = self.chat_app.windows.known(client, conversation.model)
+        if window is None:
+            return "", False
+        used = in_context(conversation, window)
+        return f"context {tokens_short(used)} / {tokens_short(window)}", used >= NEAR_FULL * window
 
     async def start_new_conversation(self) -> None:
         settings = self.chat_app.settings
+        asks = settings.asks_server_for_model(settings.provider)
         conversation = Conversation(
-            model=settings.model_for(settings.provider),
+            model="" if asks else settings.model_for(settings.provider),
             provider=settings.provider if settings.provider != "default" else None,
             system_prompt=settings.system_prompt,
         )
@@ -703,9 +748,14 @@ class ChatScreen(ConversationActions, Screen[None]):
             on_call=lambda call: self._call_changed(state, call),
             on_notice=self._tool_notice,
             checkpoint=lambda: app.saver.request(conversation, checkpoint=True),
+            on_fitted=lambda _message: self._in_order(state, self._mark_context),
         )
         try:
             client = app.client_for(conversation.provider)
+            if not (state.message.model or conversation.model):
+                state.phase = f"Asking {client.server_label} which model it serves…"
+                if not await self._choose_served_model(state, client):
+                    return
             servers = app.tool_servers_for(conversation)
             toolbox = app.toolbox() if servers else None
             if toolbox is not None and not app.tools_started(servers):
@@ -721,6 +771,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 hooks=hooks,
                 next_steps=self._next_steps(),
                 reply=state.message,
+                windows=app.windows,
             )
         except Exception as error:  # a bug, not the server: the reply says so and ends
             state.message.status = "failed"
@@ -729,6 +780,33 @@ class ChatScreen(ConversationActions, Screen[None]):
         finally:
             ticker.stop()
             await self._finish_reply(state)
+
+    async def _choose_served_model(self, state: ReplyState, client: ChatClient) -> bool:
+        """Give a conversation that names no model the one its server serves; when it
+        serves several (or cannot say), the reply fails saying so, and the picker opens."""
+        conversation = state.conversation
+        choose = self._key_for("model.choose", "ctrl+o")
+        retry = self._key_for("reply.regenerate", "ctrl+r")
+        try:
+            conversation.model = await served_model(
+                client, choose_with=f"choose one with {choose}, then press {retry}"
+            )
+        except NoServedModel as problem:
+            state.message.status = "failed"
+            state.message.error = str(problem)
+            if problem.models and conversation is self.conversation:
+                self.action_choose_model()
+            return False
+        state.message.model = conversation.model
+        if state.view is not None:
+            state.view.refresh_meta()
+        if conversation is self.conversation:
+            self.update_top_bar()
+        return True
+
+    async def _mark_context(self) -> None:
+        """Mark in the log where the open conversation's last request began."""
+        await self.log_view.mark_context_start(context_start(self.conversation))
 
     def _show_text(self, state: ReplyState, text: str) -> None:
         if state.renderer is not None:
@@ -846,7 +924,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         return {
             "retry": f"Press {retry} to retry.",
             "model": f"Choose another model with {model}.",
-            "context": f"Start a new conversation ({new}) or choose a model with a larger "
+            "context": "Summarise earlier messages (palette: conversation: summarise earlier "
+            f"messages), start a new conversation ({new}) or choose a model with a larger "
             f"context window ({model}).",
         }
 

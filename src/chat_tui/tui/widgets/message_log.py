@@ -20,6 +20,7 @@ FIRST_PAGE = 10
 """Messages mounted when a conversation opens: a screenful or two of the newest."""
 PAGE = 10
 """Older messages mounted per step as the reader scrolls up."""
+CONTEXT_MARK = "── earlier messages are not sent to the model (they did not fit its context) ──"
 
 
 class MessageLog(VerticalScroll, can_focus=True):
@@ -32,6 +33,9 @@ class MessageLog(VerticalScroll, can_focus=True):
         """Index of the oldest message that has a view."""
         self._loading_older = False
         self._refold_pending = False
+        self._context_start: str | None = None
+        """The id of the message the last request began at, when earlier ones were left
+        out: the mark goes above its view (once that view is mounted)."""
 
     @property
     def views(self) -> list[MessageView]:
@@ -78,6 +82,15 @@ class MessageLog(VerticalScroll, can_focus=True):
         if not self.is_anchored:
             self.anchor()
         return view
+
+    async def mark_context_start(self, message_id: str | None) -> None:
+        """Mark where the last request began (above the message `message_id`), or nothing."""
+        self._context_start = message_id
+        for mark in self.query_children(".context-mark"):
+            await mark.remove()
+        view = next((v for v in self.views if v.message.id == message_id), None)
+        if view is not None:
+            await self.mount(Static(CONTEXT_MARK, classes="context-mark"), before=view)
 
     async def truncate(self, index: int) -> None:
         """Remove the views of messages at `index` and after (the path is being replaced)."""
@@ -127,11 +140,13 @@ class MessageLog(VerticalScroll, can_focus=True):
                     for i in range(start, end)
                     if not answers_a_call(self._messages, i)
                 ]
-            first = self.views[0] if self.views else None
+            first = self.children[0] if self.children else None
             before_height = self.virtual_size.height
             if views:
                 await self.mount_all(views, before=first)
             self._first_mounted = start
+            if self._context_start is not None and not self.query_children(".context-mark"):
+                await self.mark_context_start(self._context_start)
             self.call_after_refresh(self._keep_place, before_height)
         finally:
             self._loading_older = False

@@ -32,6 +32,8 @@ MESSAGE_OVERHEAD = 4
 REPLY_RESERVE = 2048
 """Tokens left for the reply when no `max_tokens` says how long it may be (at most a quarter
 of the window, so a small window still carries some conversation)."""
+REFITTED = "The conversation is longer than"
+"""How the notice of a request sent again with fewer messages begins."""
 RETRY_SHARE = 0.75
 """When a server refuses a request as too long without saying its window, the next one is
 planned for this share of what was sent."""
@@ -192,7 +194,7 @@ async def stream_within(
     on_fitted(reply)
     size = f" ({learned:,} tokens)" if learned else ""
     yield Notice(
-        f"The conversation is longer than {model}'s context{size}: sent again with the "
+        f"{REFITTED} {model}'s context{size}: sent again with the "
         "newest messages that fit; earlier ones are not sent to the model"
     )
     async with contextlib.aclosing(client.stream_reply(retry.messages, model, tools)) as second:

@@ -24,7 +24,7 @@ from chat_tui import client as chat_client
 from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
-from chat_tui.fitting import NEAR_FULL, context_start, in_context, tokens_short
+from chat_tui.fitting import NEAR_FULL, REFITTED, context_start, in_context, tokens_short
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, Message, ToolCall
@@ -424,7 +424,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         if window is None:
             return "", False
         used = in_context(conversation, window)
-        return f"context {tokens_short(used)} / {tokens_short(window)}", used >= NEAR_FULL * window
+        near = used >= NEAR_FULL * window or context_start(conversation) is not None
+        return f"context {tokens_short(used)} / {tokens_short(window)}", near
 
     async def start_new_conversation(self) -> None:
         settings = self.chat_app.settings
@@ -870,8 +871,10 @@ class ChatScreen(ConversationActions, Screen[None]):
             state.view.calls_changed()
 
     def _tool_notice(self, text: str) -> None:
-        """A server that did not start or stopped, tools left out or refused: said once."""
-        self.notify(display_text(text), title="Tools", severity="warning", timeout=20, markup=False)
+        """A server that did not start or stopped, tools left out or refused: said once; or
+        a request sent again with the messages that fit the model's context."""
+        title = "Context" if text.startswith(REFITTED) else "Tools"
+        self.notify(display_text(text), title=title, severity="warning", timeout=20, markup=False)
 
     async def _ask(self, state: ReplyState, call: ToolCall) -> Decision:
         """The reply's approver: wait for the person's answer in the approval bar (shown

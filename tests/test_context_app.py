@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from chat_tui.config import load_settings
 from chat_tui.store import ConversationStore
+from chat_tui.summarising import INSTRUCTION
 from chat_tui.tui.screens.model_picker import ModelPicker
 from chat_tui.tui.widgets.message_log import CONTEXT_MARK, MessageLog
 from chat_tui.tui.widgets.message_view import MessageView
@@ -14,6 +16,7 @@ from tests.support.loopback import FakeOpenAI
 from tests.support.pilot import (
     SIZE,
     Notes,
+    run_palette_command,
     saved_files,
     send,
     settings_with_config,
@@ -148,3 +151,52 @@ async def test_an_empty_stream_near_the_window_suggests_a_summary(
         error = pilot.app.screen.query(MessageView)[-1].message.error or ""
     assert error.startswith("The server ended the reply without any text or reason.")
     assert "probably too long" in error and "summarise earlier messages" in error
+
+
+async def test_a_summary_is_written_shown_and_sent_in_place_of_what_it_covers(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    seed_long(data_dir)
+    settings = settings_with_config(fake.base_url, 'model = "m"\ncontext_window = 2000\n')
+    fake.add_text("They counted words from 0 to 19.")
+    async with make_app(settings, open_conversation=CID).run_test(size=SIZE) as pilot:
+        await run_palette_command(pilot, "conversation: summarise earlier messages")
+        await settle(pilot)
+        log = pilot.app.query_one(MessageLog)
+        await wait_for(pilot, lambda: log.query_children(".summary-note"), "the summary note")
+        note = str(log.query_children(".summary-note").first().render())
+        assert note.endswith("They counted words from 0 to 19.")
+        await send(pilot, "Next question")
+        await settle(pilot)
+    asking, answering = fake.chat_requests
+    assert asking.messages[-1]["content"] == INSTRUCTION
+    saved = saved_files(data_dir)[0]
+    covered = [m["id"] for m in saved["messages"]].index(saved["summary"]["covers"]) + 1
+    assert 0 < covered < len(LONG)
+    assert answering.messages[0] == {
+        "role": "system",
+        "content": "Summary of the earlier conversation:\nThey counted words from 0 to 19.",
+    }
+    assert [m["content"] for m in answering.messages[1:]] == [
+        *LONG[covered:],
+        "Next question",
+    ]
+    assert len(saved["messages"]) == len(LONG) + 2  # the originals stay in the file
+
+
+async def test_a_summary_being_written_stops_with_escape(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    seed_long(data_dir)
+    settings = settings_with_config(fake.base_url, 'model = "m"\ncontext_window = 2000\n')
+    gate = threading.Event()
+    fake.add_text("Never finished.", gate=gate)
+    async with make_app(settings, open_conversation=CID).run_test(size=SIZE) as pilot:
+        await run_palette_command(pilot, "conversation: summarise earlier messages")
+        await wait_for(pilot, lambda: fake.open_streams == 1, "the summary request")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: fake.open_streams == 0, "the request to close")
+        await settle(pilot)
+        assert "stopped" in status_of(pilot.app)[0]
+    gate.set()
+    assert "summary" not in saved_files(data_dir)[0]

@@ -34,6 +34,7 @@ from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label
 from chat_tui.tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
 from chat_tui.tui.screens.conversation_actions import ConversationActions
+from chat_tui.tui.screens.summary import SummaryActions
 from chat_tui.tui.textual_compat import app_keymap
 from chat_tui.tui.widgets.approval_bar import ApprovalBar
 from chat_tui.tui.widgets.conversation_list import Row
@@ -113,7 +114,7 @@ class ReplyState:
     """The last change to the log this reply asked for; they run one after another."""
 
 
-class ChatScreen(ConversationActions, Screen[None]):
+class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
     """Sidebar, log and input for one open conversation at a time."""
 
     HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-narrow"), (100, "-wide")]
@@ -378,7 +379,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self.placeholder())
-        await self.log_view.mark_context_start(context_start(conversation))
+        await self.mark_context()
         state = self._replies.get(conversation.id)
         if state is not None:
             self._attach_reply(state)
@@ -749,7 +750,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             on_call=lambda call: self._call_changed(state, call),
             on_notice=self._tool_notice,
             checkpoint=lambda: app.saver.request(conversation, checkpoint=True),
-            on_fitted=lambda _message: self._in_order(state, self._mark_context),
+            on_fitted=lambda _message: self._in_order(state, self.mark_context),
         )
         try:
             client = app.client_for(conversation.provider)
@@ -804,10 +805,6 @@ class ChatScreen(ConversationActions, Screen[None]):
         if conversation is self.conversation:
             self.update_top_bar()
         return True
-
-    async def _mark_context(self) -> None:
-        """Mark in the log where the open conversation's last request began."""
-        await self.log_view.mark_context_start(context_start(self.conversation))
 
     def _show_text(self, state: ReplyState, text: str) -> None:
         if state.renderer is not None:
@@ -1030,10 +1027,13 @@ class ChatScreen(ConversationActions, Screen[None]):
     # -- stopping --------------------------------------------------------------------------
 
     def action_stop_reply(self) -> None:
-        """Esc: stop the streaming reply, or leave editing a message."""
+        """Esc: stop the streaming reply or the summary being written, or leave editing a
+        message."""
         state = self._replies.get(self.conversation.id)
         if state is not None and state.worker is not None:
             state.worker.cancel()
+        elif self.stop_summary():
+            pass
         elif self._editing is not None:
             self._cancel_edit()
             self.prompt.clear()

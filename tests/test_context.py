@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chat_tui.cli import main
+from chat_tui.context_window import WindowMemory, window_from_ollama, window_from_refusal
 from chat_tui.fitting import estimate_tokens, plan_request
 from chat_tui.models import Conversation, Message, Summary
 from chat_tui.paths import config_file
@@ -247,3 +248,94 @@ def test_a_stream_that_ends_empty_in_a_long_conversation_blames_its_length(
     assert code == 1
     assert "probably too long for the model's context (1,000 tokens)" in err
     assert "Start a new conversation" in err
+
+
+# -- what servers say, and what is kept ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "window"),
+    [
+        ({}, TOO_LONG.format(8192), 8192),
+        (
+            {
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_prompt_tokens": 9000,
+                    "n_ctx": 4096,
+                }
+            },
+            "the request exceeds the available context size, try increasing it",
+            4096,
+        ),
+        (
+            {},
+            "This model's maximum context length is 32768 tokens. However, you requested 40000 "
+            "tokens (39000 in the messages, 1000 in the completion).",
+            32768,
+        ),
+        ({}, "Requested tokens (9000) exceed context window of 2048", 2048),
+        ({}, "maximum context length is 99999999999999999999 tokens", None),
+    ],
+)
+def test_the_window_is_read_from_a_refusal(body: object, message: str, window: int | None) -> None:
+    assert window_from_refusal(body, message) == window
+
+
+def test_ollama_reports_the_window_it_runs_with_before_the_model_s_own() -> None:
+    info = {"model_info": {"general.architecture": "llama", "llama.context_length": 131072}}
+    assert window_from_ollama(info) == 131072
+    assert window_from_ollama({**info, "parameters": "stop <|eot_id|>\nnum_ctx 8192"}) == 8192
+    assert window_from_ollama({"model_info": {"llama.context_length": "lots"}}) is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[" * 10_000, b'{"windows": 5}', b" " * (2 * 1024 * 1024)],
+)
+def test_a_damaged_file_of_remembered_windows_is_read_as_empty_and_replaced(
+    tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / "context_windows.json").write_bytes(content)
+    memory = WindowMemory(tmp_path)
+    assert memory.get("http://x/v1", "m") is None
+    memory.remember("http://x/v1", "m", 4096)
+    assert WindowMemory(tmp_path).get("http://x/v1", "m") == 4096
+
+
+def test_remembered_windows_are_bounded_and_checked(tmp_path: Path) -> None:
+    entries = [{"server": "s", "model": str(i), "tokens": 4096} for i in range(1500)]
+    entries.append({"server": "s", "model": "huge", "tokens": 10**12})
+    (tmp_path / "context_windows.json").write_text(json.dumps({"windows": entries}))
+    memory = WindowMemory(tmp_path)
+    assert memory.get("s", "huge") is None
+    assert memory.get("s", "0") is None and memory.get("s", "1499") == 4096
+
+
+def test_summaries_and_what_a_reply_was_sent_survive_the_file_and_older_files_read() -> None:
+    conversation = Conversation(model="m")
+    conversation.messages = [Message(role="user", content="Hi")]
+    reply = conversation.add_reply("m")
+    reply.served_model, reply.sent_from = "llama.gguf", conversation.messages[0].id
+    conversation.summary = Summary(text="Greetings.", covers=conversation.messages[0].id)
+    data = conversation.to_dict()
+    assert data["schema_version"] == 4
+    again = Conversation.from_dict(json.loads(json.dumps(data)))
+    assert again.summary == conversation.summary
+    assert (again.messages[1].served_model, again.messages[1].sent_from) == (
+        "llama.gguf",
+        conversation.messages[0].id,
+    )
+    older = {**data, "schema_version": 3, "summary": {"text": 5}}
+    assert Conversation.from_dict(older).summary is None
+
+
+def test_a_context_window_in_the_config_must_be_a_sensible_number(
+    ask: Ask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config('[models."m"]\ncontext_window = "big"\n')
+    code, _, err = ask("Hi", "--model", "m")
+    assert code == 2
+    assert 'models."m".context_window' in err and "whole number of tokens" in err

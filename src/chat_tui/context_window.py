@@ -28,10 +28,6 @@ WINDOW_RANGE = (256, 100_000_000)
 """Tokens a context window may hold: smaller is no model, larger is a typo (or a hostile
 server) that would let a request grow past anything a server accepts."""
 MEMORY_FILE = "context_windows.json"
-MEMORY_BYTES = 1 * limits.MB
-"""Size of the file of remembered windows: a few dozen bytes per server and model."""
-MEMORY_ENTRIES = 1_000
-"""Servers and models remembered; the oldest are forgotten first."""
 
 
 class WindowConfigError(ValueError):
@@ -192,7 +188,7 @@ class WindowMemory:
                 return
             windows.pop(key, None)
             windows[key] = tokens
-            while len(windows) > MEMORY_ENTRIES:
+            while len(windows) > limits.WINDOWS_REMEMBERED:
                 del windows[next(iter(windows))]
             entries = [
                 {"server": s, "model": m, "tokens": t}
@@ -214,7 +210,7 @@ def _key(server: str, model: str) -> str:
 def _read(path: Path) -> dict[str, int]:
     try:
         with path.open("rb") as handle:
-            data = limits.load_json(handle, MEMORY_BYTES)
+            data = limits.load_json(handle, limits.WINDOWS_FILE_BYTES)
     except (OSError, ValueError):
         return {}
     entries = data.get("windows") if isinstance(data, dict) else None
@@ -226,7 +222,7 @@ def _read(path: Path) -> dict[str, int]:
         tokens = plausible(entry.get("tokens"))
         if isinstance(server, str) and isinstance(model, str) and "\n" not in server and tokens:
             windows[_key(server, model)] = tokens
-    return dict(list(windows.items())[-MEMORY_ENTRIES:])
+    return dict(list(windows.items())[-limits.WINDOWS_REMEMBERED :])
 
 
 # -- one place to ask ----------------------------------------------------------------------

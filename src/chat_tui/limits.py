@@ -63,6 +63,13 @@ SERVER_STDERR_BYTES = 4_000
 it comes, however much the server writes."""
 
 
+WINDOWS_FILE_BYTES = 1 * MB
+"""Size of the file of remembered context windows (`context_windows.json`): a few dozen bytes
+per server and model."""
+WINDOWS_REMEMBERED = 1_000
+"""Servers and models whose context window is remembered; the oldest are forgotten first."""
+
+
 class TooLarge(ValueError):
     """Input over one of the limits. The message says which, to follow a file's name:
     "is nested more than 256 levels deep"."""

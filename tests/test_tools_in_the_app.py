@@ -80,7 +80,7 @@ async def test_regenerate_sends_the_tool_turns_and_no_tools(
     assert request["messages"][1]["tool_calls"][0]["id"] == "call_1"
     assert request["messages"][2] == {"role": "tool", "tool_call_id": "call_1", "content": HOSTILE}
     [saved] = saved_files(data_dir)
-    assert saved["schema_version"] == 3
+    assert saved["schema_version"] == 4
     assert saved["messages"][3]["content"] == "Again: hello."
     assert saved["messages"][3]["alternatives"][0][0]["content"] == "It says hello."
     assert saved["messages"][1]["tool_calls"][0]["result"] == HOSTILE

@@ -169,6 +169,10 @@ async def stream_within(
     """
     upto = len(conversation.messages) - 1
     window = await windows.window_for(client, model)
+    # The tools' descriptions take their share of the window on every request.
+    offered = text_tokens(json.dumps(tools, ensure_ascii=False)) if tools else 0
+    if window is not None:
+        window = max(window - offered, 1)
     plan = plan_request(conversation, upto, window, max_tokens=max_tokens)
     _mark(reply, conversation, plan)
     on_fitted(reply)
@@ -186,7 +190,7 @@ async def stream_within(
     learned = refused.window
     if learned is not None:
         await windows.learn(client, model, learned)
-    smaller = learned or math.floor(plan.tokens * RETRY_SHARE)
+    smaller = max(learned - offered, 1) if learned else math.floor(plan.tokens * RETRY_SHARE)
     retry = plan_request(conversation, upto, smaller, max_tokens=max_tokens)
     if retry.first_sent <= plan.first_sent:
         raise refused  # nothing more could be left out: the newest prompt alone is too long

@@ -314,13 +314,10 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
                 # The function, not a coroutine: a worker that never starts (the app is
                 # quitting) then leaves no coroutine behind that was never awaited. (Textual's
                 # annotation wants a coroutine whose send type is None; an async def's is Any.)
-                lambda: (
-                    self.run_worker(
-                        chat_client.warm_up,  # type: ignore[arg-type]
-                        group="warm-up",
-                        exit_on_error=False,
-                    ),
-                    self._learn_about_server(self.conversation),
+                lambda: self.run_worker(
+                    chat_client.warm_up,  # type: ignore[arg-type]
+                    group="warm-up",
+                    exit_on_error=False,
                 ),
             )
 
@@ -329,23 +326,6 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         """Read the remembered context windows, then show the open conversation's figure."""
         self.chat_app.windows.memory.load()
         self.app.call_from_thread(self._show_idle_status)
-
-    @work(group="warm-up", exit_on_error=False, description="ask the server")
-    async def _learn_about_server(self, conversation: Conversation) -> None:
-        """Before the first reply: the model the server serves, when nothing names one and
-        it serves only one, and the model's context window, when the server reports it."""
-        app = self.chat_app
-        client = app.client_for(conversation.provider)
-        if not conversation.model:
-            with contextlib.suppress(NoServedModel):
-                model = await served_model(client, choose_with="")
-                conversation.model = conversation.model or model
-                if conversation is self.conversation:
-                    self.update_top_bar()
-        if conversation.model:
-            await app.windows.window_for(client, conversation.model)
-            if conversation is self.conversation:
-                self._show_idle_status()
 
     @property
     def _configured(self) -> bool:

@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from textual.widgets import Select  # noqa: E402
+
 from chat_tui.config import load_settings  # noqa: E402
 from chat_tui.store import ConversationStore  # noqa: E402
 from chat_tui.tui.app import ChatApp  # noqa: E402
@@ -30,6 +32,7 @@ from tests.support.pilot import workers_done  # noqa: E402
 from tests.support.sample_data import (  # noqa: E402
     FIXED_NOW,
     PYTHON_REPLY,
+    attachments_conversation,
     seed_conversation,
     seed_sample_conversations,
 )
@@ -114,6 +117,39 @@ async def models(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.pause()
 
 
+PRESETS = """
+temperature = 0.7
+
+[presets.terse]
+system_prompt = "Answer in one or two sentences."
+temperature = 0.3
+max_tokens = 300
+
+[presets.coder]
+provider = "local"
+model = "qwen2.5-coder-7b"
+system_prompt = "You are a careful Python reviewer. Point out bugs first."
+temperature = 0.1
+max_tokens = 2000
+seed = 42
+extra_body = { top_k = 20 }
+"""
+"""The presets of the settings scene, as a person would write them in config.toml."""
+
+
+async def presets(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """ctrl+o with a preset chosen: its model, system prompt and settings filled in."""
+    fake.models = ["qwen2.5-coder-7b", "llama-3.1-8b-instruct"]
+    await _quiet(pilot)
+    await pilot.press("ctrl+o")
+    await _quiet(pilot)
+    app.screen.query_one("#preset", Select).value = "coder"
+    await _quiet(pilot)
+    for box in app.screen.query("Input, TextArea"):
+        box.cursor_blink = False
+    await pilot.pause()
+
+
 async def tools(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     """A tool call from an MCP server, waiting for the person's answer."""
     await _quiet(pilot)
@@ -185,6 +221,24 @@ async def context(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.pause(0.3)
 
 
+async def attachments(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """A log and a screenshot sent with a question, and a file attached to the next one."""
+    opened = attachments_conversation(app.store)
+    await _quiet(pilot)
+    await app.screen.open_conversation(opened.id)  # type: ignore[attr-defined]
+    app.screen.refresh_sidebar()  # type: ignore[attr-defined]
+    folder = Path(os.environ["XDG_DATA_HOME"]).parent
+    (folder / "df-after-cleanup.txt").write_text(
+        "Filesystem  Size  Used Avail Use% Mounted on\n/dev/sdb1    20G  4.2G   15G  22% /var\n"
+    )
+    await pilot.press("ctrl+t", *str(folder / "df-after-cleanup.txt"), "enter")
+    while not app.screen.query(".attachment-chip"):
+        await pilot.pause(0.05)
+    for key in "It works now: is this enough room?":
+        await pilot.press(key if key != " " else "space")
+    await _quiet(pilot)
+
+
 async def light(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     """The same conversation in a light theme."""
     app.theme = "textual-light"
@@ -198,8 +252,10 @@ SCENES: dict[str, tuple[Scene, bool]] = {
     "help": (help_screen, True),
     "palette": (palette, True),
     "models": (models, True),
+    "settings": (presets, True),
     "error": (error, True),
     "tools": (tools, True),
+    "attachments": (attachments, False),
     "light": (light, True),
     "context": (context, False),
 }
@@ -221,6 +277,9 @@ async def render(name: str, scene: Scene, open_main: bool) -> Path:
             if scene is context:  # a small window, so a short conversation outgrows it
                 with config.open("a") as file:
                     file.write('[models."gpt-4o-mini"]\ncontext_window = 640\n')
+            if scene is presets:
+                with config.open("a") as file:
+                    file.write(PRESETS)
             if scene is tools:  # the test MCP server, as a person would configure one
                 (Path(home) / "mcp").mkdir()
                 with config.open("a") as file:

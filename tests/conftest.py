@@ -12,6 +12,7 @@ from chat_tui.config import Settings, load_settings
 from tests.support.loopback import FakeOpenAI
 from tests.support.pty import Terminal, chat_tui_command, environment
 from tests.support.sample_data import FIXED_NOW
+from tests.support.shell import Shell, make_shell
 
 _ENVIRONMENT = (
     "OPENAI_API_KEY",
@@ -48,6 +49,12 @@ def collector_given_back() -> Iterator[None]:
 @pytest.fixture
 def data_dir(isolated_dirs: Path) -> Path:
     return isolated_dirs / "data" / "chat-tui"
+
+
+@pytest.fixture
+def shell(data_dir: Path) -> Shell:
+    """The `chat-tui` command in a subprocess, on the isolated directories."""
+    return make_shell(data_dir)
 
 
 @pytest.fixture

@@ -321,7 +321,7 @@ def test_summaries_and_what_a_reply_was_sent_survive_the_file_and_older_files_re
     reply.served_model, reply.sent_from = "llama.gguf", conversation.messages[0].id
     conversation.summary = Summary(text="Greetings.", covers=conversation.messages[0].id)
     data = conversation.to_dict()
-    assert data["schema_version"] == 4
+    assert data["schema_version"] == 6
     again = Conversation.from_dict(json.loads(json.dumps(data)))
     assert again.summary == conversation.summary
     assert (again.messages[1].served_model, again.messages[1].sent_from) == (
@@ -330,6 +330,10 @@ def test_summaries_and_what_a_reply_was_sent_survive_the_file_and_older_files_re
     )
     older = {**data, "schema_version": 3, "summary": {"text": 5}}
     assert Conversation.from_dict(older).summary is None
+    settings = {"settings": {"temperature": 0.5}}
+    version_5 = {k: v for k, v in data.items() if k != "summary"} | settings
+    read = Conversation.from_dict({**version_5, "schema_version": 5})
+    assert (read.summary, read.settings.temperature, read.read_only) == (None, 0.5, False)
 
 
 def test_a_context_window_in_the_config_must_be_a_sensible_number(

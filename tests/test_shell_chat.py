@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from chat_tui import limits
 from chat_tui.store import ConversationStore
 from tests.support.loopback import FakeOpenAI
 from tests.support.pty import Terminal
@@ -355,3 +356,22 @@ def test_the_full_screen_app_starts_in_a_terminal_and_continue_opens_the_latest(
     screen = terminal.text
     assert "Remember the milk" in screen
     assert "Sure." not in screen  # the older conversation's reply: not the one opened
+
+
+# -- input without end ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["ask", "Summarise this"], ["--plain"]])
+def test_endless_piped_input_is_refused_at_its_limit_before_anything_is_sent(
+    shell: Shell, fake: FakeOpenAI, command: list[str]
+) -> None:
+    """`yes | chat-tui ask …` or a stream with no line end: read to the limit and refused
+    with the figure, never held in memory whole (the test would not end)."""
+    with open("/dev/zero", "rb") as endless:
+        process = shell.start(*command, "--base-url", fake.base_url, stdin=endless.fileno())
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert one_line_error(stderr.decode()).endswith(
+        f"is more than the {limits.size_text(limits.PROMPT_BYTES)} chat-tui reads"
+    )
+    assert fake.chat_requests == []

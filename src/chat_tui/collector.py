@@ -134,16 +134,15 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's `malloc_trim` (None where there is none: musl, macOS, Windows); looked up on
-    the first reclaim, as finding the C library costs milliseconds at start-up."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
+    """glibc's `malloc_trim` (None where there is none: musl, macOS, Windows), looked up
+    among the symbols the process already has: `ctypes.util.find_library` would run
+    `ldconfig` in a subprocess, on the event loop."""
+    if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
-        return ctypes.CDLL(name).malloc_trim
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
 

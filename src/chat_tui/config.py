@@ -22,6 +22,10 @@ from typing import Any
 from chat_tui import paths
 from chat_tui.atomic import write_text_atomic
 from chat_tui.context_window import WindowConfig, WindowConfigError, read_window_config
+from chat_tui.generation import NAMES as GENERATION_NAMES
+from chat_tui.generation import Defaults, Generation, SettingError
+from chat_tui.generation import parse as parse_generation
+from chat_tui.presets import Preset, read_presets, unknown_preset
 from chat_tui.safetext import inline_text
 from chat_tui.tools.servers import ServerConfig, ServerConfigError, read_servers
 
@@ -98,6 +102,15 @@ class Settings:
     """`context_window` at the top, per provider and per model (`[models."NAME"]`)."""
     model_named: bool = True
     """Whether a flag, a variable or the top of config.toml named the model."""
+    generation: Defaults = field(default_factory=Defaults)
+    """Generation settings from config.toml: top level, per provider, per model."""
+    generation_flags: Generation = field(default_factory=Generation)
+    """Generation settings given as flags: new conversations start with them."""
+    presets: dict[str, Preset] = field(default_factory=dict)
+    preset: str | None = None
+    """The preset new conversations start from (`--preset`, else `default_preset`)."""
+    flags: frozenset[str] = frozenset()
+    """The settings given on the command line, which win over a preset."""
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
     """Problems worth telling the person about that do not stop the app."""
@@ -127,6 +140,15 @@ class Settings:
         provider = self.provider_named(provider_name)
         return bool(provider.base_url) and not provider.model and not self.model_named
 
+    def starting_model(self, provider_name: str | None) -> str:
+        """The model a conversation starts with on `provider_name`: empty when the server is
+        to be asked which one it serves."""
+        return "" if self.asks_server_for_model(provider_name) else self.model_for(provider_name)
+
+    def generation_for(self, provider_name: str | None, model: str) -> Generation:
+        """The settings config.toml gives a conversation on this provider and model."""
+        return self.generation.for_(self.provider_named(provider_name).name, model)
+
 
 _TOP_LEVEL_KEYS = {
     "api_key",
@@ -142,10 +164,22 @@ _TOP_LEVEL_KEYS = {
     "mcp_servers",
     "max_tool_rounds",
     "tool_timeout",
-    "context_window",
     "models",
+    "presets",
+    "default_preset",
+    "context_window",
+    *GENERATION_NAMES,
 }
-_PROVIDER_KEYS = {"base_url", "api_key", "api_key_env", "model", "context_window"}
+_PROVIDER_KEYS = {
+    "base_url",
+    "api_key",
+    "api_key_env",
+    "model",
+    "context_window",
+    *GENERATION_NAMES,
+}
+_MODEL_KEYS = {"context_window", *GENERATION_NAMES}
+"""What a `[models."NAME"]` table may set."""
 
 
 def load_settings(
@@ -192,6 +226,9 @@ def load_settings(
         windows = read_window_config(file_values, path)
     except WindowConfigError as error:
         raise ConfigError(str(error)) from None
+    generation, generation_warnings = _read_generation(file_values, path)
+    presets, preset_warnings = read_presets(file_values.get("presets"), f" in {path}")
+    preset, preset_warning = _chosen_preset(cli.get("preset"), file_values, presets, path)
     model_default = providers[provider].model or DEFAULT_MODEL
     model_named = bool(cli.get("model") or env.get("CHAT_TUI_MODEL") or file_values.get("model"))
     settings = Settings(
@@ -208,14 +245,101 @@ def load_settings(
         tool_timeout=_seconds(*pick("tool_timeout", None, DEFAULT_TOOL_TIMEOUT)),
         context_windows=windows,
         model_named=model_named,
+        generation=generation,
+        generation_flags=_generation_flags(cli),
+        presets=presets,
+        preset=preset,
+        flags=frozenset(cli),
         config_path=path,
-        warnings=(*warnings, *key_warnings),
+        warnings=(
+            *warnings,
+            *key_warnings,
+            *generation_warnings,
+            *preset_warnings,
+            *preset_warning,
+        ),
     )
     return settings
 
 
 _FLAGS = {"system_prompt": "--system"}
 """The flags not spelled `--` + the setting's name with dashes."""
+
+
+def _generation_flags(cli: Mapping[str, Any]) -> Generation:
+    """The generation settings given on the command line; a bad one is a `ConfigError`
+    naming its flag."""
+    for name in GENERATION_NAMES:
+        if name in cli:
+            try:
+                parse_generation({name: cli[name]})
+            except SettingError as error:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(
+                    f"{flag} {str(error).removeprefix(name + ' ')} (got {_shown_value(cli[name])})"
+                ) from None
+    return parse_generation(cli)
+
+
+def _read_generation(values: Mapping[str, Any], path: Path) -> tuple[Defaults, list[str]]:
+    """The generation settings of the file's top level, `[providers.NAME]` and
+    `[models."NAME"]` tables. A table with a bad value is left out with one warning line
+    naming the value, so the app still starts (on the server's defaults there)."""
+    warnings: list[str] = []
+
+    def layer(table: Mapping[str, Any], where: str) -> Generation:
+        try:
+            return parse_generation(table)
+        except SettingError as error:
+            warnings.append(f"{where}{error} in {path.name} (ignored)")
+            return Generation()
+
+    top = layer(values, "")
+    providers = {
+        name: layer(table, f"[providers.{inline_text(name, 40)}] ")
+        for name, table in _tables(values.get("providers")).items()
+    }
+    models_table = values.get("models")
+    if models_table is not None and not isinstance(models_table, dict):
+        warnings.append(f'[models] must hold [models."NAME"] tables in {path.name} (ignored)')
+    models = {
+        name: layer(table, f'[models."{inline_text(name, 40)}"] ')
+        for name, table in _tables(models_table).items()
+    }
+    warnings.extend(
+        f'unknown setting {key!r} in [models."{inline_text(name, 40)}"] in {path.name} (ignored)'
+        for name, table in _tables(models_table).items()
+        for key in sorted(set(table) - _MODEL_KEYS)
+    )
+    defaults = Defaults(
+        top=top,
+        providers={k: v for k, v in providers.items() if v},
+        models={k: v for k, v in models.items() if v},
+    )
+    return defaults, warnings
+
+
+def _tables(value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(v, dict)}
+
+
+def _chosen_preset(
+    flag: Any, values: Mapping[str, Any], presets: Mapping[str, Preset], path: Path
+) -> tuple[str | None, list[str]]:
+    """`--preset` (unknown: a `ConfigError`), else `default_preset` (unknown: a warning)."""
+    if flag is not None:
+        if flag not in presets:
+            raise ConfigError(unknown_preset(str(flag), presets))
+        return str(flag), []
+    default = values.get("default_preset")
+    if default is None or default == "":
+        return None, []
+    if not isinstance(default, str) or default not in presets:
+        shown = default if isinstance(default, str) else _toml_type(default)
+        return None, [f"default_preset: {unknown_preset(shown, presets)} in {path.name}"]
+    return default, []
 
 
 def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:

@@ -2,18 +2,23 @@
 
 Plain functions of conversations, so the shell's `export` and the app's command palette
 produce the same files. Markdown shows the visible path of a conversation and is made to read
-well on GitHub (a tool call with its arguments and its result, long results cut); JSON is the
-conversation file's own format, alternatives and whole tool results and all.
+well on GitHub (a tool call with its arguments and its result, long results cut, each
+attachment named); JSON is the conversation file's own format, alternatives and whole tool
+results and all, and can carry the attachments' bytes (`attachment_data`, base64 by digest)
+so that the export is complete without the data directory.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from chat_tui.models import Conversation, Message, ToolCall
+from chat_tui.attachments import AttachmentError, AttachmentStore, attachments_of
+from chat_tui.limits import size_text
+from chat_tui.models import Attachment, Conversation, Message, ToolCall
 from chat_tui.safetext import display_text, one_line
 from chat_tui.timefmt import date_time
 
@@ -60,14 +65,47 @@ def conversations_to_markdown(conversations: Iterable[Conversation]) -> str:
     return "\n---\n\n".join(conversation_to_markdown(c) for c in conversations)
 
 
-def conversation_to_json(conversation: Conversation) -> str:
-    """The conversation exactly as its file holds it (chat-tui can import it again)."""
-    return json_text(conversation.to_dict())
+def conversation_to_json(
+    conversation: Conversation,
+    embed: AttachmentStore | None = None,
+    problems: list[str] | None = None,
+) -> str:
+    """The conversation exactly as its file holds it (chat-tui can import it again), with
+    the bytes of its attachments when `embed` is the store to read them from."""
+    return json_text(conversation_data(conversation, embed, problems))
 
 
-def conversations_to_json(conversations: Iterable[Conversation]) -> str:
+def conversations_to_json(
+    conversations: Iterable[Conversation],
+    embed: AttachmentStore | None = None,
+    problems: list[str] | None = None,
+) -> str:
     """A JSON list of conversations (what `export --all --format json` writes)."""
-    return json_text([c.to_dict() for c in conversations])
+    return json_text([conversation_data(c, embed, problems) for c in conversations])
+
+
+def conversation_data(
+    conversation: Conversation,
+    embed: AttachmentStore | None = None,
+    problems: list[str] | None = None,
+) -> dict[str, Any]:
+    """`conversation.to_dict()`, plus `attachment_data` (digest -> base64) when embedding.
+    A copy that cannot be read is left out, and said in `problems`."""
+    data = conversation.to_dict()
+    if embed is None:
+        return data
+    embedded: dict[str, str] = {}
+    for attachment in attachments_of(conversation.messages):
+        if attachment.sha256 in embedded:
+            continue
+        try:
+            embedded[attachment.sha256] = base64.b64encode(embed.bytes_of(attachment)).decode()
+        except AttachmentError as error:
+            if problems is not None:
+                problems.append(f"{conversation.id}: {error}")
+    if embedded:
+        data["attachment_data"] = embedded
+    return data
 
 
 def json_text(data: Any) -> str:
@@ -104,6 +142,8 @@ def _message_section(message: Message) -> str:
         parts.append(_fenced(_text(message.content), "text"))
     elif message.content:
         parts.append(_closed(_text(message.content)))
+    if message.attachments:
+        parts.append(_attachments_section(message.attachments))
     parts.extend(_call_section(call) for call in message.tool_calls)
     if message.status == "failed":
         parts.append(f"> **Failed:** {_inline(message.error or 'the reply failed')}")
@@ -112,6 +152,15 @@ def _message_section(message: Message) -> str:
     if message.status == "complete" and message.error:
         parts.append(f"> **Note:** {_inline(message.error)}")
     return "\n\n".join(parts)
+
+
+def _attachments_section(attachments: list[Attachment]) -> str:
+    """Each attachment named, with its kind and size (its content is in the JSON export)."""
+    lines = [
+        f"- {_inline(attachment.name)} · {attachment.kind} · {size_text(attachment.size)}"
+        for attachment in attachments
+    ]
+    return "**Attached:**\n\n" + "\n".join(lines)
 
 
 def _call_section(call: ToolCall) -> str:

@@ -23,7 +23,8 @@ from typing import Any
 
 from chat_tui.client import ChatClient, Notice, StreamEvent
 from chat_tui.context_window import ContextWindows
-from chat_tui.models import Conversation, Message
+from chat_tui.generation import Generation
+from chat_tui.models import Attachment, Conversation, Message
 from chat_tui.replying import ENDED_EMPTY
 from chat_tui.request_errors import ChatError
 
@@ -34,6 +35,9 @@ REPLY_RESERVE = 2048
 of the window, so a small window still carries some conversation)."""
 REFITTED = "The conversation is longer than"
 """How the notice of a request sent again with fewer messages begins."""
+IMAGE_TOKENS = 1024
+"""What an attached image is counted as: about what vision models take for one at their
+usual detail (the request carries it as base64, whose length says nothing of this)."""
 RETRY_SHARE = 0.75
 """When a server refuses a request as too long without saying its window, the next one is
 planned for this share of what was sent."""
@@ -50,12 +54,44 @@ def estimate_tokens(messages: Iterable[dict[str, Any]]) -> int:
     """Roughly the tokens a request's `messages` take."""
     total = 0
     for message in messages:
-        content = message.get("content")
-        total += MESSAGE_OVERHEAD + (text_tokens(content) if isinstance(content, str) else 0)
+        total += MESSAGE_OVERHEAD + _content_tokens(message.get("content"))
         calls = message.get("tool_calls")
         if calls:
             total += text_tokens(json.dumps(calls, ensure_ascii=False))
     return total
+
+
+def _content_tokens(content: Any) -> int:
+    """A message's text, or its content parts (a prompt with attachments)."""
+    if isinstance(content, str):
+        return text_tokens(content)
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "image_url":
+            total += IMAGE_TOKENS
+        elif isinstance(part.get("text"), str):
+            total += text_tokens(part["text"])
+        elif isinstance(part.get(_ESTIMATE), int):
+            total += part[_ESTIMATE]
+    return total
+
+
+_ESTIMATE = "estimated_tokens"
+
+
+def estimated_parts(conversation: Conversation) -> dict[Attachment, dict[str, Any]]:
+    """Stand-ins for the attachments' content parts, for an estimate that does not read the
+    files (the status line): a text file counted from its size. Never sent."""
+    return {
+        attachment: {"type": "image_url"}
+        if attachment.kind == "image"
+        else {"type": "text", _ESTIMATE: math.ceil(attachment.size / 4)}
+        for attachment in conversation.attachments_sent()
+    }
 
 
 def reply_reserve(window: int, max_tokens: int | None = None) -> int:
@@ -82,10 +118,12 @@ def plan_request(
     window: int | None,
     *,
     max_tokens: int | None = None,
+    parts: Mapping[Attachment, dict[str, Any]] | None = None,
 ) -> Plan:
     """The messages of a request for the path up to `upto`, fitted to `window` (all of them
-    when the window is not known or they fit)."""
-    turns = conversation.api_turns(upto)
+    when the window is not known or they fit), leaving `max_tokens` for the reply when set.
+    `parts` are the attachments' content parts (`Conversation.api_turns`)."""
+    turns = conversation.api_turns(upto, parts)
     path = conversation.messages[: len(turns)]
     covered = conversation.summary_end()
     newest_prompt = max(
@@ -115,12 +153,13 @@ def in_context(conversation: Conversation, window: int | None) -> int:
     """Roughly the tokens the next request would take before its new prompt: what the server
     counted for the last reply (prompt and reply), plus an estimate of what came after it;
     the estimate alone when no reply reported its usage."""
-    plan = plan_request(conversation, None, window)
+    parts = estimated_parts(conversation)
+    plan = plan_request(conversation, None, window, parts=parts)
     path = conversation.messages
     for position in range(len(path) - 1, plan.first_sent - 1, -1):
         usage = path[position].usage
         if path[position].role == "assistant" and usage and usage.prompt_tokens:
-            since = conversation.api_turns()[position + 1 :]
+            since = conversation.api_turns(None, parts)[position + 1 :]
             counted = usage.prompt_tokens + (usage.completion_tokens or 0)
             return counted + sum(estimate_tokens(turn) for turn in since)
     return plan.tokens
@@ -158,27 +197,33 @@ async def stream_within(
     reply: Message,
     tools: list[dict[str, Any]] | None,
     on_fitted: Callable[[Message], None],
-    max_tokens: int | None = None,
+    settings: Generation | None = None,
+    parts: Mapping[Attachment, dict[str, Any]] | None = None,
 ) -> AsyncGenerator[StreamEvent, None]:
     """Stream `reply` (last on the path) with the messages before it that fit the window.
 
     A server that refuses the request as too long teaches the window (from its answer, or
     a quarter less than was sent); the request is planned again and sent once more, with a
     `Notice` saying so. A second refusal is the reply's error. `on_fitted` hears each time
-    the reply's `sent_from` is set.
+    the reply's `sent_from` is set. The reply's room is the `max_tokens` of `settings` when
+    one is set (the request asks for no more), else `REPLY_RESERVE`.
     """
+    settings = settings or Generation()
+    max_tokens = settings.max_tokens
     upto = len(conversation.messages) - 1
     window = await windows.window_for(client, model)
     # The tools' descriptions take their share of the window on every request.
     offered = text_tokens(json.dumps(tools, ensure_ascii=False)) if tools else 0
     if window is not None:
         window = max(window - offered, 1)
-    plan = plan_request(conversation, upto, window, max_tokens=max_tokens)
+    plan = plan_request(conversation, upto, window, max_tokens=max_tokens, parts=parts)
     _mark(reply, conversation, plan)
     on_fitted(reply)
     refused: ChatError | None = None
     try:
-        async with contextlib.aclosing(client.stream_reply(plan.messages, model, tools)) as first:
+        async with contextlib.aclosing(
+            client.stream_reply(plan.messages, model, tools, settings)
+        ) as first:
             async for event in first:
                 yield event
     except ChatError as error:
@@ -191,7 +236,7 @@ async def stream_within(
     if learned is not None:
         await windows.learn(client, model, learned)
     smaller = max(learned - offered, 1) if learned else math.floor(plan.tokens * RETRY_SHARE)
-    retry = plan_request(conversation, upto, smaller, max_tokens=max_tokens)
+    retry = plan_request(conversation, upto, smaller, max_tokens=max_tokens, parts=parts)
     if retry.first_sent <= plan.first_sent:
         raise refused  # nothing more could be left out: the newest prompt alone is too long
     _mark(reply, conversation, retry)
@@ -201,7 +246,9 @@ async def stream_within(
         f"{REFITTED} {model}'s context{size}: sent again with the "
         "newest messages that fit; earlier ones are not sent to the model"
     )
-    async with contextlib.aclosing(client.stream_reply(retry.messages, model, tools)) as second:
+    async with contextlib.aclosing(
+        client.stream_reply(retry.messages, model, tools, settings)
+    ) as second:
         async for event in second:
             yield event
 

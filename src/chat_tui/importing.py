@@ -3,11 +3,15 @@
 Imported conversations keep their chat-tui id, or get one derived from the ChatGPT
 conversation, so importing the same file again finds them already here. A conversation that
 grew since the last import gains what is new (merged by message id, as two chat-tui windows
-are), and nothing added to it here in the meantime is lost.
+are), and nothing added to it here in the meantime is lost. Attachments embedded in an export
+(`attachment_data`) are stored again once their digest, size and kind check out.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import io
 import re
 import sys
@@ -18,6 +22,13 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, Literal
 
 from chat_tui import limits
+from chat_tui.attachments import (
+    AttachmentError,
+    PendingAttachment,
+    attachments_of,
+    limit_for,
+    media_type_of,
+)
 from chat_tui.chatgpt import from_chatgpt, is_chatgpt_conversation
 from chat_tui.limits import (
     ARCHIVE_EXPANDED_BYTES,
@@ -31,7 +42,7 @@ from chat_tui.limits import (
     size_text,
 )
 from chat_tui.merge import merge_conversations
-from chat_tui.models import Conversation, Message, SchemaError
+from chat_tui.models import Attachment, Conversation, Message, SchemaError
 from chat_tui.store import ConversationStore, StoreError
 
 CHATGPT_FILE = "conversations.json"
@@ -55,6 +66,8 @@ class Parsed:
     """Entries that could not be read, each described in one line."""
     empty: int = 0
     """ChatGPT conversations with nothing shown in them (all hidden or system messages)."""
+    attachments: dict[str, PendingAttachment] = field(default_factory=dict)
+    """Embedded attachments that check out, by digest, to store before the conversations."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +231,48 @@ def parse(data: Any, name: str) -> Parsed:
             parsed.empty += 1
         else:
             parsed.conversations.append(conversation)
+            _embedded(item, conversation, parsed, f"conversation {position} of {name}")
     return parsed
+
+
+def _embedded(item: dict[str, Any], conversation: Conversation, parsed: Parsed, where: str) -> None:
+    """The attachments embedded in `item` that its messages name, each checked: its size
+    against its limit before it is decoded, its digest, size and kind after. One that does
+    not check out is a line in `parsed.problems`; the conversation is imported without it
+    (sending it then says its copy is missing)."""
+    data = item.get("attachment_data")
+    if not isinstance(data, dict):
+        return
+    used = sum(len(pending.data) for pending in parsed.attachments.values())
+    for attachment in {a.sha256: a for a in attachments_of(conversation.messages)}.values():
+        encoded = data.get(attachment.sha256)
+        if attachment.sha256 in parsed.attachments or not isinstance(encoded, str):
+            continue
+        try:
+            pending = _decoded(attachment, encoded, limits.EMBEDDED_ATTACHMENTS_BYTES - used)
+        except AttachmentError as error:
+            parsed.problems.append(f"{where}: attachment {attachment.name} not imported: {error}")
+            continue
+        parsed.attachments[attachment.sha256] = pending
+        used += len(pending.data)
+
+
+def _decoded(attachment: Attachment, encoded: str, room: int) -> PendingAttachment:
+    limit = limit_for(attachment.media_type)
+    if len(encoded) > 4 * (limit // 3 + 1):
+        raise AttachmentError(f"it is more than the {size_text(limit)} an attachment may be")
+    if len(encoded) > 4 * (room // 3 + 1):
+        most = size_text(limits.EMBEDDED_ATTACHMENTS_BYTES)
+        raise AttachmentError(f"the file embeds more than the {most} of attachments chat-tui reads")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise AttachmentError("it is not base64") from None
+    if len(raw) != attachment.size or hashlib.sha256(raw).hexdigest() != attachment.sha256:
+        raise AttachmentError("its bytes do not match its digest")
+    if media_type_of(raw) != attachment.media_type:
+        raise AttachmentError(f"its bytes are not {attachment.media_type}")
+    return PendingAttachment(attachment, raw)
 
 
 def _check_lengths(messages: list[Message]) -> None:

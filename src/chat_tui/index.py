@@ -6,12 +6,14 @@ that changed, appeared or vanished behind our back, and a damaged index is simpl
 Message text goes into an FTS5 table with the trigram tokenizer, which matches substrings in
 any script (Chinese has no spaces to split words on). Words too short for trigrams in such
 scripts (most Chinese words have two characters) are found through a second table of the
-one- and two-character pieces of the text's non-ASCII runs.
+one- and two-character pieces of the text's non-ASCII runs. The names of attached files
+and the content of attached text files are indexed with the messages they came with.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sqlite3
@@ -24,9 +26,12 @@ from typing import Any
 
 from chat_tui import limits
 from chat_tui.limits import TooLarge, load_json
-from chat_tui.models import Conversation, Message, NewerSchemaError, SchemaError
+from chat_tui.models import Attachment, Conversation, Message, NewerSchemaError, SchemaError
 
-INDEX_FORMAT = "6"
+AttachmentText = Callable[[Attachment], str]
+"""A text attachment's content (raising `Exception` when its copy cannot be read)."""
+
+INDEX_FORMAT = "7"
 """Bump to force a rebuild when the index layout or its derivation changes."""
 TRIGRAM = 3
 SNIPPET_CHARS = 60
@@ -101,9 +106,18 @@ class ConversationIndex:
     10,000 conversations hold a common word.
     """
 
-    def __init__(self, database: Path, conversations_dir: Path) -> None:
+    def __init__(
+        self,
+        database: Path,
+        conversations_dir: Path,
+        attachment_text: AttachmentText | None = None,
+    ) -> None:
         self._database = database
         self._conversations_dir = conversations_dir
+        self._attachment_text = (
+            functools.lru_cache(maxsize=16)(attachment_text) if attachment_text else None
+        )
+        """Cached: every save of a conversation indexes its attachments again."""
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._closes = 0
@@ -358,7 +372,7 @@ class ConversationIndex:
         # A row no conversation points to is a leftover (say, of a row deleted by hand).
         db.execute("DELETE FROM message_text WHERE rowid = ?", (key,))
         db.execute("DELETE FROM short_pieces WHERE rowid = ?", (key,))
-        text = searchable_text(conversation)
+        text = searchable_text(conversation, self._attachment_text)
         db.execute("INSERT INTO message_text(rowid, text) VALUES (?, ?)", (key, text))
         pieces = short_pieces(text)
         if pieces:
@@ -637,13 +651,22 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def searchable_text(conversation: Conversation) -> str:
-    """Title plus every message, alternatives included: all of it is the person's history."""
+def searchable_text(
+    conversation: Conversation, attachment_text: AttachmentText | None = None
+) -> str:
+    """Title plus every message, alternatives included: all of it is the person's history.
+    Attachments add their names, and text ones their content when `attachment_text` can
+    read it (a copy that is missing or changed adds its name only)."""
     parts = [conversation.title]
 
     def walk(messages: list[Message]) -> None:
         for message in messages:
             parts.append(message.content)
+            for attachment in message.attachments:
+                parts.append(attachment.name)
+                if attachment.kind == "text" and attachment_text is not None:
+                    with contextlib.suppress(Exception):
+                        parts.append(attachment_text(attachment))
             for branch in message.alternatives:
                 walk(branch)
 

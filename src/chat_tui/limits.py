@@ -44,6 +44,22 @@ megabyte."""
 MESSAGE_CHARS = 10_000_000
 """Characters in one imported message: no model reads or writes more in one message (the
 largest context windows hold a few million tokens of about four characters)."""
+PROMPT_BYTES = 16 * MB
+"""Text piped to `ask`, or one line piped to `--plain`: more than any model's context holds,
+and a pipe with no end (`yes |`, `/dev/zero`) is refused there, not read into memory whole."""
+
+TEXT_ATTACHMENT_BYTES = 1 * MB
+"""A text file attached to a message: a log larger than this would not fit a model's context
+window anyway, and it is sent again with every later message of the conversation."""
+IMAGE_ATTACHMENT_BYTES = 20 * MB
+"""An image attached to a message: OpenAI's own limit for one image."""
+MESSAGE_ATTACHMENTS = 10
+"""Attachments on one message (also the most a message read from a file may name)."""
+MESSAGE_ATTACHMENT_BYTES = 50 * MB
+"""All the attachments of one message together: a request carries them base64-encoded, a
+third larger again."""
+EMBEDDED_ATTACHMENTS_BYTES = 256 * MB
+"""Attachments embedded in one imported JSON file, decoded, all together."""
 
 TOOL_RESULT_CHARS = 500_000
 """Characters of one tool call's result kept in the conversation file (the rest is cut with
@@ -151,3 +167,17 @@ def nests_too_deep(raw: bytes) -> bool:
     steps = outside.translate(_OPEN_AS_TWO)
     deepest: int = max(map(operator.sub, accumulate(steps), count(1)))
     return deepest > JSON_DEPTH
+
+
+EXTRA_BODY_FIELDS = 32
+"""Fields of one `extra_body` table (a provider's own settings: a handful of numbers)."""
+EXTRA_BODY_DEPTH = 4
+"""Nesting of an `extra_body` table; every request carries it."""
+EXTRA_BODY_CHARS = 4096
+"""Size of an `extra_body` table as JSON."""
+STOP_SEQUENCES = 4
+"""Stop sequences of one conversation (the API takes at most four)."""
+STOP_SEQUENCE_CHARS = 200
+"""Characters of one stop sequence."""
+PRESETS = 200
+"""`[presets.NAME]` tables read from config.toml; the rest are left out."""

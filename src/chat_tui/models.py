@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-SCHEMA_VERSION = 4
+from chat_tui import limits
+from chat_tui.generation import Generation, from_file
+
+SCHEMA_VERSION = 6
 """Version 1 had no message ids, alternatives, per-message models or revisions; version 2 had
-no tool calls or tool messages; version 3 had no summary of earlier messages, and its replies
-did not record the model the server answered with nor where the context they were sent began."""
+no tool calls or tool messages; version 3 had no attachments (an older chat-tui shows a
+version 4 file read-only, so it never rewrites one without them); version 4 had no
+generation settings (`settings`, on the conversation and on each reply), for the same
+reason; version 5 had no summary of earlier messages, and its replies did not record the
+model the server answered with nor where the context they were sent began."""
 
 Role = Literal["user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("user", "assistant", "tool")
@@ -51,6 +57,87 @@ class SchemaError(ValueError):
 
 class NewerSchemaError(SchemaError):
     """A file was written by a newer chat-tui; reading it would risk a downgrade."""
+
+
+AttachmentKind = Literal["text", "image"]
+MEDIA_TYPES: dict[str, AttachmentKind] = {
+    "text/plain": "text",
+    "image/png": "image",
+    "image/jpeg": "image",
+    "image/gif": "image",
+    "image/webp": "image",
+}
+"""Every media type an attachment can have, and its kind."""
+EXTENSIONS = {
+    "text/plain": "txt",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+"""The extension of each media type's copy in the attachment store."""
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a user message, as the conversation file names it. Its bytes live in
+    the attachment store under `sha256`, so the message can be sent again after the
+    original moved or changed."""
+
+    name: str
+    """The file's name, without its directories."""
+    kind: AttachmentKind
+    media_type: str
+    size: int
+    """In bytes."""
+    sha256: str
+    """Hex digest of the bytes, lower case: the copy's name in the store."""
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.media_type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "media_type": self.media_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Attachment:
+        """Everything is checked: a bad entry is a `SchemaError` (the file is then reported
+        and left as it is, rather than rewritten without the attachment)."""
+        if not isinstance(data, dict):
+            raise SchemaError("an attachment is not an object")
+        name, media_type = data.get("name"), data.get("media_type")
+        size, digest = data.get("size"), data.get("sha256")
+        if not isinstance(name, str) or not valid_attachment_name(name):
+            raise SchemaError("an attachment has no valid file name")
+        if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
+            raise SchemaError(f"an attachment has an unknown media type {media_type!r}")
+        if data.get("kind") != MEDIA_TYPES[media_type]:
+            raise SchemaError("an attachment's kind does not match its media type")
+        size = _opt_int(size)
+        if size is None or size < 0:
+            raise SchemaError("an attachment's size is not a whole number of bytes")
+        if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
+            raise SchemaError("an attachment's sha256 is not 64 lower-case hex digits")
+        return cls(name, MEDIA_TYPES[media_type], media_type, size, digest)
+
+
+def valid_attachment_name(name: str) -> bool:
+    """A bare file name: no directories, nothing that walks up, no control characters."""
+    return (
+        0 < len(name) <= 255
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and name.isprintable()
+    )
 
 
 def now_iso() -> str:
@@ -217,6 +304,10 @@ class Message:
     sent_from: str | None = None
     """For a reply whose request left earlier messages out (they did not fit the model's
     context): the id of the first message it was sent."""
+    attachments: list[Attachment] = field(default_factory=list)
+    """Files sent with a user message, in the order they were attached."""
+    settings: Generation = field(default_factory=Generation)
+    """For an assistant message: the generation settings it was asked for with."""
 
     @property
     def variant_count(self) -> int:
@@ -247,6 +338,10 @@ class Message:
             data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
         if self.tool_call_id is not None:
             data["tool_call_id"] = self.tool_call_id
+        if self.attachments:
+            data["attachments"] = [attachment.to_dict() for attachment in self.attachments]
+        if self.settings:
+            data["settings"] = self.settings.to_dict()
         if self.alternatives:
             data["alternatives"] = [[m.to_dict() for m in branch] for branch in self.alternatives]
             data["variant"] = self.variant
@@ -273,6 +368,10 @@ class Message:
         calls_data = data.get("tool_calls", [])
         if not isinstance(calls_data, list):
             raise SchemaError("a message's tool calls are not a list")
+        attachments_data = data.get("attachments", [])
+        most = limits.MESSAGE_ATTACHMENTS
+        if not isinstance(attachments_data, list) or len(attachments_data) > most:
+            raise SchemaError(f"a message's attachments are not a list of {most} at most")
         return cls(
             role=cast(Role, role),
             content=content,
@@ -289,6 +388,8 @@ class Message:
             tool_call_id=_opt_str(data.get("tool_call_id")),
             served_model=_opt_str(data.get("served_model")),
             sent_from=_opt_str(data.get("sent_from")),
+            attachments=[Attachment.from_dict(item) for item in attachments_data],
+            settings=from_file(data.get("settings")),
         )
 
 
@@ -347,6 +448,9 @@ class Conversation:
     from their `enabled` in config.toml; the others follow the config."""
     summary: Summary | None = None
     """Sent in place of the messages it covers (which stay in the file and on screen)."""
+    settings: Generation = field(default_factory=Generation)
+    """Generation settings chosen for this conversation (a preset, flags, the picker); they
+    win over config.toml's defaults for its provider and model."""
 
     def __post_init__(self) -> None:
         if not self.updated_at:
@@ -354,11 +458,13 @@ class Conversation:
 
     # -- building the conversation ---------------------------------------------------------
 
-    def add_user_message(self, text: str) -> Message:
-        message = Message(role="user", content=text)
+    def add_user_message(self, text: str, attachments: Iterable[Attachment] = ()) -> Message:
+        message = Message(role="user", content=text, attachments=list(attachments))
         self.messages.append(message)
         if not self.title:
-            self.title = derive_title(text)
+            self.title = derive_title(text) or derive_title(
+                ", ".join(attachment.name for attachment in message.attachments)
+            )
         self.touch()
         return message
 
@@ -385,9 +491,21 @@ class Conversation:
     def touch(self) -> None:
         self.updated_at = now_iso()
 
-    def api_messages(self, upto: int | None = None) -> list[dict[str, Any]]:
+    def attachments_sent(self, upto: int | None = None) -> list[Attachment]:
+        """The attachments `api_messages(upto)` sends, whose parts it needs."""
+        return [
+            attachment
+            for message in self.messages[:upto]
+            if message.role == "user"
+            for attachment in message.attachments
+        ]
+
+    def api_messages(
+        self, upto: int | None = None, parts: Mapping[Attachment, dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
         """The request body's `messages`: system prompt first, then the visible path."""
-        return [*self.system_messages(), *(m for turn in self.api_turns(upto) for m in turn)]
+        turns = self.api_turns(upto, parts)
+        return [*self.system_messages(), *(m for turn in turns for m in turn)]
 
     def system_messages(self, summary: str = "") -> list[dict[str, Any]]:
         """The system prompt as a request's first message (none when empty), with `summary`
@@ -398,8 +516,15 @@ class Conversation:
         content = "\n\n".join(part for part in parts if part)
         return [{"role": "system", "content": content}] if content else []
 
-    def api_turns(self, upto: int | None = None) -> list[list[dict[str, Any]]]:
+    def api_turns(
+        self, upto: int | None = None, parts: Mapping[Attachment, dict[str, Any]] | None = None
+    ) -> list[list[dict[str, Any]]]:
         """What each message of the visible path (up to `upto`) adds to a request.
+
+        A prompt with attachments is sent as content parts: its text (unless empty), then
+        each attachment's part from `parts` (`attachments.request_parts`, read off the event
+        loop), which must hold every one of `attachments_sent(upto)`. A prompt without
+        attachments stays a plain string.
 
         Servers reject a request whose tool turns do not pair up, so only settled calls are
         sent, each followed by its result (a missing one, from a file cut off by a crash, is
@@ -412,7 +537,7 @@ class Conversation:
         turns: list[list[dict[str, Any]]] = []
         for position, message in enumerate(path):
             if message.role == "user":
-                turns.append([{"role": "user", "content": message.content}])
+                turns.append([{"role": "user", "content": _user_content(message, parts or {})}])
             elif message.role == "assistant":
                 turns.append(_assistant_turn(message, path[position + 1 :]))
             else:
@@ -470,6 +595,7 @@ class Conversation:
             "revision": self.revision,
             **({"tool_servers": dict(self.tool_servers)} if self.tool_servers else {}),
             **({"summary": self.summary.to_dict()} if self.summary else {}),
+            **({"settings": self.settings.to_dict()} if self.settings else {}),
             "messages": [m.to_dict() for m in self.messages],
         }
 
@@ -504,6 +630,7 @@ class Conversation:
             revision=_opt_int(data.get("revision")) or 0,
             tool_servers=_switches(data.get("tool_servers")),
             summary=Summary.from_dict(data.get("summary")),
+            settings=from_file(data.get("settings")),
         )
 
     @classmethod
@@ -513,6 +640,15 @@ class Conversation:
         conversation = cls.from_dict(newer)
         conversation.read_only = True
         return conversation
+
+
+def _user_content(
+    message: Message, parts: Mapping[Attachment, dict[str, Any]]
+) -> str | list[dict[str, Any]]:
+    if not message.attachments:
+        return message.content
+    content = [{"type": "text", "text": message.content}] if message.content.strip() else []
+    return content + [parts[attachment] for attachment in message.attachments]
 
 
 def _assistant_turn(message: Message, after: list[Message]) -> list[dict[str, Any]]:

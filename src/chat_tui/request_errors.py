@@ -136,6 +136,15 @@ def _by_kind(
         if provider.api_key_env
         else "api_key in config.toml"
     )
+    if isinstance(error, openai.APIStatusError) and rejects_images(detail):
+        return ChatError(
+            f"{model!r} on {server} does not accept images ({status}){colon(detail)}",
+            hint="The prompt and its attachments are kept; a model that reads images can "
+            "answer it.",
+            kind="images",
+            next_step="model",
+            status=status,
+        )
     if isinstance(error, openai.AuthenticationError):
         return ChatError(
             f"{server} rejected the API key (401){colon(detail)}",
@@ -253,6 +262,21 @@ def _by_kind(
         f"The request failed: {_root_cause(error)}",
         kind="connection",
     )
+
+
+_NO_IMAGES = re.compile(
+    r"image_url is only supported by certain models"  # OpenAI
+    r"|does not support (image|vision|multimodal)"  # OpenAI's newer wording, and others
+    r"|image input is not supported"  # llama.cpp without a vision projector
+    r"|is not a multimodal model"  # vLLM
+    r"|images? (are|is) not supported",
+    re.IGNORECASE,
+)
+
+
+def rejects_images(detail: str) -> bool:
+    """Whether a server's error message says the model cannot read images."""
+    return bool(_NO_IMAGES.search(detail))
 
 
 def colon(detail: str) -> str:

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chat_tui.attachments import PendingAttachment
 from chat_tui.client import ChatClient, load_sdk
-from chat_tui.config import DEFAULT_PROVIDER, Settings
+from chat_tui.config import Settings
 from chat_tui.context_window import ContextWindows, WindowMemory
 from chat_tui.models import Conversation, Message
 from chat_tui.saver import Saver
@@ -25,6 +26,7 @@ from chat_tui.served_model import served_model
 from chat_tui.store import ConversationStore, StoreError
 from chat_tui.tools.approvals import Approver, deny_all
 from chat_tui.tools.loop import ReplyHooks, reply_with_tools
+from chat_tui.tools.servers import servers_on
 from chat_tui.tools.toolbox import Toolbox
 
 SHELL_NEXT_STEPS = {
@@ -41,37 +43,11 @@ def preload_sdk() -> None:
     threading.Thread(target=load_sdk, name="import-openai", daemon=True).start()
 
 
-def new_conversation(settings: Settings) -> Conversation:
-    """An empty conversation on the configured provider, model and system prompt; its model
-    is left empty when the server is to be asked which one it serves."""
-    provider = settings.provider
-    return Conversation(
-        model="" if settings.asks_server_for_model(provider) else settings.model_for(provider),
-        provider=provider if provider != DEFAULT_PROVIDER else None,
-        system_prompt=settings.system_prompt,
-    )
-
-
 def latest_conversation(store: ConversationStore) -> Conversation | None:
     """The conversation with the most recent activity, if there is one."""
     store.refresh()
     summaries = store.summaries()
     return store.load(summaries[0].id) if summaries else None
-
-
-def apply_flags(
-    conversation: Conversation, settings: Settings, flags: Mapping[str, str | None]
-) -> None:
-    """Flags given on the command line win over what a continued conversation remembers."""
-    if flags.get("provider") or flags.get("base_url"):
-        chosen = settings.provider if settings.provider != DEFAULT_PROVIDER else None
-        if flags.get("provider") and chosen != conversation.provider:
-            conversation.model = settings.model_for(settings.provider)
-        conversation.provider = chosen
-    if flags.get("model"):
-        conversation.model = settings.model
-    if flags.get("system_prompt") is not None:
-        conversation.system_prompt = settings.system_prompt
 
 
 @dataclass(frozen=True)
@@ -104,7 +80,9 @@ class ChatSession:
         self.toolbox = toolbox
         """The tools replies may use; None offers none."""
         self.windows = ContextWindows(settings.context_windows, WindowMemory(store.root))
+        self._mcp_servers = settings.mcp_servers
         self.max_tool_rounds = settings.max_tool_rounds
+        self.settings = settings
         self.save_error: str | None = None
         """Why the last save failed, if it did (the saver keeps retrying)."""
         self._live: Message | None = None
@@ -128,11 +106,21 @@ class ChatSession:
                 self.client, choose_with="choose one with --model"
             )
 
-    async def send(self, text: str, hooks: ReplyHooks, approve: Approver = deny_all) -> SentReply:
-        """Add `text` and stream the reply (with its tool rounds), asking `approve` about
-        calls that are not allowed ahead of time."""
+    async def send(
+        self,
+        text: str,
+        hooks: ReplyHooks,
+        approve: Approver = deny_all,
+        attachments: Sequence[PendingAttachment] = (),
+    ) -> SentReply:
+        """Add `text` (with `attachments`, copied into the store first: `AttachmentError` if
+        that fails, before anything is added or sent) and stream the reply (with its tool
+        rounds), asking `approve` about calls that are not allowed ahead of time."""
         conversation = self.conversation
-        conversation.add_user_message(text)
+        kept = [
+            await asyncio.to_thread(self.store.attachments.put, pending) for pending in attachments
+        ]
+        conversation.add_user_message(text, kept)
         self._save()
         asked = len(conversation.messages)
 
@@ -150,11 +138,14 @@ class ChatSession:
             self.client,
             model=conversation.model,
             toolbox=self.toolbox,
+            servers=servers_on(self._mcp_servers, conversation.tool_servers),
             approve=approve,
             max_rounds=self.max_tool_rounds,
             hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),
             next_steps=SHELL_NEXT_STEPS,
             windows=self.windows,
+            attachments=self.store.attachments,
+            defaults=self.settings.generation_for(conversation.provider, conversation.model),
         )
         task = asyncio.create_task(reply)
         with _interrupt_cancels(task):

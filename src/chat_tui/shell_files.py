@@ -1,4 +1,5 @@
-"""The shell commands on saved conversations: `list`, `export`, `import`, `trash`, `restore`.
+"""The shell commands on saved conversations: `list`, `export`, `import`, `trash` (and
+emptying it), `restore`.
 
 Each takes the parsed arguments and returns an exit code: 0 when everything worked, 1 when
 something could not be done (an unknown id, an unreadable file). They read and write the same
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 
 from chat_tui import console, exporting, importing
+from chat_tui.attachments import AttachmentError
 from chat_tui.console import EXIT_FAILURE, EXIT_OK
 from chat_tui.index import ConversationSummary
 from chat_tui.models import Conversation
@@ -41,9 +43,34 @@ def list_conversations(args: argparse.Namespace) -> int:
 
 
 def list_trash(args: argparse.Namespace) -> int:
-    """Deleted conversations, most recently deleted first."""
+    """Deleted conversations, most recently deleted first; with `--empty` or `--purge ID`,
+    delete them for good instead."""
+    if args.empty or args.purge:
+        return _purge(None if args.empty else args.purge)
     with _open_store() as store:
         _print_summaries(store.trash(), as_json=args.json)
+    return EXIT_OK
+
+
+def _purge(conversation_ids: list[str] | None) -> int:
+    with _open_store() as store:
+        try:
+            purged = store.purge(conversation_ids)
+        except StoreError as error:
+            console.error(str(error))
+            return EXIT_FAILURE
+    for conversation_id in purged.deleted:
+        print(f"deleted for good  {one_line(conversation_id)}")
+    if not purged.deleted:
+        print("the trash is empty")
+    if purged.collected is None:
+        console.error(
+            "warning: attachments were kept: a conversation could not be read (see chat-tui list)"
+        )
+    elif purged.collected:
+        count = len(purged.collected)
+        copies = "copy" if count == 1 else "copies"
+        print(f"removed {count} attachment {copies} no conversation refers to")
     return EXIT_OK
 
 
@@ -66,19 +93,23 @@ def export(args: argparse.Namespace) -> int:
             conversations, failed = _load_all(store)
         else:
             conversations, failed = _load_one(store, args.id), False
-    if not args.all and not conversations:
-        return EXIT_FAILURE
-    if args.format == "json":
-        text = (
-            exporting.conversations_to_json(conversations)
-            if args.all
-            else exporting.conversation_to_json(conversations[0])
-        )
-    else:
-        text = exporting.conversations_to_markdown(conversations)
+        if not args.all and not conversations:
+            return EXIT_FAILURE
+        problems: list[str] = []
+        embed = store.attachments if args.embed_attachments else None
+        if args.format == "json":
+            text = (
+                exporting.conversations_to_json(conversations, embed, problems)
+                if args.all
+                else exporting.conversation_to_json(conversations[0], embed, problems)
+            )
+        else:
+            text = exporting.conversations_to_markdown(conversations)
+    for problem in problems:
+        console.error(f"attachment not embedded: {problem}")
     if not _write(text, args.output):
         return EXIT_FAILURE
-    return EXIT_FAILURE if failed else EXIT_OK
+    return EXIT_FAILURE if failed or problems else EXIT_OK
 
 
 def _load_one(store: ConversationStore, conversation_id: str) -> list[Conversation]:
@@ -128,6 +159,11 @@ def import_file(args: argparse.Namespace) -> int:
         console.error(str(error))
         return EXIT_FAILURE
     with _open_store() as store:
+        for pending in parsed.attachments.values():
+            try:
+                store.attachments.put(pending)
+            except AttachmentError as error:
+                parsed.problems.append(str(error))
         results = [importing.save(store, conversation) for conversation in parsed.conversations]
     for result in results:
         print(

@@ -4,6 +4,7 @@ Layout under the data directory::
 
     conversations/<id>.json   the conversations (the only source of truth)
     trash/<id>.json           deleted conversations, restorable
+    attachments/<sha256>.<ext>  the bytes of attached files, shared by every conversation
     index.sqlite3             derived summaries and full text (rebuilt when missing or stale)
     .lock                     serialises writers across chat-tui processes
 
@@ -17,13 +18,14 @@ import contextlib
 import errno
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chat_tui import limits
 from chat_tui.atomic import write_bytes_atomic
+from chat_tui.attachments import AttachmentStore, attachments_of
 from chat_tui.encoding import ConversationEncoder
 from chat_tui.index import (
     SEARCH_LIMIT,
@@ -56,6 +58,15 @@ class SaveResult:
     """Set when another process had changed the file: the union both sides now share."""
 
 
+@dataclass(frozen=True)
+class Purged:
+    deleted: list[str]
+    """The conversations deleted for good."""
+    collected: list[Path] | None
+    """The attachment copies removed; None if a conversation could not be read, which keeps
+    every copy (it may refer to any of them)."""
+
+
 class ConversationStore:
     """Reads and writes conversation files under `root` (the user data directory)."""
 
@@ -63,7 +74,10 @@ class ConversationStore:
         self.root = root
         self.conversations_dir = root / "conversations"
         self.trash_dir = root / "trash"
-        self._index = ConversationIndex(root / "index.sqlite3", self.conversations_dir)
+        self.attachments = AttachmentStore(root / "attachments")
+        self._index = ConversationIndex(
+            root / "index.sqlite3", self.conversations_dir, self.attachments.text_of
+        )
         self._known: dict[str, FileStamp] = {}
         """Stamp of each file as we last read or wrote it: a different one means a race."""
         self._known_revision: dict[str, int] = {}
@@ -330,6 +344,50 @@ class ConversationStore:
                 raise StoreError(_describe_write_error(error, target)) from error
         self.refresh()
         return self.load(conversation_id)
+
+    def purge(self, conversation_ids: Iterable[str] | None = None) -> Purged:
+        """Delete conversations in the trash for good (all of them when `conversation_ids`
+        is None), then the attachment copies nothing refers to any more."""
+        self._prepare()
+        with self._write_lock():
+            if conversation_ids is None:
+                paths = sorted(self.trash_dir.glob("*.json"))
+            else:
+                paths = [self._in_trash(conversation_id) for conversation_id in conversation_ids]
+            deleted: list[str] = []
+            for path in paths:
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as error:
+                    raise StoreError(_describe_write_error(error, path)) from error
+                deleted.append(path.stem)
+            return Purged(deleted, self._collect_attachments())
+
+    def _in_trash(self, conversation_id: str) -> Path:
+        path = self.trash_dir / self.path_of(conversation_id).name
+        if not path.exists():
+            raise StoreError(f"no conversation {conversation_id} in the trash")
+        return path
+
+    def collect_attachments(self) -> list[Path] | None:
+        """Remove the attachment copies no conversation (saved or in the trash) refers to;
+        the paths removed, or None when some file could not be read (it may refer to any
+        of them, so nothing is removed)."""
+        with self._write_lock():
+            return self._collect_attachments()
+
+    def _collect_attachments(self) -> list[Path] | None:
+        referenced: set[str] = set()
+        for folder in (self.conversations_dir, self.trash_dir):
+            for path in folder.glob("*.json") if folder.exists() else ():
+                try:
+                    conversation, _ = self._read(path)
+                except StoreError:
+                    return None
+                referenced.update(a.sha256 for a in attachments_of(conversation.messages))
+        return self.attachments.collect(referenced)
 
     def trash(self) -> list[ConversationSummary]:
         """Deleted conversations, most recently deleted first."""

@@ -10,13 +10,14 @@ The messages themselves stay in the conversation, its file and the log.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from chat_tui.attachments import AttachmentStore, read_parts
 from chat_tui.client import ChatClient, TextDelta
-from chat_tui.fitting import plan_request
-from chat_tui.models import Conversation, Message, Summary
+from chat_tui.fitting import estimated_parts, plan_request
+from chat_tui.models import Attachment, Conversation, Message, Summary
 
 INSTRUCTION = (
     "Summarise the conversation so far, so that it can go on without the messages above: "
@@ -33,7 +34,8 @@ def summary_cut(conversation: Conversation, window: int | None) -> int:
     when that is no more than the summary already covers."""
     path = conversation.messages
     if window is not None:
-        cut = plan_request(conversation, None, window // 2).first_sent
+        parts = estimated_parts(conversation)
+        cut = plan_request(conversation, None, window // 2, parts=parts).first_sent
     else:
         prompts = [i for i, message in enumerate(path) if message.role == "user"]
         cut = prompts[-KEPT_PROMPTS] if len(prompts) > KEPT_PROMPTS else 0
@@ -41,15 +43,19 @@ def summary_cut(conversation: Conversation, window: int | None) -> int:
 
 
 def summary_request(
-    conversation: Conversation, cut: int, window: int | None
+    conversation: Conversation,
+    cut: int,
+    window: int | None,
+    parts: Mapping[Attachment, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """The messages asking the model to summarise the first `cut` messages (and the summary
-    that stood for the earliest of them), fitted to the window."""
+    that stood for the earliest of them), fitted to the window; `parts` are their
+    attachments' content parts."""
     asking = replace(
         conversation,
         messages=[*conversation.messages[:cut], Message(role="user", content=INSTRUCTION)],
     )
-    return plan_request(asking, None, window).messages
+    return plan_request(asking, None, window, parts=parts).messages
 
 
 async def write_summary(
@@ -58,15 +64,20 @@ async def write_summary(
     window: int | None,
     *,
     on_text: Callable[[str], None],
+    attachments: AttachmentStore | None = None,
 ) -> Summary | None:
     """Ask the model for a summary of what no longer fits; None when there is nothing to
-    summarise. Raises `ChatError`; a cancellation closes the request and carries on."""
+    summarise. The attachments of those messages are read from `attachments` and sent too.
+    Raises `ChatError`, or `AttachmentError` for a copy missing from the store; a
+    cancellation closes the request and carries on."""
     cut = summary_cut(conversation, window)
     if not cut:
         return None
     model = conversation.model
+    needed = conversation.attachments_sent(cut)
+    parts = await read_parts(attachments, needed) if needed else {}
     text = ""
-    stream = client.stream_reply(summary_request(conversation, cut, window), model)
+    stream = client.stream_reply(summary_request(conversation, cut, window, parts), model)
     async with contextlib.aclosing(stream):
         async for event in stream:
             if isinstance(event, TextDelta):

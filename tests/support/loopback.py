@@ -36,6 +36,55 @@ ends with no text, no finish reason and no `[DONE]` (`empty`, as llama-cpp-pytho
 a conversation longer than its context)."""
 
 
+ImageRefusal = Literal["openai", "llama.cpp", "vllm"]
+IMAGE_REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
+    "openai": (
+        400,
+        {
+            "error": {
+                "message": "Invalid content type. image_url is only supported by certain models.",
+                "type": "invalid_request_error",
+                "param": "messages.[0].content.[1].type",
+                "code": None,
+            }
+        },
+    ),
+    "llama.cpp": (
+        500,
+        {
+            "error": {
+                "code": 500,
+                "message": "image input is not supported - hint: if this is unexpected, "
+                "you may need to provide the mmproj",
+                "type": "server_error",
+            }
+        },
+    ),
+    "vllm": (
+        400,
+        {
+            "object": "error",
+            "message": "{model} is not a multimodal model",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        },
+    ),
+}
+"""Status and body of each server's refusal of an image (`{model}` is the model asked for)."""
+
+
+def carries_image(body: Any) -> bool:
+    """Whether a chat request's messages hold an `image_url` part."""
+    messages = body.get("messages", []) if isinstance(body, dict) else []
+    return any(
+        isinstance(part, dict) and part.get("type") == "image_url"
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"]
+    )
+
+
 @dataclass
 class Call:
     """A tool call the model makes: its arguments are streamed in `pieces` parts."""
@@ -106,6 +155,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
+    """The body exactly as it arrived."""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -130,6 +181,12 @@ class FakeOpenAI:
         its `max_tokens` exceed it is answered 400 with OpenAI's wording and code."""
         self.props: dict[str, Any] | None = None
         """When set, `GET /props` (at the server's root, as llama.cpp) answers this."""
+        self.rejects_images: ImageRefusal | None = None
+        """When set, a chat request carrying an image is answered as that server answers
+        for a model that cannot read images."""
+        self.length_field: str | None = None
+        """When set ("max_completion_tokens" or "max_tokens"), a request that limits the
+        reply's length with the other field is refused as OpenAI refuses it."""
         self.release = threading.Event()
         """Set to let every hanging response finish (done on stop)."""
         self._lock = threading.Lock()
@@ -231,7 +288,7 @@ class FakeOpenAI:
         messages = body.get("messages", []) if isinstance(body, dict) else []
         for message in messages:
             if isinstance(message, dict) and message.get("role") == "user":
-                last_user = str(message.get("content", ""))
+                last_user = _text_of(message.get("content", ""))
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
         if last.get("role") == "tool":
             return Reply(deltas=["Result: ", str(last.get("content", ""))])
@@ -257,6 +314,17 @@ def estimated_tokens(messages: Any) -> int:
     if not isinstance(messages, list):
         return 0
     return sum(len(json.dumps(m)) // 4 for m in messages)
+
+
+def _text_of(content: Any) -> str:
+    """A message's text: its content, or the text of its parts (an image as `[image]`)."""
+    if not isinstance(content, list):
+        return str(content)
+    return "\n".join(
+        str(part.get("text", "")) if part.get("type") == "text" else "[image]"
+        for part in content
+        if isinstance(part, dict)
+    )
 
 
 def _finish_reason(reply: Reply) -> str:
@@ -342,6 +410,26 @@ HANG_UP_CHECK = 0.02
 """Seconds between looks at the socket while a scripted wait is not over."""
 
 
+def _length_field_refused(wanted: str | None, body: Any) -> dict[str, Any] | None:
+    """OpenAI's 400 for a length field the model does not take, or None."""
+    if wanted is None or not isinstance(body, dict):
+        return None
+    other = "max_tokens" if wanted == "max_completion_tokens" else "max_completion_tokens"
+    if other not in body:
+        return None
+    message = (
+        f"Unsupported parameter: '{other}' is not supported with this model. "
+        f"Use '{wanted}' instead."
+    )
+    error = {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": other,
+        "code": "unsupported_parameter",
+    }
+    return {"error": error}
+
+
 def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -349,10 +437,10 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def _record(self, body: Any) -> None:
+        def _record(self, body: Any, raw: bytes = b"") -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             with fake._lock:
-                fake.requests.append(RecordedRequest(self.command, self.path, headers, body))
+                fake.requests.append(RecordedRequest(self.command, self.path, headers, body, raw))
 
         def do_GET(self) -> None:
             self._record(None)
@@ -378,7 +466,7 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw) if raw else None
             except json.JSONDecodeError:
                 body = None
-            self._record(body)
+            self._record(body, raw)
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": "Unknown path", "type": "not_found"}})
                 return
@@ -396,6 +484,15 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                         ),
                     )
                 )
+                return
+            if fake.rejects_images is not None and carries_image(body):
+                status, refusal = IMAGE_REFUSALS[fake.rejects_images]
+                model = str(body.get("model", ""))
+                self._send_json(status, json.loads(json.dumps(refusal).replace("{model}", model)))
+                return
+            refused = _length_field_refused(fake.length_field, body)
+            if refused is not None:
+                self._send_json(400, refused)
                 return
             reply = fake.next_reply(body)
             with fake._answering():

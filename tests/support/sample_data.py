@@ -3,14 +3,25 @@ they are shown at, and a hostile export archive."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from chat_tui import limits
-from chat_tui.models import Conversation, Message, Usage, derive_title, now_iso
+from chat_tui.attachments import PendingAttachment
+from chat_tui.models import (
+    MEDIA_TYPES,
+    Attachment,
+    Conversation,
+    Message,
+    Usage,
+    derive_title,
+    now_iso,
+)
 from chat_tui.store import ConversationStore
+from tests.support.images import png
 
 FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 """The clock of every UI test, so relative times and snapshots are stable."""
@@ -98,6 +109,72 @@ def main_conversation() -> Conversation:
         ),
     ]
     conversation.updated_at = "2026-11-25T11:57:04.000+00:00"
+    return conversation
+
+
+UPLOAD_LOG = """\
+02:00:01 INFO  upload: starting nightly backup of /srv/photos (48,213 files)
+02:00:09 INFO  upload: 12.4 GB to send, 3.1 GB free on /var/spool/upload
+02:00:14 ERROR upload: write /var/spool/upload/chunk-0007: no space left on device
+02:00:14 WARN  upload: retrying in 30 s (attempt 1 of 3)
+02:01:44 ERROR upload: giving up after 3 attempts
+"""
+
+UPLOAD_REPLY = """\
+The upload stages every file in `/var/spool/upload` before sending it, and that disk is
+too small: the log says **12.4 GB to send** with only **3.1 GB free**, and the write of
+the seventh chunk fails with `no space left on device`. The screenshot shows the same
+disk at 100 %.
+
+Either stage less at a time, or point the spool at a larger disk:
+
+```ini
+[upload]
+spool_dir = /data/spool
+max_staged = 2GB
+```
+"""
+
+
+def _sample_attachment(name: str, media_type: str, data: bytes) -> PendingAttachment:
+    digest = hashlib.sha256(data).hexdigest()
+    return PendingAttachment(
+        Attachment(name, MEDIA_TYPES[media_type], media_type, len(data), digest), data
+    )
+
+
+def attachments_conversation(store: ConversationStore) -> Conversation:
+    """A question with a log and a screenshot attached (their copies stored), and the
+    answer: saved, indexed, and returned."""
+    when, answered = "2026-11-25T11:59:00.000+00:00", "2026-11-25T11:59:06.000+00:00"
+    files = [
+        _sample_attachment("nightly-upload.log", "text/plain", UPLOAD_LOG.encode()),
+        _sample_attachment("disk-usage.png", "image/png", png(1280, 800)),
+    ]
+    question = Message(
+        role="user",
+        content="Why does the nightly upload fail? The log and a screenshot are attached.",
+        id="upload-u1",
+        created_at=when,
+        attachments=[store.attachments.put(pending) for pending in files],
+    )
+    answer = Message(
+        role="assistant",
+        content=UPLOAD_REPLY,
+        id="upload-a1",
+        created_at=answered,
+        model="gpt-4o-mini",
+    )
+    conversation = Conversation(
+        id="20261125-115900-upload",
+        title="Why does the nightly upload fail?",
+        created_at=when,
+        model="gpt-4o-mini",
+        messages=[question, answer],
+    )
+    conversation.updated_at = answered
+    store.save(conversation)
+    store.refresh()
     return conversation
 
 

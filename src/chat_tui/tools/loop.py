@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat_tui import limits
+from chat_tui.attachments import AttachmentError, AttachmentStore, read_parts
 from chat_tui.client import ChatClient, Stopwatch
 from chat_tui.config import ConfigError
 from chat_tui.context_window import ContextWindows
 from chat_tui.fitting import ended_empty, stream_within
-from chat_tui.models import SETTLED_CALLS, Conversation, Message, ToolCall
+from chat_tui.generation import Generation
+from chat_tui.models import SETTLED_CALLS, Attachment, Conversation, Message, ToolCall
 from chat_tui.replying import ENDED_EMPTY, fill_reply
 from chat_tui.safetext import one_line, valid_unicode
 from chat_tui.tools.approvals import Approver, Decision, deny_all
@@ -71,6 +73,8 @@ async def reply_with_tools(
     next_steps: Mapping[str, str] | None = None,
     reply: Message | None = None,
     windows: ContextWindows | None = None,
+    attachments: AttachmentStore | None = None,
+    defaults: Generation | None = None,
 ) -> Message:
     """Stream turns into `conversation` until one needs no tools; the last assistant message.
 
@@ -81,6 +85,12 @@ async def reply_with_tools(
     cancellation stops the reply where it is (the stream closed, a running call cancelled at
     its server, the calls left marked stopped) and carries on.
 
+    The prompts' attachments are read from `attachments` (in a thread) once per reply; a
+    copy that is missing or changed fails the reply before anything is sent.
+
+    Each turn is asked for with the conversation's generation settings over `defaults`
+    (config.toml's for its provider and model), and records them.
+
     With `windows`, each request carries the messages that fit the model's context
     (`fitting.stream_within`); without, the whole path.
     """
@@ -90,14 +100,24 @@ async def reply_with_tools(
         catalogue = await toolbox.catalogue(servers)
         for problem in toolbox.take_problems():
             hooks.on_notice(problem)
+    settings = conversation.settings.over(defaults or Generation())
     rounds = 0
+    parts: Mapping[Attachment, dict[str, Any]] = {}
     while True:
         message = reply if reply is not None and rounds == 0 else conversation.add_reply(model)
+        message.settings = settings
         hooks.on_message(message)
+        if rounds == 0 and (needed := conversation.attachments_sent()):
+            try:
+                parts = await read_parts(attachments, needed)
+            except AttachmentError as error:
+                message.status = "failed"
+                message.error = str(error)
+                return message
         offered = catalogue.specs() if catalogue and client.accepts_tools else None
         if windows is None:
-            request = conversation.api_messages(upto=len(conversation.messages) - 1)
-            stream = client.stream_reply(request, model, offered)
+            request = conversation.api_messages(upto=len(conversation.messages) - 1, parts=parts)
+            stream = client.stream_reply(request, model, offered, settings)
         else:
             stream = stream_within(
                 conversation,
@@ -107,6 +127,8 @@ async def reply_with_tools(
                 reply=message,
                 tools=offered,
                 on_fitted=hooks.on_fitted,
+                settings=settings,
+                parts=parts,
             )
         await fill_reply(
             message,

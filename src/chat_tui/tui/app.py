@@ -31,7 +31,12 @@ from chat_tui.safetext import display_text, pasteable_text
 from chat_tui.saver import Saver
 from chat_tui.store import ConversationStore, StoreError
 from chat_tui.tools.servers import servers_on
-from chat_tui.tui.commands import ActionCommands, ConversationCommands, ThemeCommands
+from chat_tui.tui.commands import (
+    ActionCommands,
+    ConversationCommands,
+    PresetCommands,
+    ThemeCommands,
+)
 from chat_tui.tui.messages import CopyRequested, ViewsReplaced
 from chat_tui.tui.textual_compat import app_keymap, lay_out_once, release_style_caches
 
@@ -54,6 +59,7 @@ class ChatApp(App[None]):
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
         ActionCommands,
         ConversationCommands,
+        PresetCommands,
     }
     TITLE = "chat-tui"
     ENABLE_COMMAND_PALETTE = True

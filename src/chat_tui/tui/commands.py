@@ -73,6 +73,11 @@ PALETTE: tuple[PaletteCommand, ...] = (
         "message: edit last", "Edit your last message and send it again", "screen.edit_last_prompt"
     ),
     PaletteCommand(
+        "message: attach file",
+        "Attach a text file or an image to the message you are writing",
+        "screen.attach_file",
+    ),
+    PaletteCommand(
         "sidebar: toggle", "Hide or show the conversation list", "screen.toggle_sidebar"
     ),
     PaletteCommand(
@@ -122,6 +127,11 @@ PALETTE: tuple[PaletteCommand, ...] = (
         "code: copy last",
         "Copy the last code block of the conversation to the clipboard",
         "screen.copy_last_code",
+    ),
+    PaletteCommand(
+        "preset: save current",
+        "Save this conversation's model, system prompt and settings as a preset in config.toml",
+        "screen.save_preset",
     ),
     PaletteCommand("help: show keys", "Every key binding and what it does", "app.help"),
     PaletteCommand("theme: change", "Choose a colour theme", "app.change_theme"),
@@ -174,6 +184,31 @@ class ConversationCommands(Provider):
                     # Textual parses a str help as markup; a Content passes through as is.
                     help=Content(one_line(summary.model)),  # type: ignore[arg-type]
                 )
+
+
+class PresetCommands(Provider):
+    """ "preset: use NAME" for every preset of config.toml."""
+
+    async def discover(self) -> Hits:
+        for text, run in self._commands():
+            yield DiscoveryHit(text, run, help="Use this preset in the open conversation")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, run in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, literal_highlight(matcher, text), run, text=text)
+
+    def _commands(self) -> list[tuple[str, Callable[[], object]]]:
+        app: ChatApp = self.app  # type: ignore[assignment]
+        screen = app.chat_screen
+        if screen is None:
+            return []
+        return [
+            (f"preset: use {name}", partial(screen.action_use_preset, name))
+            for name in sorted(app.settings.presets)
+        ]
 
 
 class ThemeCommands(ThemeProvider):

@@ -10,10 +10,12 @@ from textual.message import Message
 if TYPE_CHECKING:
     from textual.widget import Widget
 
+    from chat_tui.models import Attachment
+
 
 @dataclass
 class PromptSubmitted(Message):
-    """The person sent `text` from the input box (already checked to be non-blank)."""
+    """The person sent `text` from the input box (non-blank, unless attachments go with it)."""
 
     text: str
 
@@ -80,3 +82,26 @@ class ContentGrew(Message):
 class ViewsReplaced(Message):
     """The log dropped every view it showed (another conversation, or this one again):
     many objects just became garbage, for the app's collector to reclaim soon."""
+
+
+@dataclass
+class AttachmentRemoved(Message):
+    """The person removed an attachment from the message they are writing."""
+
+    attachment: Attachment
+
+
+@dataclass
+class AttachmentOpened(Message):
+    """The person asked to see an attachment (Enter or a click on its chip)."""
+
+    attachment: Attachment
+
+
+@dataclass
+class PathPasted(Message):
+    """A paste into the input looks like one file's path: the screen checks the file (off the
+    event loop) and offers to attach it; otherwise `text` is inserted as pasted."""
+
+    text: str
+    path: str

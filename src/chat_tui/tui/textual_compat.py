@@ -125,6 +125,10 @@ class TextAreaWithHooks(TextArea):
         await super()._on_key(event)
 
     async def _on_paste(self, event: events.Paste) -> None:
+        if self.paste_taken(event.text):
+            event.stop()
+            event.prevent_default()
+            return
         event.text = self.pasted_text(event.text)
         await super()._on_paste(event)
         # Textual calls every class's _on_paste in turn unless told not to: without this,
@@ -138,6 +142,10 @@ class TextAreaWithHooks(TextArea):
     def pasted_text(self, text: str) -> str:
         """The text a paste inserts."""
         return text
+
+    def paste_taken(self, text: str) -> bool:
+        """Whether this box handled the paste itself (nothing is inserted)."""
+        return False
 
 
 def _markdown_fence_with_updates() -> type[MarkdownFence]:

@@ -2,7 +2,7 @@
 
 The help screen, the docs/keys.md check and the `[keys]` section of the config all read the same
 list, so none of them can drift from the code. The person's `[keys]` table maps binding ids
-to keys ("conversation.new" = "ctrl+t"); it is checked here and handed to `App.set_keymap`.
+to keys ("conversation.new" = "alt+n"); it is checked here and handed to `App.set_keymap`.
 """
 
 from __future__ import annotations

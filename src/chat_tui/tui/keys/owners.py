@@ -13,11 +13,13 @@ from textual.dom import DOMNode
 
 def key_owners() -> list[type[DOMNode]]:
     from chat_tui.tui.app import ChatApp
+    from chat_tui.tui.screens.attach import AttachmentViewer, PathInput
     from chat_tui.tui.screens.chat import ChatScreen
     from chat_tui.tui.screens.help import HelpScreen
     from chat_tui.tui.screens.link import LinkScreen
     from chat_tui.tui.screens.modals import Dialog
     from chat_tui.tui.widgets.approval_bar import ApprovalBar
+    from chat_tui.tui.widgets.attachment_chips import AttachmentChip
     from chat_tui.tui.widgets.code_block import CodeFence
     from chat_tui.tui.widgets.conversation_list import ConversationList
     from chat_tui.tui.widgets.message_view import MessageView
@@ -29,11 +31,14 @@ def key_owners() -> list[type[DOMNode]]:
         ChatScreen,
         PromptInput,
         ApprovalBar,
+        AttachmentChip,
         MessageView,
         CodeFence,
         SearchBox,
         ConversationList,
         Dialog,
+        PathInput,
+        AttachmentViewer,
         HelpScreen,
         LinkScreen,
     ]

@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -27,16 +28,26 @@ from chat_tui.drafts import NEW_CONVERSATION
 from chat_tui.fitting import NEAR_FULL, REFITTED, context_start, in_context, tokens_short
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
-from chat_tui.models import Conversation, Message, ToolCall
+from chat_tui.models import Attachment, Conversation, Message, ToolCall
+from chat_tui.presets import PresetError, new_conversation
 from chat_tui.safetext import display_text, one_line
 from chat_tui.served_model import NoServedModel, served_model
 from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label
-from chat_tui.tui.messages import ConversationChosen, PromptSubmitted, SearchChanged, VariantStep
+from chat_tui.tui.messages import (
+    AttachmentOpened,
+    AttachmentRemoved,
+    ConversationChosen,
+    PathPasted,
+    PromptSubmitted,
+    SearchChanged,
+    VariantStep,
+)
 from chat_tui.tui.screens.conversation_actions import ConversationActions
 from chat_tui.tui.screens.summary import SummaryActions
 from chat_tui.tui.textual_compat import app_keymap
 from chat_tui.tui.widgets.approval_bar import ApprovalBar
+from chat_tui.tui.widgets.attachment_chips import AttachmentChips
 from chat_tui.tui.widgets.conversation_list import Row
 from chat_tui.tui.widgets.footer import ChatFooter
 from chat_tui.tui.widgets.message_log import MessageLog
@@ -47,6 +58,7 @@ from chat_tui.tui.widgets.status_bar import StatusBar, usage_line
 from chat_tui.tui.widgets.tool_call import call_label
 
 if TYPE_CHECKING:
+    from chat_tui.attachments import PendingAttachment
     from chat_tui.client import ChatClient
     from chat_tui.tools.approvals import Decision
     from chat_tui.tui.messages import LinkActivated
@@ -175,6 +187,14 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             show=False,
         ),
         Binding(
+            "ctrl+t",
+            "attach_file",
+            "Attach",
+            id="message.attach",
+            tooltip="Attach a file (text or image) to the message you are writing.",
+            show=False,
+        ),
+        Binding(
             "ctrl+f,slash",
             "focus_search",
             "Search",
@@ -263,6 +283,10 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         self._unsaved: set[str] = set()
         """Conversations whose last save failed (the saver retries them)."""
         self._sdk_warming = False
+        self._attached: list[Attachment] = []
+        """What goes with the message being written, in the order attached (chips)."""
+        self._unstored: dict[str, PendingAttachment] = {}
+        """The bytes of those attached from a file, by digest, until they are stored."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -274,6 +298,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
                 yield MessageLog(id="log")
                 yield StatusBar(id="status")
                 yield ApprovalBar(id="approval")
+                yield AttachmentChips(removable=True, id="attached")
                 yield PromptInput(id="prompt")
         yield ChatFooter()
 
@@ -379,6 +404,9 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         provider = self.chat_app.settings.provider_named(conversation.provider)
         model = conversation.model or "the server's model"
         label = model if provider.name == "default" else f"{model} · {provider.name}"
+        defaults = self.chat_app.settings.generation_for(conversation.provider, conversation.model)
+        shown = conversation.settings.over(defaults).summary()
+        label += f" · {shown}" if shown else ""
         self.query_one("#conversation-model", Static).update(Content(one_line(label)))
 
     def _show_idle_status(self) -> None:
@@ -409,13 +437,11 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         return f"context {tokens_short(used)} / {tokens_short(window)}", near
 
     async def start_new_conversation(self) -> None:
-        settings = self.chat_app.settings
-        asks = settings.asks_server_for_model(settings.provider)
-        conversation = Conversation(
-            model="" if asks else settings.model_for(settings.provider),
-            provider=settings.provider if settings.provider != "default" else None,
-            system_prompt=settings.system_prompt,
-        )
+        try:
+            conversation = new_conversation(self.chat_app.settings)
+        except PresetError as error:
+            self.notify(display_text(str(error)), severity="error", markup=False)
+            conversation = new_conversation(replace(self.chat_app.settings, preset=None))
         await self._show(conversation)
 
     async def open_conversation(self, conversation_id: str) -> bool:
@@ -496,14 +522,12 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         store = self.chat_app.store
         if self.chat_app.closing:
             return
-        if not self._summaries:
+        first_listing = not self._summaries
+        if first_listing:
             newest = store.summaries(limit=FIRST_ROWS)
             if newest:
                 rows = [_row(s) for s in newest]
                 self.app.call_from_thread(self._sidebar_loaded, newest, rows, None, [])
-            # Not needed for an empty conversation, so not loaded before the first paint;
-            # here, not in a thread of its own, so the two do not fight over the interpreter.
-            preload_markdown()
         try:
             problems = store.refresh(progress=self._indexing, wait=False)
             busy = False
@@ -518,6 +542,11 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         query = self.sidebar.query_text
         hits = store.search(query) if query else None
         self.app.call_from_thread(self._sidebar_loaded, summaries, rows, hits, problems, busy)
+        if first_listing:
+            # Not needed for an empty conversation, so not loaded before the first paint;
+            # after the list, which an empty store would otherwise wait for; here, not in a
+            # thread of its own, so the two do not fight over the interpreter.
+            preload_markdown()
 
     def _indexing(self, done: int, total: int) -> None:
         """Progress of a (re)build of the index, shown while the list is still empty."""
@@ -670,20 +699,142 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             self.status.show("No server configured yet: set one up first.", "error")
             self.action_setup_server()
             return
+        attachments = list(self._attached)
+        if attachments and not await self._store_attached():
+            return
         self._keep_draft(self._draft_key(conversation), "")
         self.prompt.accept(text)
         self._draft_changed = False
+        await self._set_attached([])
         if self._editing is not None:
             index, self._editing = self._editing, None
-            conversation.branch(index, [Message(role="user", content=text)])
+            sent = Message(role="user", content=text, attachments=attachments)
+            conversation.branch(index, [sent])
             await self.log_view.truncate(index)
             message = conversation.messages[index]
         else:
-            message = conversation.add_user_message(text)
+            message = conversation.add_user_message(text, attachments)
         self.chat_app.saver.request(conversation)
         await self.log_view.append(message, len(conversation.messages) - 1)
         self.update_top_bar()
         await self._start_reply(conversation)
+
+    # -- attaching -------------------------------------------------------------------------
+
+    def action_attach_file(self) -> None:
+        from chat_tui.tui.screens.attach import AttachDialog
+        from chat_tui.typed_paths import working_directory
+
+        def chosen(pending: object) -> None:
+            if pending is not None:
+                self.run_worker(self._add_attachment(pending), group="attach")  # type: ignore[arg-type]
+
+        self.app.push_screen(AttachDialog(working_directory(), self._refusal), chosen)
+
+    def _refusal(self, attachment: Attachment) -> str | None:
+        """Why `attachment` cannot join the message being written, or None."""
+        from chat_tui.attachments import AttachmentError, check_message
+
+        if any(a.sha256 == attachment.sha256 for a in self._attached):
+            return f"{one_line(attachment.name, 60)} is attached already."
+        try:
+            check_message([*self._attached, attachment])
+        except AttachmentError as error:
+            return f"Not attached: {error}."
+        return None
+
+    async def _add_attachment(self, pending: PendingAttachment) -> None:
+        """Add a file read from disk to the message being written (once per content)."""
+        attachment = pending.attachment
+        refused = self._refusal(attachment)
+        if refused:
+            self.status.show(refused, "error")
+            return
+        self._unstored[attachment.sha256] = pending
+        await self._set_attached([*self._attached, attachment])
+        self.status.show("")
+
+    def _set_attached(self, attachments: list[Attachment]) -> AwaitComplete:
+        """What goes with the message, at once; the chips follow (done once awaited)."""
+        self._attached = attachments
+        digests = {a.sha256 for a in attachments}
+        self._unstored = {k: v for k, v in self._unstored.items() if k in digests}
+        self.prompt.has_attachments = bool(attachments)
+        return self.query_one("#attached", AttachmentChips).show(attachments)
+
+    async def _store_attached(self) -> bool:
+        """Copy the attached files into the data directory before they are sent (in a
+        thread: they can be megabytes); False, said in the status line, if that failed."""
+        from chat_tui.attachments import AttachmentError
+
+        store = self.chat_app.store.attachments
+        unstored = [self._unstored[a.sha256] for a in self._attached if a.sha256 in self._unstored]
+        try:
+            for pending in unstored:
+                await asyncio.to_thread(store.put, pending)
+        except AttachmentError as error:
+            self.status.show(f"Not sent: {error}.", "error")
+            return False
+        return True
+
+    @on(AttachmentRemoved)
+    async def _attachment_removed(self, event: AttachmentRemoved) -> None:
+        row = self.query_one("#attached", AttachmentChips)
+        had_focus = self.focused is not None and self.focused.parent is row
+        attached = self._attached
+        position = attached.index(event.attachment) if event.attachment in attached else 0
+        await self._set_attached([a for a in self._attached if a != event.attachment])
+        chips = list(row.children)
+        if had_focus:
+            (chips[min(position, len(chips) - 1)] if chips else self.prompt).focus()
+
+    @on(PathPasted)
+    @work(group="attach", exit_on_error=False, description="check a pasted path")
+    async def _path_pasted(self, event: PathPasted) -> None:
+        """A paste that names an existing file offers to attach it; anything else is text."""
+        from chat_tui.attachments import AttachmentError, read_attachment
+        from chat_tui.tui.screens.attach import paste_offer
+        from chat_tui.typed_paths import expand, working_directory
+
+        path = expand(event.path, working_directory())
+        if not await asyncio.to_thread(path.is_file):
+            self.prompt.insert_pasted(event.text)
+            return
+        if not await self.app.push_screen_wait(paste_offer(path)):
+            self.prompt.insert_pasted(event.text)
+            return
+        try:
+            pending = await asyncio.to_thread(read_attachment, path)
+        except AttachmentError as error:
+            self.status.show(f"Not attached: {error}.", "error")
+            return
+        await self._add_attachment(pending)
+
+    @on(AttachmentOpened)
+    @work(group="attach", exit_on_error=False, description="show an attachment")
+    async def _attachment_opened(self, event: AttachmentOpened) -> None:
+        """Show a text attachment's content, or an image's size with a way to open it."""
+        from chat_tui.attachments import AttachmentError, image_dimensions
+        from chat_tui.tui.screens.attach import AttachmentViewer
+
+        attachment = event.attachment
+        store = self.chat_app.store.attachments
+        pending = self._unstored.get(attachment.sha256)
+        try:
+            if pending is not None:  # (stored now, so the viewer has a file to open)
+                await asyncio.to_thread(store.put, pending)
+            if attachment.kind == "text":
+                text = await asyncio.to_thread(store.text_of, attachment)
+                viewer = AttachmentViewer(attachment, text=text)
+            else:
+                data = await asyncio.to_thread(store.bytes_of, attachment)
+                # (The dimensions are in the first bytes: no need for a thread.)
+                size, path = image_dimensions(data), store.path_of(attachment)
+                viewer = AttachmentViewer(attachment, dimensions=size, path=path)
+        except AttachmentError as error:
+            self.status.show(f"Cannot show it: {error}.", "error")
+            return
+        self.app.push_screen(viewer)
 
     async def _start_reply(self, conversation: Conversation, replacing: int | None = None) -> None:
         """Stream a new reply: appended, or as a new version of the reply at `replacing`."""
@@ -742,10 +893,11 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             toolbox = app.toolbox() if servers else None
             if toolbox is not None and not app.tools_started(servers):
                 state.phase = "Starting the tool servers…"
+            model = state.message.model or conversation.model
             await reply_with_tools(
                 conversation,
                 client,
-                model=state.message.model or conversation.model,
+                model=model,
                 toolbox=toolbox,
                 servers=servers,
                 approve=lambda call: self._ask(state, call),
@@ -754,6 +906,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
                 next_steps=self._next_steps(),
                 reply=state.message,
                 windows=app.windows,
+                attachments=app.store.attachments,
+                defaults=app.settings.generation_for(conversation.provider, model),
             )
         except Exception as error:  # a bug, not the server: the reply says so and ends
             state.message.status = "failed"
@@ -879,6 +1033,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         bars = self.query(ApprovalBar)
         if not bars:
             return  # the screen is being taken down
+        self._mark_streaming()  # a question waiting in another conversation shows there
         bar = bars.first()
         if question is None:
             bar.withdraw()
@@ -994,7 +1149,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             await stream.stop()
 
     def _mark_streaming(self) -> None:
-        self.sidebar.conversation_list.mark(streaming=set(self._replies))
+        waiting = {cid for cid, state in self._replies.items() if state.question is not None}
+        self.sidebar.conversation_list.mark(streaming=set(self._replies), waiting=waiting)
 
     def live_replies(self) -> list[tuple[Message, Conversation]]:
         """Every reply streaming right now, with its conversation."""
@@ -1175,6 +1331,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             return
         self._editing = index
         self.prompt.load_text(conversation.messages[index].content)
+        self._set_attached(list(conversation.messages[index].attachments))
         self.prompt.move_cursor(self.prompt.document.end)
         self.prompt.focus()
         self.status.show(
@@ -1182,6 +1339,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         )
 
     def _cancel_edit(self) -> None:
+        if self._editing is not None:
+            self._set_attached([])
         self._editing = None
 
     def action_toggle_sidebar(self) -> None:

@@ -1,4 +1,5 @@
-"""Managing conversations from the chat screen: rename, delete and undo, trash, model.
+"""Managing conversations from the chat screen: rename, delete and undo, trash, model,
+presets.
 
 A base of `ChatScreen` (which declares the key bindings), kept apart so the screen module
 stays about showing and streaming; what it needs of the screen is declared in `chat_base`.
@@ -16,6 +17,7 @@ from textual.content import Content
 from chat_tui.config import DEFAULT_PROVIDER, ConfigError, save_top_level
 from chat_tui.models import Conversation
 from chat_tui.paths import config_file
+from chat_tui.presets import NAME_PATTERN, Preset, PresetError, apply_preset, save_preset
 from chat_tui.safetext import one_line
 from chat_tui.store import StoreError
 from chat_tui.tools.servers import switches_for
@@ -212,6 +214,7 @@ class ConversationActions(ChatScreenBase):
             conversation.model,
             conversation.system_prompt,
             frozenset(self.chat_app.tool_servers_for(conversation)),
+            conversation.settings,
         )
 
         async def list_models(provider: str) -> list[str]:
@@ -223,7 +226,13 @@ class ConversationActions(ChatScreenBase):
 
         servers = [(name, server.describe()) for name, server in settings.mcp_servers.items()]
         picker = ModelPicker(
-            sorted(settings.providers), current, list_models, servers, focus_servers=focus_servers
+            sorted(settings.providers),
+            current,
+            list_models,
+            servers,
+            focus_servers=focus_servers,
+            presets=settings.presets,
+            defaults=settings.generation_for(conversation.provider, conversation.model),
         )
         self.app.push_screen(picker, chosen)
 
@@ -233,7 +242,68 @@ class ConversationActions(ChatScreenBase):
         conversation.system_prompt = choice.system_prompt
         servers = self.chat_app.settings.mcp_servers
         conversation.tool_servers = switches_for(servers, choice.tool_servers)
+        conversation.settings = choice.settings
         if conversation.messages:
             self.chat_app.saver.request(conversation)
         self.update_top_bar()
         self.status.show(f"The next reply comes from {one_line(choice.model, 60)}.")
+
+    # -- presets ---------------------------------------------------------------------------
+
+    def action_use_preset(self, name: str) -> None:
+        conversation = self.conversation
+        preset = self.chat_app.settings.presets.get(name)
+        if preset is None:
+            self.status.show(f"No preset {one_line(name, 40)!r} in config.toml.", "error")
+            return
+        if conversation.read_only:
+            self.status.show("This conversation is read-only.", "error")
+            return
+        try:
+            apply_preset(conversation, preset, self.chat_app.settings)
+        except PresetError as error:
+            self.status.show(str(error), "error")
+            return
+        if conversation.messages:
+            self.chat_app.saver.request(conversation)
+        self.update_top_bar()
+        self.status.show(
+            f"Preset {name}: the next reply comes from {one_line(conversation.model, 60)}."
+        )
+
+    def action_save_preset(self) -> None:
+        conversation = self.conversation
+
+        async def save(name: object) -> None:
+            if isinstance(name, str) and name:
+                await self._save_preset(conversation, name)
+
+        self.app.push_screen(
+            RenameDialog("", heading="Save as preset (letters, digits, - and _)"), save
+        )
+
+    async def _save_preset(self, conversation: Conversation, name: str) -> None:
+        if not NAME_PATTERN.fullmatch(name):
+            self.status.show(
+                f"Not saved: {one_line(name, 40)!r} is not a simple name "
+                "(use letters, digits, - and _).",
+                "error",
+            )
+            return
+        settings = self.chat_app.settings
+        preset = Preset(
+            name=name,
+            model=conversation.model,
+            provider=conversation.provider or DEFAULT_PROVIDER,
+            system_prompt=conversation.system_prompt,
+            settings=conversation.settings,
+        )
+        path = settings.config_path or config_file()
+        try:
+            await asyncio.to_thread(save_preset, path, preset)
+        except (PresetError, OSError) as error:
+            self.status.show(f"The preset was not saved: {error}", "error")
+            return
+        presets = {**settings.presets, name: preset}
+        self.chat_app.settings = replace(self.chat_app.settings, presets=presets)
+        self.status.show(f"Saved preset {name} in {path}.")

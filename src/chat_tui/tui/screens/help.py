@@ -24,7 +24,7 @@ from chat_tui.tui.keys.spec import current_keys, key_label
 from chat_tui.tui.textual_compat import app_keymap
 
 FOOTNOTE = (
-    'Remap any key in config.toml by its id, e.g. [keys] "conversation.new" = "ctrl+t". '
+    'Remap any key in config.toml by its id, e.g. [keys] "conversation.new" = "alt+n". '
     "Text boxes also have the usual editing keys (arrows, home/end, ctrl+z undo, ctrl+x/c/v); "
     "the message log and lists scroll with ↑ ↓ pgup pgdn home end."
 )

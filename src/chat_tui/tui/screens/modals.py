@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.button import ButtonVariant
 from textual.widgets.option_list import Option
 
 from chat_tui.index import ConversationSummary
@@ -36,19 +37,29 @@ class Dialog(ModalScreen[object]):
 class ConfirmDialog(Dialog):
     """Yes/no question; dismisses with True or None."""
 
-    def __init__(self, title: str, question: Content, confirm_label: str = "Delete") -> None:
+    def __init__(
+        self,
+        title: str,
+        question: Content,
+        confirm_label: str = "Delete",
+        *,
+        cancel_label: str = "Cancel",
+        variant: ButtonVariant = "error",
+    ) -> None:
         super().__init__()
         self._title = title
         self._question = question
         self._confirm_label = confirm_label
+        self._cancel_label = cancel_label
+        self._variant: ButtonVariant = variant
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label(self._title, classes="dialog-title", markup=False)
             yield Static(self._question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel", compact=True)
-                yield Button(self._confirm_label, id="confirm", variant="error", compact=True)
+                yield Button(self._cancel_label, id="cancel", compact=True)
+                yield Button(self._confirm_label, id="confirm", variant=self._variant, compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Button).focus()
@@ -63,15 +74,16 @@ class ConfirmDialog(Dialog):
 
 
 class RenameDialog(Dialog):
-    """Edit a title; Enter saves (dismisses with the new title), Esc cancels."""
+    """Edit a title (or another name); Enter saves (dismisses with it), Esc cancels."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, *, heading: str = "Rename conversation") -> None:
         super().__init__()
         self._current = title
+        self._heading = heading
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label("Rename conversation", classes="dialog-title")
+            yield Label(self._heading, classes="dialog-title", markup=False)
             yield Input(self._current, id="new-title", select_on_focus=True)
             yield Static("Enter saves · Esc cancels", classes="dialog-hint")
 

@@ -1,19 +1,24 @@
-"""Choose the server, model, system prompt and tool servers of the open conversation (ctrl+o).
+"""Choose the server, model, system prompt, generation settings and tool servers of the open
+conversation (ctrl+o), or start from a preset.
 
 The list comes from the server's /models; when the server lists none (or cannot be asked),
-any name can be typed. The MCP servers configured are listed with a tick for those whose
-tools this conversation offers. The choice applies to the next reply, also mid-conversation.
+any name can be typed. The settings are checked as they are typed, and an empty field means
+config.toml's default, else the server's. The MCP servers configured are listed with a tick
+for those whose tools this conversation offers. The choice applies to the next reply, also
+mid-conversation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.validation import ValidationResult, Validator
 from textual.widgets import (
     Button,
     Input,
@@ -27,6 +32,8 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
+from chat_tui.generation import FLAG_NAMES, Generation, SettingError, check
+from chat_tui.presets import Preset
 from chat_tui.safetext import display_text, one_line
 from chat_tui.tui.screens.modals import Dialog
 
@@ -41,6 +48,40 @@ class ModelChoice:
     system_prompt: str
     tool_servers: frozenset[str] = field(default_factory=frozenset)
     """The MCP servers whose tools the conversation offers."""
+    settings: Generation = field(default_factory=Generation)
+    """The conversation's own generation settings (config.toml's defaults apart)."""
+
+
+SETTING_LABELS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "max tokens",
+    "reasoning_effort": "effort",
+    "seed": "seed",
+}
+
+
+class SettingValidator(Validator):
+    """One generation setting, checked as it is typed; empty is "not set"."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.setting = name
+
+    def validate(self, value: str) -> ValidationResult:
+        if not value.strip():
+            return self.success()
+        try:
+            check(self.setting, value)
+        except SettingError as error:
+            return self.failure(f"{SETTING_LABELS[self.setting]}: {error}")
+        return self.success()
+
+
+def _shown_setting(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class ModelPicker(Dialog):
@@ -55,11 +96,18 @@ class ModelPicker(Dialog):
         servers: Sequence[tuple[str, str]] = (),
         *,
         focus_servers: bool = False,
+        presets: Mapping[str, Preset] | None = None,
+        defaults: Generation | None = None,
     ):
-        """`servers`: each configured MCP server's name and how it is reached."""
+        """`servers`: each configured MCP server's name and how it is reached; `defaults`:
+        what config.toml sets, shown in the empty fields."""
         super().__init__()
         self._providers = providers
         self._current = current
+        self._presets = dict(presets or {})
+        self._defaults = defaults or Generation()
+        self._kept = current.settings
+        """The settings without a field here (stop, extra_body) come from this."""
         self._list_models = list_models
         self._models: list[str] = []
         self._servers = servers
@@ -68,6 +116,13 @@ class ModelPicker(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box -wide"):
             yield Label("Model and system prompt", classes="dialog-title")
+            if self._presets:
+                yield Select(
+                    [(Content(f"Preset: {name}"), name) for name in sorted(self._presets)],
+                    prompt="Preset…",
+                    id="preset",
+                    compact=True,
+                )
             if len(self._providers) > 1:
                 yield Select(
                     [(Content(one_line(name)), name) for name in self._providers],
@@ -88,6 +143,24 @@ class ModelPicker(Dialog):
                 show_line_numbers=False,
                 compact=True,
             )
+            yield Label(
+                "Settings (empty: config.toml's default, else the server's)",
+                classes="dialog-label",
+                id="settings-label",
+            )
+            with Horizontal(id="settings"):
+                for name in FLAG_NAMES:
+                    with Vertical(classes="setting-column"):
+                        yield Label(SETTING_LABELS[name], classes="dialog-label")
+                        yield Input(
+                            _shown_setting(getattr(self._current.settings, name)),
+                            placeholder=_shown_setting(getattr(self._defaults, name)) or "default",
+                            validators=[SettingValidator(name)],
+                            id=f"setting-{name}",
+                            classes="setting",
+                            compact=True,
+                        )
+            yield Static("", id="settings-status", markup=False)
             if self._servers:
                 yield Label(
                     "Tools from MCP servers (space turns one on or off)",
@@ -157,6 +230,49 @@ class ModelPicker(Dialog):
         elif matching:
             listing.highlighted = 0
 
+    @on(Input.Changed, ".setting")
+    def _setting_typed(self, event: Input.Changed) -> None:
+        result = event.validation_result
+        why = result.failure_descriptions[0] if result and not result.is_valid else ""
+        self.query_one("#settings-status", Static).update(why)
+
+    @on(Select.Changed, "#preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        """Fill the dialog from the preset; Apply still decides."""
+        preset = self._presets.get(str(event.value))
+        if preset is None:
+            return
+        if preset.provider is not None:
+            for select in self.query("#provider").results(Select):
+                select.value = preset.provider
+        if preset.model:
+            self.query_one("#model-name", Input).value = preset.model
+        if preset.system_prompt is not None:
+            self.query_one("#system", TextArea).text = preset.system_prompt
+        for name in FLAG_NAMES:
+            self.query_one(f"#setting-{name}", Input).value = _shown_setting(
+                getattr(preset.settings, name)
+            )
+        self._kept = preset.settings
+
+    def _settings(self) -> Generation | None:
+        """The settings typed, or None (with the reason shown) while one is wrong."""
+        typed: dict[str, Any] = {}
+        for name in FLAG_NAMES:
+            field_input = self.query_one(f"#setting-{name}", Input)
+            value = field_input.value.strip()
+            if not value:
+                continue
+            try:
+                typed[name] = check(name, value)
+            except SettingError as error:
+                why = f"{SETTING_LABELS[name]}: {error}"
+                self.query_one("#settings-status", Static).update(why)
+                field_input.focus()
+                return None
+        fields: dict[str, Any] = {n: typed.get(n) for n in FLAG_NAMES}
+        return replace(self._kept, **fields)
+
     @on(Select.Changed, "#provider")
     def _provider_changed(self) -> None:
         self._load(self._provider)
@@ -190,11 +306,14 @@ class ModelPicker(Dialog):
         if not model:
             self.query_one("#models-status", Static).update("Type or choose a model first.")
             return
+        settings = self._settings()
+        if settings is None:
+            return
         system_prompt = self.query_one("#system", TextArea).text
         tool_servers = self._current.tool_servers
         for servers in self.query("#tool-servers").results(SelectionList):
             tool_servers = frozenset(servers.selected)
-        self.dismiss(ModelChoice(self._provider, model, system_prompt, tool_servers))
+        self.dismiss(ModelChoice(self._provider, model, system_prompt, tool_servers, settings))
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:

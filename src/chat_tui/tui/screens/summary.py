@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label, Static, TextArea
 from textual.worker import Worker
 
+from chat_tui.attachments import AttachmentError
 from chat_tui.models import Conversation, Summary
 from chat_tui.request_errors import ChatError
 from chat_tui.summarising import summary_cut, write_summary
@@ -90,9 +91,18 @@ class SummaryActions(ChatScreenBase):
                 self.status.show(f"Summarising… {words:,} words  (Esc to stop)", "busy")
 
         try:
-            summary = await write_summary(conversation, client, window, on_text=progress)
+            summary = await write_summary(
+                conversation,
+                client,
+                window,
+                on_text=progress,
+                attachments=self.chat_app.store.attachments,
+            )
         except ChatError as error:
             self.status.show(f"No summary: {error.full_text}", "error")
+            return
+        except AttachmentError as error:
+            self.status.show(f"No summary: {error}", "error")
             return
         except BaseException:
             with contextlib.suppress(Exception):

@@ -110,6 +110,7 @@ class ConversationList(ScrollView, can_focus=True):
         "conversation-list--highlight",
         "conversation-list--current",
         "conversation-list--marker",
+        "conversation-list--waiting",
     }
 
     highlighted: reactive[int | None] = reactive(None, always_update=True)
@@ -121,6 +122,8 @@ class ConversationList(ScrollView, can_focus=True):
         """The conversation open in the log."""
         self.streaming_ids: set[str] = set()
         """Conversations with a reply streaming right now."""
+        self.waiting_ids: set[str] = set()
+        """Conversations whose reply waits for the person's answer about a tool call."""
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         """Clock for "5 min ago"; replaced in tests for stable pictures."""
         self.empty_text = ""
@@ -139,11 +142,19 @@ class ConversationList(ScrollView, can_focus=True):
         self.highlighted = position if position is not None else (0 if rows else None)
         self.refresh()
 
-    def mark(self, *, current_id: str | None = None, streaming: set[str] | None = None) -> None:
+    def mark(
+        self,
+        *,
+        current_id: str | None = None,
+        streaming: set[str] | None = None,
+        waiting: set[str] | None = None,
+    ) -> None:
         if current_id is not None:
             self.current_id = current_id
         if streaming is not None:
             self.streaming_ids = set(streaming)
+        if waiting is not None:
+            self.waiting_ids = set(waiting)
         self.refresh()
 
     def index_of(self, conversation_id: str | None) -> int | None:
@@ -180,10 +191,16 @@ class ConversationList(ScrollView, can_focus=True):
         is_current = row.conversation_id == self.current_id
         marker = Content.styled("▌" if is_current else " ", marker_style)
         if part == 0:
-            dot = "● " if row.conversation_id in self.streaming_ids else ""
+            waiting = row.conversation_id in self.waiting_ids
+            dot = "? " if waiting else "● " if row.conversation_id in self.streaming_ids else ""
             text = Content(dot + one_line(row.title or "Untitled"))
             if dot:
-                text = text.stylize(marker_style, 0, 1)
+                dot_style = (
+                    self.get_visual_style("conversation-list--waiting", *classes[1:])
+                    if waiting
+                    else marker_style
+                )
+                text = text.stylize(dot_style, 0, 1)
         else:
             when = relative(row.updated_at, self.now())
             text = Content(one_line(f"{row.snippet}" if row.snippet else when))

@@ -34,6 +34,7 @@ from chat_tui.tui.messages import (
     LinkActivated,
     VariantStep,
 )
+from chat_tui.tui.widgets.attachment_chips import AttachmentChips
 from chat_tui.tui.widgets.tool_call import ToolCallView
 
 if TYPE_CHECKING:
@@ -423,6 +424,8 @@ class MessageView(Vertical, can_focus=True):
         if self._reasoning is not None:
             yield self._reasoning
         yield self._body
+        if self.message.attachments:
+            yield AttachmentChips(self.message.attachments, removable=False)
         if self._calls is not None:
             yield self._calls
         yield self._error
@@ -436,6 +439,7 @@ class MessageView(Vertical, can_focus=True):
                 await self._body.show(markdown_text(text))
         else:
             self._body.update(Content(shortened(text)))
+            self._body.display = bool(text) or not self.message.attachments
 
     def refresh_meta(self) -> None:
         """Redraw header, thinking and error from `message` (status, usage, versions).

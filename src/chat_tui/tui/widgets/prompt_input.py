@@ -8,7 +8,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 
 from chat_tui.safetext import display_text
-from chat_tui.tui.messages import PromptSubmitted
+from chat_tui.tui.messages import PathPasted, PromptSubmitted
 from chat_tui.tui.textual_compat import TextAreaWithHooks
 
 
@@ -54,6 +54,8 @@ class PromptInput(TextAreaWithHooks):
         self.prompt_history: list[str] = []
         """Earlier prompts, oldest first; up/down in an empty box steps through them."""
         self._history_position: int | None = None
+        self.has_attachments = False
+        """Set by the screen: with attachments, Enter sends even an empty box."""
 
     def key_taken(self, event: events.Key) -> bool:
         if event.key in ("up", "down") and self._browsing_history():
@@ -61,6 +63,20 @@ class PromptInput(TextAreaWithHooks):
             return True
         self._history_position = None
         return False
+
+    def paste_taken(self, text: str) -> bool:
+        # A dropped file arrives as a paste of its path: the screen offers to attach it.
+        from chat_tui.typed_paths import pasted_path  # (not needed to start)
+
+        path = pasted_path(text)
+        if path is None:
+            return False
+        self.post_message(PathPasted(text, path))
+        return True
+
+    def insert_pasted(self, text: str) -> None:
+        """Insert a paste the screen handed back (not a file after all, or declined)."""
+        self.replace(self.pasted_text(text), *self.selection)
 
     def pasted_text(self, text: str) -> str:
         # Pasted control characters are made visible, like everywhere else text is shown.
@@ -83,14 +99,15 @@ class PromptInput(TextAreaWithHooks):
 
     def submit(self) -> None:
         text = _without_blank_edges(self.text)
-        if not text:
+        if not text and not self.has_attachments:
             return
         self._history_position = None
         self.post_message(PromptSubmitted(text))
 
     def accept(self, text: str) -> None:
         """The screen took `text`: remember it and clear the box (unless it was edited since)."""
-        self.prompt_history.append(text)
+        if text:
+            self.prompt_history.append(text)
         if _without_blank_edges(self.text) == text:
             self.clear()
 

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from chat_tui.attachments import image_part, text_part
 from chat_tui.cli import main
 from chat_tui.context_window import WindowMemory, window_from_ollama, window_from_refusal
-from chat_tui.fitting import estimate_tokens, plan_request
-from chat_tui.models import Conversation, Message, Summary
+from chat_tui.fitting import IMAGE_TOKENS, estimate_tokens, in_context, plan_request
+from chat_tui.models import Attachment, Conversation, Message, Summary
 from chat_tui.paths import config_file
 from chat_tui.store import ConversationStore
+from chat_tui.summarising import INSTRUCTION, summary_request
 from tests.support.loopback import FakeOpenAI, closed_port
 from tests.support.sample_data import seed_conversation
 from tests.support.sample_data import stored_conversations as conversations
@@ -343,3 +345,124 @@ def test_a_context_window_in_the_config_must_be_a_sensible_number(
     code, _, err = ask("Hi", "--model", "m")
     assert code == 2
     assert 'models."m".context_window' in err and "whole number of tokens" in err
+
+
+# -- the command line's window, the reply's room, attachments ------------------------------
+
+
+def test_the_context_window_flag_wins_over_the_config_for_this_run(
+    ask: Ask, fake: FakeOpenAI, long_conversation: Conversation
+) -> None:
+    write_config('[models."m"]\ncontext_window = 100000\n')
+    code, _, _ = ask("--continue", "Newest question", "--model", "m", "--context-window", "1000")
+    assert code == 0
+    sent = fake.chat_requests[0].messages
+    assert len(sent) < len(LONG) + 1 and estimate_tokens(sent) <= 1000
+    assert fake.requests[0].path.endswith("/chat/completions")  # no need to ask the server
+
+
+@pytest.mark.parametrize("value", ["0", "255", "lots", "100000001", "-5", "1e6", "9" * 40, ""])
+def test_a_bad_context_window_flag_is_one_line_and_exit_2(
+    ask: Ask, fake: FakeOpenAI, value: str
+) -> None:
+    code, out, err = ask("Hi", "--model", "m", f"--context-window={value}")
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1
+    assert "--context-window must be a whole number of tokens from 256 to 100,000,000" in err
+    assert fake.chat_requests == []
+
+
+def test_the_reply_s_room_is_the_conversation_s_max_tokens(
+    ask: Ask, fake: FakeOpenAI, long_conversation: Conversation
+) -> None:
+    """Without max_tokens the whole conversation fits a window of 4,000 (1,000 kept for the
+    reply); asking for replies of up to 3,000 tokens leaves room for far fewer messages."""
+    write_config("context_window = 4000\n")
+    code, _, _ = ask("--continue", "Newest question", "--model", "m", "--max-tokens", "3000")
+    assert code == 0
+    request = fake.chat_requests[0].body
+    assert request["max_tokens"] == 3000
+    assert len(request["messages"]) < len(LONG) + 1
+    assert estimate_tokens(request["messages"]) + 3000 <= 4000
+
+
+def attached_conversation() -> tuple[Conversation, dict[Attachment, dict[str, object]]]:
+    """A prompt with a 3 MB image and a text file, after an exchange; and their parts."""
+    image = Attachment("shot.png", "image", "image/png", 3_000_000, "a" * 64)
+    notes = Attachment("notes.txt", "text", "text/plain", 4_000, "b" * 64)
+    conversation = Conversation(model="m")
+    conversation.messages = [
+        Message(role="user", content="Hello"),
+        Message(role="assistant", content="Hi."),
+        Message(role="user", content="Look at these", attachments=[image, notes]),
+    ]
+    parts = {image: image_part(image, b"\x89PNG" * 750_000), notes: text_part(notes, "n" * 4_000)}
+    return conversation, parts
+
+
+def test_attachments_count_by_what_they_hold_not_by_their_encoding() -> None:
+    conversation, parts = attached_conversation()
+    plan = plan_request(conversation, None, 100_000, parts=parts)
+    assert plan.messages[-1]["content"][1]["type"] == "image_url"
+    assert IMAGE_TOKENS + 1_000 < plan.tokens < IMAGE_TOKENS + 1_200  # not the 4 MB of base64
+    # The status line estimates without reading the files: from their kinds and sizes.
+    assert IMAGE_TOKENS + 1_000 < in_context(conversation, 100_000) < IMAGE_TOKENS + 1_200
+
+
+def test_a_summary_request_carries_the_attachments_of_what_it_summarises() -> None:
+    conversation, parts = attached_conversation()
+    conversation.messages.append(Message(role="assistant", content="A screenshot and notes."))
+    sent = summary_request(conversation, len(conversation.messages), None, parts)
+    assert sent[2]["content"][1:] == [parts[a] for a in conversation.messages[2].attachments]
+    assert sent[-1] == {"role": "user", "content": INSTRUCTION}
+
+
+# -- /summarise in --plain -----------------------------------------------------------------
+
+
+@pytest.fixture
+def plain(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[[str], tuple[int, str]]:
+    """`chat-tui --plain --continue` with what is typed as its input: (exit code, stdout)."""
+    monkeypatch.setenv("CHAT_TUI_MAX_RETRIES", "0")
+
+    def plain(typed: str) -> tuple[int, str]:
+        stdin = io.TextIOWrapper(io.BytesIO(typed.encode()), encoding="utf-8")
+        monkeypatch.setattr(sys, "stdin", stdin)
+        code = main(["--plain", "--continue", "--model", "m", "--base-url", fake.base_url])
+        return code, capsys.readouterr().out
+
+    return plain
+
+
+def test_plain_summarise_writes_the_summary_keeps_it_and_prints_it(
+    plain: Callable[[str], tuple[int, str]],
+    fake: FakeOpenAI,
+    data_dir: Path,
+    long_conversation: Conversation,
+) -> None:
+    write_config("context_window = 1000\n")
+    fake.add_text("They counted words, \x1b[2J twenty times.")
+    code, out = plain("/summarise\nNext?\nexit\n")
+    assert code == 0
+    assert "Earlier messages are now sent as this summary:\nThey counted words, ␛[2J" in out
+    summarising, asked = fake.chat_requests
+    assert summarising.messages[-1] == {"role": "user", "content": INSTRUCTION}
+    (saved,) = conversations(data_dir)
+    assert saved.summary is not None and saved.summary.text.startswith("They counted words")
+    assert asked.messages[0]["content"].endswith(saved.summary.text)  # sent in their place
+    assert [m.content for m in saved.messages[: len(LONG)]] == LONG
+
+
+def test_plain_summarise_says_when_there_is_nothing_to_summarise(
+    plain: Callable[[str], tuple[int, str]], fake: FakeOpenAI, data_dir: Path
+) -> None:
+    store = ConversationStore(data_dir)
+    seed_conversation(store, "20250101-000000-bbbbbb", "Hi", "Hello.", model="m")
+    store.close()
+    write_config("context_window = 100000\n")
+    code, out = plain("/summarize\nexit\n")
+    assert code == 0
+    assert "Nothing earlier to summarise: the conversation still fits." in out
+    assert fake.chat_requests == []

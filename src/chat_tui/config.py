@@ -21,7 +21,12 @@ from typing import Any
 
 from chat_tui import paths
 from chat_tui.atomic import write_text_atomic
-from chat_tui.context_window import WindowConfig, WindowConfigError, read_window_config
+from chat_tui.context_window import (
+    WindowConfig,
+    WindowConfigError,
+    read_window_config,
+    window_flag,
+)
 from chat_tui.generation import NAMES as GENERATION_NAMES
 from chat_tui.generation import Defaults, Generation, SettingError
 from chat_tui.generation import parse as parse_generation
@@ -224,6 +229,8 @@ def load_settings(
     keys, key_warnings = _read_keys(file_values.get("keys", {}))
     try:
         windows = read_window_config(file_values, path)
+        if "context_window" in cli:
+            windows = replace(windows, flag=window_flag(str(cli["context_window"])))
     except WindowConfigError as error:
         raise ConfigError(str(error)) from None
     generation, generation_warnings = _read_generation(file_values, path)

@@ -24,9 +24,7 @@ from chat_tui.paths import ensure_private_dir
 if TYPE_CHECKING:
     from chat_tui.client import ChatClient
 
-WINDOW_RANGE = (256, 100_000_000)
-"""Tokens a context window may hold: smaller is no model, larger is a typo (or a hostile
-server) that would let a request grow past anything a server accepts."""
+WINDOW_RANGE = limits.CONTEXT_WINDOW_TOKENS
 MEMORY_FILE = "context_windows.json"
 
 
@@ -41,10 +39,13 @@ class WindowConfig:
     top: int | None = None
     providers: Mapping[str, int] = field(default_factory=dict)
     models: Mapping[str, int] = field(default_factory=dict)
+    flag: int | None = None
+    """`--context-window`: every model's window for this run, over the file's."""
 
     def configured(self, provider: str | None, model: str) -> int | None:
-        """The most specific window configured for `model` on `provider`, if any."""
-        return self.models.get(model) or self.providers.get(provider or "") or self.top
+        """The window given for this run, else the most specific one configured for `model`
+        on `provider`, if any."""
+        return self.flag or self.models.get(model) or self.providers.get(provider or "") or self.top
 
 
 def read_window_config(values: Mapping[str, Any], path: Path) -> WindowConfig:
@@ -76,6 +77,14 @@ def window_setting(value: Any, source: str) -> int:
     raise WindowConfigError(
         f"{source} must be a whole number of tokens from {low} to {high:,} (got {value!r:.40})"
     )
+
+
+def window_flag(text: str) -> int:
+    """`--context-window TOKENS`, or `WindowConfigError` saying what it must be."""
+    digits = text.strip().replace("_", "")
+    number = digits.isascii() and digits.isdigit() and len(digits) <= 12
+    value: Any = int(digits) if number else text
+    return window_setting(value, "--context-window")
 
 
 def plausible(value: object) -> int | None:

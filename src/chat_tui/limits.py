@@ -84,6 +84,10 @@ WINDOWS_FILE_BYTES = 1 * MB
 per server and model."""
 WINDOWS_REMEMBERED = 1_000
 """Servers and models whose context window is remembered; the oldest are forgotten first."""
+CONTEXT_WINDOW_TOKENS = (256, 100_000_000)
+"""Tokens a context window may hold (config.toml, `--context-window`, what a server says):
+smaller is no model, larger is a typo (or a hostile server) that would let a request grow
+past anything a server accepts."""
 
 
 class TooLarge(ValueError):

@@ -146,7 +146,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             "Stop",
             id="reply.stop",
             tooltip="Stop the reply that is streaming (or the tool call it runs); what arrived "
-            "is kept.",
+            "is kept. Also stops a summary being written, changing nothing.",
         ),
         Binding(
             "ctrl+r",

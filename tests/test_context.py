@@ -24,6 +24,7 @@ from tests.support.sample_data import seed_conversation
 from tests.support.sample_data import stored_conversations as conversations
 
 Ask = Callable[..., tuple[int, str, str]]
+Plain = Callable[..., tuple[int, str]]
 LONG = [f"Message {i}: " + "word " * 80 for i in range(20)]
 """Twenty messages of about a hundred tokens each."""
 TOO_LONG = "This model's maximum context length is {} tokens. However, your messages resulted in"
@@ -423,28 +424,26 @@ def test_a_summary_request_carries_the_attachments_of_what_it_summarises() -> No
 @pytest.fixture
 def plain(
     fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[[str], tuple[int, str]]:
-    """`chat-tui --plain --continue` with what is typed as its input: (exit code, stdout)."""
+) -> Plain:
+    """`chat-tui --plain --continue ARGS` with what is typed as its input: (exit code,
+    stdout)."""
     monkeypatch.setenv("CHAT_TUI_MAX_RETRIES", "0")
 
-    def plain(typed: str) -> tuple[int, str]:
+    def plain(typed: str, *args: str) -> tuple[int, str]:
         stdin = io.TextIOWrapper(io.BytesIO(typed.encode()), encoding="utf-8")
         monkeypatch.setattr(sys, "stdin", stdin)
-        code = main(["--plain", "--continue", "--model", "m", "--base-url", fake.base_url])
+        code = main(["--plain", "--continue", "--model", "m", "--base-url", fake.base_url, *args])
         return code, capsys.readouterr().out
 
     return plain
 
 
 def test_plain_summarise_writes_the_summary_keeps_it_and_prints_it(
-    plain: Callable[[str], tuple[int, str]],
-    fake: FakeOpenAI,
-    data_dir: Path,
-    long_conversation: Conversation,
+    plain: Plain, fake: FakeOpenAI, data_dir: Path, long_conversation: Conversation
 ) -> None:
-    write_config("context_window = 1000\n")
+    write_config("context_window = 100000\n")
     fake.add_text("They counted words, \x1b[2J twenty times.")
-    code, out = plain("/summarise\nNext?\nexit\n")
+    code, out = plain("/summarise\nNext?\nexit\n", "--context-window", "1000")
     assert code == 0
     assert "Earlier messages are now sent as this summary:\nThey counted words, ␛[2J" in out
     summarising, asked = fake.chat_requests
@@ -456,7 +455,7 @@ def test_plain_summarise_writes_the_summary_keeps_it_and_prints_it(
 
 
 def test_plain_summarise_says_when_there_is_nothing_to_summarise(
-    plain: Callable[[str], tuple[int, str]], fake: FakeOpenAI, data_dir: Path
+    plain: Plain, fake: FakeOpenAI, data_dir: Path
 ) -> None:
     store = ConversationStore(data_dir)
     seed_conversation(store, "20250101-000000-bbbbbb", "Hi", "Hello.", model="m")

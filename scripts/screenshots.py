@@ -33,6 +33,7 @@ from tests.support.sample_data import (  # noqa: E402
     FIXED_NOW,
     PYTHON_REPLY,
     attachments_conversation,
+    seed_conversation,
     seed_sample_conversations,
 )
 
@@ -164,6 +165,62 @@ async def tools(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.pause()
 
 
+TRIP = [
+    "We are planning two weeks in Japan in April: Tokyo, Kyoto and somewhere with hot "
+    "springs. Where should we start?",
+    "Start in Tokyo: fly into Haneda, which is closer to the city than Narita, and spend four "
+    "nights in Shinjuku or Asakusa. Shinjuku is the easier base for day trips; Asakusa is "
+    "quieter, older and cheaper. Then take the Shinkansen to Kyoto (two hours and fifteen "
+    "minutes). Cherry blossoms peak in the first week of April, when rooms in Kyoto sell "
+    "out months ahead, so book them now and keep the bookings you can cancel.",
+    "Which onsen town is easy to reach from Kyoto?",
+    "Kinosaki Onsen: two and a half hours by the Kinosaki limited express, no changes. It is "
+    "a small town along a willow-lined canal with seven public baths; the ryokan lend you a "
+    "yukata and wooden sandals to walk between them, and your room key opens them all. One "
+    "night is enough, two if you want to slow down. Alternatives: Arima (one hour, but "
+    "busier) or Hakone, better combined with Tokyo.",
+    "How much should we budget per day?",
+    "About 25,000 yen each for mid-range hotels, trains and food. Business hotels cost "
+    "12,000 to 20,000 yen a night for two; lunch sets are 1,000 to 1,500 yen and dinner in "
+    "an izakaya 3,000 to 5,000. Ryokan nights cost more, 30,000 to 60,000 yen each, but "
+    "include a long dinner and breakfast. Temples charge 500 to 1,000 yen to enter.",
+    "Is the Japan Rail Pass still worth it?",
+    "Since its price rose in October 2023, rarely for a route like yours. Tokyo to Kyoto "
+    "and back, plus Kinosaki, adds up to less than the seven-day pass. Buy single "
+    "Shinkansen tickets (online or at the station), and put a Suica or ICOCA card in your "
+    "phone for city trains, buses and convenience stores.",
+    "What should we see in Kyoto in three days?",
+    "Day one: Fushimi Inari at dawn before the crowds, then Tofuku-ji and the Higashiyama "
+    "walk from Kiyomizu-dera down to Gion for the evening. Day two: Arashiyama's bamboo "
+    "grove early, Tenryu-ji's garden, the monkey park, and the Philosopher's Path on the "
+    "way back. Day three: the deer park and Todai-ji in Nara, forty minutes away.",
+]
+"""A conversation longer than the small window of the context scene."""
+
+
+async def context(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
+    """A conversation past the model's context: the newest messages sent, the mark where
+    they begin, and how full the context is in the status line."""
+    when = "2026-11-25T09:30:00.000+00:00"
+    conversation = seed_conversation(app.store, "20261125-093000-c0ffee", *TRIP, when=when)
+    await _quiet(pilot)
+    await app.screen.open_conversation(conversation.id)  # type: ignore[attr-defined]
+    fake.add_text(
+        "Take the Thunderbird from Kyoto to Tsuruga, then the Hokuriku Shinkansen: about "
+        "two hours to Kanazawa. Stay near the Higashi Chaya district.",
+        usage={"prompt_tokens": 431, "completion_tokens": 35},
+    )
+    for key in "And from there, how do we get to Kanazawa?":
+        await pilot.press(key if key != " " else "space")
+    await pilot.press("enter")
+    await _quiet(pilot)
+    await pilot.pause(0.3)
+    app.screen.query_one(".context-mark").scroll_visible(top=True, animate=False)
+    await pilot.pause(0.3)
+    app.query_one(PromptInput).cursor_blink = False
+    await pilot.pause(0.3)
+
+
 async def attachments(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     """A log and a screenshot sent with a question, and a file attached to the next one."""
     opened = attachments_conversation(app.store)
@@ -200,6 +257,7 @@ SCENES: dict[str, tuple[Scene, bool]] = {
     "tools": (tools, True),
     "attachments": (attachments, False),
     "light": (light, True),
+    "context": (context, False),
 }
 """File name -> (scene, open the sample conversation first)."""
 
@@ -216,6 +274,9 @@ async def render(name: str, scene: Scene, open_main: bool) -> Path:
             config.write_text(
                 f'provider = "local"\n[providers.local]\nbase_url = "{fake.base_url}"\n'
             )
+            if scene is context:  # a small window, so a short conversation outgrows it
+                with config.open("a") as file:
+                    file.write('[models."gpt-4o-mini"]\ncontext_window = 640\n')
             if scene is presets:
                 with config.open("a") as file:
                     file.write(PRESETS)

@@ -153,7 +153,7 @@ print("textual" in sys.modules or "rich" in sys.modules, code)
         ["list"],
         ["export", "--all"],
         ["mcp", "list"],
-        ["--plain", "--base-url", "http://127.0.0.1:9/v1"],
+        ["--plain", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"],
     ],
 )
 def test_running_shell_commands_does_not_import_textual(args: list[str]) -> None:

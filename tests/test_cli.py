@@ -17,11 +17,11 @@ import pytest
 
 from chat_tui.cli import main
 from chat_tui.console import StreamPrinter
-from chat_tui.models import Conversation
 from chat_tui.store import ConversationStore
 from tests.support.disk import file_size_limit
 from tests.support.loopback import FakeOpenAI
 from tests.support.sample_data import seed_conversation
+from tests.support.sample_data import stored_conversations as saved
 from tests.support.shell import one_line_error
 
 Run = Callable[..., tuple[int, str, str]]
@@ -40,15 +40,6 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return code, out, err
 
     return run
-
-
-def saved(data_dir: Path) -> list[Conversation]:
-    with_store = ConversationStore(data_dir)
-    try:
-        with_store.refresh()
-        return [with_store.load(s.id) for s in with_store.summaries()]
-    finally:
-        with_store.close()
 
 
 def test_ask_flags_choose_model_and_system_prompt(

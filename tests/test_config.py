@@ -99,6 +99,34 @@ def test_unknown_settings_warn_instead_of_failing() -> None:
     assert any("modle" in warning for warning in settings.warnings)
 
 
+def test_a_model_s_table_takes_generation_settings_and_its_window_and_warns_on_the_rest() -> None:
+    write_config(
+        "context_window = 4096\n"
+        "[providers.local]\n"
+        'base_url = "http://127.0.0.1:9/v1"\n'
+        "context_window = 8192\n"
+        "temperature = 0.3\n"
+        '[models."m"]\n'
+        "context_window = 16384\n"
+        "temperature = 0.5\n"
+        "max_tokens = 500\n"
+        "contex_window = 1\n"
+    )
+    settings = load_settings(environ={})
+    assert [w for w in settings.warnings if "contex_window" in w] == [
+        "unknown setting 'contex_window' in [models.\"m\"] in config.toml (ignored)"
+    ]
+    assert len(settings.warnings) == 1
+    windows = settings.context_windows
+    assert (windows.configured("local", "m"), windows.configured("local", "x")) == (16384, 8192)
+    assert windows.configured(None, "x") == 4096
+    generation = settings.generation_for("local", "m")
+    assert (generation.temperature, generation.max_tokens) == (0.5, 500)
+    assert settings.generation_for("local", "x").temperature == 0.3
+    flagged = load_settings(environ={}, cli={"context_window": "2048"})
+    assert flagged.context_windows.configured("local", "m") == 2048
+
+
 def test_world_readable_config_with_a_key_warns() -> None:
     path = write_config('api_key = "sk-secret"\n')
     os.chmod(path, 0o644)

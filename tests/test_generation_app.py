@@ -90,7 +90,7 @@ async def test_emptying_a_field_unsets_it_and_config_defaults_show_and_apply(
     fake: FakeOpenAI, make_app
 ) -> None:
     settings = settings_with_config(
-        fake.base_url, 'top_p = 0.5\n[models."gpt-4o-mini"]\nseed = 8\n'
+        fake.base_url, 'model = "gpt-4o-mini"\ntop_p = 0.5\n[models."gpt-4o-mini"]\nseed = 8\n'
     )
     app = make_app(settings)
     async with app.run_test(size=SIZE) as pilot:

@@ -271,13 +271,17 @@ def test_plain_chat_through_stdin_and_stdout(shell: Shell, fake: FakeOpenAI) -> 
 
 @pytest.mark.parametrize("leave", ["quit\n", "/quit\n", "/exit\n", "EXIT\n", ""])
 def test_plain_leaves_on_quit_words_and_end_of_input(shell: Shell, leave: str) -> None:
-    result = shell.run("--plain", "--base-url", "http://127.0.0.1:9/v1", input=leave)
+    result = shell.run(
+        "--plain", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", input=leave
+    )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.count("You: ") == 1
 
 
 def test_plain_is_chosen_when_stdout_is_not_a_terminal(shell: Shell) -> None:
-    result = shell.run("--base-url", "http://127.0.0.1:9/v1", input="exit\n")
+    result = shell.run(
+        "--base-url", "http://127.0.0.1:9/v1", "--model", "gpt-4o-mini", input="exit\n"
+    )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("chat-tui · gpt-4o-mini · type exit or press ctrl+d to leave")
     assert result.stdout.rstrip().endswith("You: exit")

@@ -9,6 +9,7 @@ from chat_tui import console
 from chat_tui.attachments import AttachmentError, PendingAttachment, check_message, read_attachment
 from chat_tui.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from chat_tui.limits import PROMPT_BYTES, read_at_most
+from chat_tui.served_model import NoServedModel
 from chat_tui.session import ChatSession
 from chat_tui.shell_tools import ShellTools, can_ask
 
@@ -52,6 +53,11 @@ async def ask(
     printer = console.StreamPrinter()
     tools = ShellTools(printer, ask=can_ask())
     try:
+        await session.settle_model()
+    except NoServedModel as problem:
+        await session.close()
+        return no_model(problem)
+    try:
         try:
             reply = await session.send(prompt, tools.hooks(), tools.approve, attachments)
         except AttachmentError as error:  # the copy could not be kept: nothing was sent
@@ -68,3 +74,13 @@ async def ask(
     if reply.stopped:
         return EXIT_INTERRUPTED
     return EXIT_OK if saved and message.status != "failed" else EXIT_FAILURE
+
+
+def no_model(problem: NoServedModel) -> int:
+    """Say why no model could be used (one line, then the models to choose from); the exit
+    code: a usage error when the person has to choose, a failure otherwise."""
+    console.error(str(problem))
+    if problem.models:
+        print(problem.listing, file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_FAILURE

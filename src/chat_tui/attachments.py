@@ -13,6 +13,7 @@ original moved or changed. A copy is read back only if its digest still matches.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import errno
 import hashlib
@@ -447,3 +448,12 @@ def request_parts(
         else:
             parts[attachment] = text_part(attachment, store.text_of(attachment))
     return parts
+
+
+async def read_parts(
+    store: AttachmentStore | None, needed: list[Attachment]
+) -> Mapping[Attachment, dict[str, Any]]:
+    """`request_parts` in a worker thread; `AttachmentError` without a store to read from."""
+    if store is None:
+        raise AttachmentError("this conversation has attachments, and no store to read them from")
+    return await asyncio.to_thread(request_parts, store, needed)

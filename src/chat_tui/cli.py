@@ -46,6 +46,7 @@ SETTING_FLAGS = (
     "max_tokens",
     "reasoning_effort",
     "seed",
+    "context_window",
 )
 """Flags that override the configuration (argparse destinations = Settings names)."""
 
@@ -107,6 +108,12 @@ def _server_flags(parser: argparse.ArgumentParser, default: Any) -> None:
         ("--seed", "a whole number, for repeatable replies where the server allows"),
     ):
         parser.add_argument(flag, default=default, metavar="VALUE", help=what)
+    parser.add_argument(
+        "--context-window",
+        default=default,
+        metavar="TOKENS",
+        help="tokens the model's context holds, for this run (over config.toml)",
+    )
 
 
 def _tool_flags(parser: argparse.ArgumentParser, default: Any) -> None:

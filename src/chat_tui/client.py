@@ -73,12 +73,22 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class ServedBy:
+    """The model the server says is answering (the `model` field of its chunks), sent when
+    it is not the one asked for."""
+
+    model: str
+
+
+@dataclass(frozen=True)
 class Finished:
     reason: str | None
     """The server's `finish_reason` ("stop", "length", "tool_calls", ...), if it sent one."""
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageReport | Notice | Finished
+StreamEvent = (
+    TextDelta | ReasoningDelta | ToolCallDelta | UsageReport | Notice | ServedBy | Finished
+)
 
 
 def load_sdk() -> ModuleType:
@@ -238,6 +248,7 @@ class ChatClient:
         for note in notes:
             yield Notice(note)
         reason: str | None = None
+        served = ""
         received = False
         held = ""
         """The first half of a surrogate pair a server split across two frames."""
@@ -245,6 +256,11 @@ class ChatClient:
             async for chunk in stream:
                 if not isinstance(chunk, dict):
                     continue
+                named = chunk.get("model")
+                if not served and isinstance(named, str) and named.strip():
+                    served = valid_unicode(named.strip()[:200])
+                    if served != model:
+                        yield ServedBy(served)
                 usage = chunk.get("usage")
                 if isinstance(usage, dict):
                     yield UsageReport(
@@ -345,6 +361,24 @@ class ChatClient:
         except Exception as error:
             raise self._as_chat_error(error, "", mid_stream=False) from error
         return sorted({str(i) for i in ids if i})
+
+    async def server_json(self, method: str, path: str, body: Any = None, *, timeout: float) -> Any:
+        """The JSON a server answers at `path` of its root (the base URL without its `/v1`),
+        or None however that fails: for questions a server need not understand, such as
+        llama.cpp's `/props`. No retries, and at most `timeout` seconds."""
+        if not self.provider.base_url:
+            return None
+        root = self.provider.base_url.removesuffix("/v1")
+        try:
+            client = await self._client()
+            options = {"timeout": timeout, "max_retries": 0}
+            if method == "GET":
+                return await client.get(root + path, cast_to=object, options=options)
+            return await client.post(root + path, body=body, cast_to=object, options=options)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return None
 
     def _as_chat_error(
         self, error: BaseException, model: str, *, mid_stream: bool, received: bool = False

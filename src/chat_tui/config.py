@@ -21,6 +21,12 @@ from typing import Any
 
 from chat_tui import paths
 from chat_tui.atomic import write_text_atomic
+from chat_tui.context_window import (
+    WindowConfig,
+    WindowConfigError,
+    read_window_config,
+    window_flag,
+)
 from chat_tui.generation import NAMES as GENERATION_NAMES
 from chat_tui.generation import Defaults, Generation, SettingError
 from chat_tui.generation import parse as parse_generation
@@ -97,6 +103,10 @@ class Settings:
     max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
     tool_timeout: float = DEFAULT_TOOL_TIMEOUT
     """Seconds one tool call may take before it is stopped."""
+    context_windows: WindowConfig = field(default_factory=WindowConfig)
+    """`context_window` at the top, per provider and per model (`[models."NAME"]`)."""
+    model_named: bool = True
+    """Whether a flag, a variable or the top of config.toml named the model."""
     generation: Defaults = field(default_factory=Defaults)
     """Generation settings from config.toml: top level, per provider, per model."""
     generation_flags: Generation = field(default_factory=Generation)
@@ -128,6 +138,18 @@ class Settings:
             return self.model
         return provider.model or self.model
 
+    def asks_server_for_model(self, provider_name: str | None) -> bool:
+        """Whether a new conversation on `provider_name` takes the model its server serves:
+        the server has a base URL and nothing names a model for it (DEFAULT_MODEL is an
+        OpenAI model, which a local server does not serve)."""
+        provider = self.provider_named(provider_name)
+        return bool(provider.base_url) and not provider.model and not self.model_named
+
+    def starting_model(self, provider_name: str | None) -> str:
+        """The model a conversation starts with on `provider_name`: empty when the server is
+        to be asked which one it serves."""
+        return "" if self.asks_server_for_model(provider_name) else self.model_for(provider_name)
+
     def generation_for(self, provider_name: str | None, model: str) -> Generation:
         """The settings config.toml gives a conversation on this provider and model."""
         return self.generation.for_(self.provider_named(provider_name).name, model)
@@ -150,9 +172,19 @@ _TOP_LEVEL_KEYS = {
     "models",
     "presets",
     "default_preset",
+    "context_window",
     *GENERATION_NAMES,
 }
-_PROVIDER_KEYS = {"base_url", "api_key", "api_key_env", "model", *GENERATION_NAMES}
+_PROVIDER_KEYS = {
+    "base_url",
+    "api_key",
+    "api_key_env",
+    "model",
+    "context_window",
+    *GENERATION_NAMES,
+}
+_MODEL_KEYS = {"context_window", *GENERATION_NAMES}
+"""What a `[models."NAME"]` table may set."""
 
 
 def load_settings(
@@ -195,10 +227,17 @@ def load_settings(
         providers[provider] = replace(providers[provider], base_url=base_url)
 
     keys, key_warnings = _read_keys(file_values.get("keys", {}))
+    try:
+        windows = read_window_config(file_values, path)
+        if "context_window" in cli:
+            windows = replace(windows, flag=window_flag(str(cli["context_window"])))
+    except WindowConfigError as error:
+        raise ConfigError(str(error)) from None
     generation, generation_warnings = _read_generation(file_values, path)
     presets, preset_warnings = read_presets(file_values.get("presets"), f" in {path}")
     preset, preset_warning = _chosen_preset(cli.get("preset"), file_values, presets, path)
     model_default = providers[provider].model or DEFAULT_MODEL
+    model_named = bool(cli.get("model") or env.get("CHAT_TUI_MODEL") or file_values.get("model"))
     settings = Settings(
         providers=providers,
         provider=provider,
@@ -211,6 +250,8 @@ def load_settings(
         mcp_servers=_read_mcp_servers(file_values.get("mcp_servers"), path),
         max_tool_rounds=_tool_rounds(*pick("max_tool_rounds", None, DEFAULT_MAX_TOOL_ROUNDS)),
         tool_timeout=_seconds(*pick("tool_timeout", None, DEFAULT_TOOL_TIMEOUT)),
+        context_windows=windows,
+        model_named=model_named,
         generation=generation,
         generation_flags=_generation_flags(cli),
         presets=presets,
@@ -272,6 +313,11 @@ def _read_generation(values: Mapping[str, Any], path: Path) -> tuple[Defaults, l
         name: layer(table, f'[models."{inline_text(name, 40)}"] ')
         for name, table in _tables(models_table).items()
     }
+    warnings.extend(
+        f'unknown setting {key!r} in [models."{inline_text(name, 40)}"] in {path.name} (ignored)'
+        for name, table in _tables(models_table).items()
+        for key in sorted(set(table) - _MODEL_KEYS)
+    )
     defaults = Defaults(
         top=top,
         providers={k: v for k, v in providers.items() if v},

@@ -79,6 +79,17 @@ SERVER_STDERR_BYTES = 4_000
 it comes, however much the server writes."""
 
 
+WINDOWS_FILE_BYTES = 1 * MB
+"""Size of the file of remembered context windows (`context_windows.json`): a few dozen bytes
+per server and model."""
+WINDOWS_REMEMBERED = 1_000
+"""Servers and models whose context window is remembered; the oldest are forgotten first."""
+CONTEXT_WINDOW_TOKENS = (256, 100_000_000)
+"""Tokens a context window may hold (config.toml, `--context-window`, what a server says):
+smaller is no model, larger is a typo (or a hostile server) that would let a request grow
+past anything a server accepts."""
+
+
 class TooLarge(ValueError):
     """Input over one of the limits. The message says which, to follow a file's name:
     "is nested more than 256 levels deep"."""

@@ -17,7 +17,11 @@ _FINALITY = {"streaming": 0, "interrupted": 0, "stopped": 2, "failed": 2, "compl
 
 def merge_conversations(theirs: Conversation, ours: Conversation) -> Conversation:
     """Our metadata and visible path, with every message either side has."""
-    merged = replace(ours, messages=merge_paths(theirs.messages, ours.messages))
+    merged = replace(
+        ours,
+        messages=merge_paths(theirs.messages, ours.messages),
+        summary=ours.summary or theirs.summary,
+    )
     merged.revision = max(theirs.revision, ours.revision)
     merged.updated_at = max(theirs.updated_at, ours.updated_at)
     return merged

@@ -18,12 +18,13 @@ from typing import Any, Literal, cast
 from chat_tui import limits
 from chat_tui.generation import Generation, from_file
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version 1 had no message ids, alternatives, per-message models or revisions; version 2 had
 no tool calls or tool messages; version 3 had no attachments (an older chat-tui shows a
 version 4 file read-only, so it never rewrites one without them); version 4 had no
 generation settings (`settings`, on the conversation and on each reply), for the same
-reason."""
+reason; version 5 had no summary of earlier messages, and its replies did not record the
+model the server answered with nor where the context they were sent began."""
 
 Role = Literal["user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("user", "assistant", "tool")
@@ -298,6 +299,11 @@ class Message:
     """Tools an assistant message asked to call, in the order the model sent them."""
     tool_call_id: str | None = None
     """For a `tool` message: the call whose result it carries."""
+    served_model: str | None = None
+    """The model the server says wrote this reply, when it is not the one asked for."""
+    sent_from: str | None = None
+    """For a reply whose request left earlier messages out (they did not fit the model's
+    context): the id of the first message it was sent."""
     attachments: list[Attachment] = field(default_factory=list)
     """Files sent with a user message, in the order they were attached."""
     settings: Generation = field(default_factory=Generation)
@@ -324,6 +330,8 @@ class Message:
             "error": self.error,
             "reasoning": self.reasoning,
             "usage": self.usage.to_dict() if self.usage else None,
+            "served_model": self.served_model,
+            "sent_from": self.sent_from,
         }
         data.update({k: v for k, v in optional.items() if v})
         if self.tool_calls:
@@ -378,8 +386,44 @@ class Message:
             variant=variant,
             tool_calls=[ToolCall.from_dict(call) for call in calls_data],
             tool_call_id=_opt_str(data.get("tool_call_id")),
+            served_model=_opt_str(data.get("served_model")),
+            sent_from=_opt_str(data.get("sent_from")),
             attachments=[Attachment.from_dict(item) for item in attachments_data],
             settings=from_file(data.get("settings")),
+        )
+
+
+SUMMARY_HEADING = "Summary of the earlier conversation:"
+"""How a summary is introduced to the model, after the system prompt."""
+
+
+@dataclass
+class Summary:
+    """What the model wrote about the earlier messages, sent in their place."""
+
+    text: str
+    covers: str
+    """The id of the last message it stands for: that one and all before it."""
+    created_at: str = field(default_factory=now_iso)
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"text": self.text, "covers": self.covers, "created_at": self.created_at}
+        return data | ({"model": self.model} if self.model else {})
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Summary | None:
+        """A summary from a file; anything not shaped like one is no summary."""
+        if not isinstance(data, dict):
+            return None
+        text, covers = data.get("text"), data.get("covers")
+        if not isinstance(text, str) or not isinstance(covers, str) or not covers:
+            return None
+        return cls(
+            text=text,
+            covers=covers,
+            created_at=_str_or_new(data.get("created_at"), now_iso),
+            model=_opt_str(data.get("model")),
         )
 
 
@@ -402,6 +446,8 @@ class Conversation:
     tool_servers: dict[str, bool] = field(default_factory=dict)
     """MCP servers turned on (True) or off (False) for this conversation, where that differs
     from their `enabled` in config.toml; the others follow the config."""
+    summary: Summary | None = None
+    """Sent in place of the messages it covers (which stay in the file and on screen)."""
     settings: Generation = field(default_factory=Generation)
     """Generation settings chosen for this conversation (a preset, flags, the picker); they
     win over config.toml's defaults for its provider and model."""
@@ -457,7 +503,23 @@ class Conversation:
     def api_messages(
         self, upto: int | None = None, parts: Mapping[Attachment, dict[str, Any]] | None = None
     ) -> list[dict[str, Any]]:
-        """The request body's `messages`: system prompt first, then the visible path.
+        """The request body's `messages`: system prompt first, then the visible path."""
+        turns = self.api_turns(upto, parts)
+        return [*self.system_messages(), *(m for turn in turns for m in turn)]
+
+    def system_messages(self, summary: str = "") -> list[dict[str, Any]]:
+        """The system prompt as a request's first message (none when empty), with `summary`
+        after it: one system message, which every chat template accepts."""
+        parts = [self.system_prompt.strip() and self.system_prompt]
+        if summary.strip():
+            parts.append(f"{SUMMARY_HEADING}\n{summary}")
+        content = "\n\n".join(part for part in parts if part)
+        return [{"role": "system", "content": content}] if content else []
+
+    def api_turns(
+        self, upto: int | None = None, parts: Mapping[Attachment, dict[str, Any]] | None = None
+    ) -> list[list[dict[str, Any]]]:
+        """What each message of the visible path (up to `upto`) adds to a request.
 
         A prompt with attachments is sent as content parts: its text (unless empty), then
         each attachment's part from `parts` (`attachments.request_parts`, read off the event
@@ -466,20 +528,31 @@ class Conversation:
 
         Servers reject a request whose tool turns do not pair up, so only settled calls are
         sent, each followed by its result (a missing one, from a file cut off by a crash, is
-        sent as "not run"); calls that never reached a decision and stray tool messages are
-        left out. Empty assistant messages (a reply that failed before its first token) are
-        left out too: servers reject them and they carry nothing.
+        sent as "not run"): an assistant message's turn carries its results, and a tool
+        message adds nothing of its own. Calls that never reached a decision and stray tool
+        messages are left out. Empty assistant messages (a reply that failed before its first
+        token) are left out too: servers reject them and they carry nothing.
         """
-        sent: list[dict[str, Any]] = []
-        if self.system_prompt.strip():
-            sent.append({"role": "system", "content": self.system_prompt})
         path = self.messages[:upto]
+        turns: list[list[dict[str, Any]]] = []
         for position, message in enumerate(path):
             if message.role == "user":
-                sent.append({"role": "user", "content": _user_content(message, parts or {})})
+                turns.append([{"role": "user", "content": _user_content(message, parts or {})}])
             elif message.role == "assistant":
-                sent.extend(_assistant_turn(message, path[position + 1 :]))
-        return sent
+                turns.append(_assistant_turn(message, path[position + 1 :]))
+            else:
+                turns.append([])
+        return turns
+
+    def summary_end(self) -> int:
+        """How many messages of the path the summary stands for (0 without one, or when the
+        message it ends at is no longer on the path)."""
+        if self.summary is None:
+            return 0
+        for position, message in enumerate(self.messages):
+            if message.id == self.summary.covers:
+                return position + 1
+        return 0
 
     # -- alternatives ----------------------------------------------------------------------
 
@@ -521,6 +594,7 @@ class Conversation:
             "system_prompt": self.system_prompt,
             "revision": self.revision,
             **({"tool_servers": dict(self.tool_servers)} if self.tool_servers else {}),
+            **({"summary": self.summary.to_dict()} if self.summary else {}),
             **({"settings": self.settings.to_dict()} if self.settings else {}),
             "messages": [m.to_dict() for m in self.messages],
         }
@@ -555,6 +629,7 @@ class Conversation:
             messages=[Message.from_dict(m) for m in messages],
             revision=_opt_int(data.get("revision")) or 0,
             tool_servers=_switches(data.get("tool_servers")),
+            summary=Summary.from_dict(data.get("summary")),
             settings=from_file(data.get("settings")),
         )
 

@@ -3,7 +3,8 @@
 For dumb terminals, pipes and logs, where a full-screen app cannot run: a `You:` prompt, the
 reply streamed after it, `exit` or end of input to leave. Same config, same saved files.
 `/attach PATH` adds a file to the next message, `/attach` alone lists what is attached, and
-`/detach` drops it all.
+`/detach` drops it all. `/summarise` has the model summarise the earlier messages that no
+longer fit, sent in their place from then on (as the app's palette command does).
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import contextlib
 import sys
 
 from chat_tui import console
+from chat_tui.ask import no_model
 from chat_tui.attachments import AttachmentError, PendingAttachment, check_message, read_attachment
 from chat_tui.console import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from chat_tui.limits import PROMPT_BYTES, TooLarge, size_text
 from chat_tui.safetext import display_text, one_line
-from chat_tui.session import ChatSession
+from chat_tui.served_model import NoServedModel
+from chat_tui.session import ChatSession, SummaryOutcome
 from chat_tui.shell_tools import ShellTools, can_ask
 
 QUIT_WORDS = frozenset({"exit", "quit", "/exit", "/quit"})
+SUMMARY_WORDS = frozenset({"/summarise", "/summarize"})
 
 
 def chat(session: ChatSession) -> int:
@@ -29,12 +33,17 @@ def chat(session: ChatSession) -> int:
     if typed_here:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history at the prompt)
-    _greet(session)
     printer = console.StreamPrinter()
     tools = ShellTools(printer, ask=can_ask())
     attached: list[PendingAttachment] = []
     code = EXIT_OK
     with asyncio.Runner() as runner:
+        try:
+            runner.run(session.settle_model())
+        except NoServedModel as problem:
+            runner.run(session.close())
+            return no_model(problem)
+        _greet(session)
         try:
             while True:
                 try:
@@ -52,6 +61,9 @@ def chat(session: ChatSession) -> int:
                 if line.strip().lower() in QUIT_WORDS:
                     break
                 if attachment_command(line, attached):
+                    continue
+                if line.strip().lower() in SUMMARY_WORDS:
+                    summary_command(runner.run(session.summarise()))
                     continue
                 if not line.strip() and not attached:
                     continue
@@ -125,6 +137,22 @@ def attachment_command(line: str, attached: list[PendingAttachment]) -> bool:
     print("They go with your next message (an empty line sends them alone); /detach drops them.")
     print(flush=True)
     return True
+
+
+def summary_command(outcome: SummaryOutcome) -> None:
+    """Say how `/summarise` went, and print the summary it kept."""
+    if outcome.nothing_earlier:
+        print("Nothing earlier to summarise: the conversation still fits.")
+    elif outcome.stopped:
+        print("[stopped] nothing changed.")
+    elif outcome.error is not None:
+        console.error(f"no summary: {outcome.error}")
+    elif outcome.summary is None:
+        console.error("the model wrote no summary; nothing changed")
+    else:
+        print("Earlier messages are now sent as this summary:")
+        print(display_text(outcome.summary.text))
+    print(flush=True)
 
 
 def _greet(session: ChatSession) -> None:

@@ -123,7 +123,7 @@ def apply_preset(conversation: Conversation, preset: Preset, settings: Settings)
             )
         conversation.provider = None if preset.provider == "default" else preset.provider
         if preset.model is None:
-            conversation.model = settings.model_for(preset.provider)
+            conversation.model = settings.starting_model(preset.provider)
     if preset.model:
         conversation.model = preset.model
     if preset.system_prompt is not None:
@@ -137,7 +137,7 @@ def apply_flags(conversation: Conversation, settings: Settings) -> None:
     if "provider" in flags or "base_url" in flags:
         chosen = settings.provider if settings.provider != "default" else None
         if "provider" in flags and chosen != conversation.provider:
-            conversation.model = settings.model_for(settings.provider)
+            conversation.model = settings.starting_model(settings.provider)
         conversation.provider = chosen
     if "model" in flags:
         conversation.model = settings.model
@@ -148,10 +148,11 @@ def apply_flags(conversation: Conversation, settings: Settings) -> None:
 
 def new_conversation(settings: Settings) -> Conversation:
     """An empty conversation on the configured provider, model and system prompt, then
-    the chosen preset (`--preset`, `default_preset`), then the flags."""
+    the chosen preset (`--preset`, `default_preset`), then the flags; its model is left
+    empty when the server is to be asked which one it serves."""
     provider = settings.provider
     conversation = Conversation(
-        model=settings.model_for(provider),
+        model=settings.starting_model(provider),
         provider=provider if provider != "default" else None,
         system_prompt=settings.system_prompt,
     )

@@ -18,6 +18,7 @@ from chat_tui.client import (
     Finished,
     Notice,
     ReasoningDelta,
+    ServedBy,
     Stopwatch,
     StreamEvent,
     TextDelta,
@@ -29,6 +30,9 @@ from chat_tui.models import Message, ToolCall, Usage, new_call_id
 from chat_tui.request_errors import ChatError
 from chat_tui.safetext import one_line
 
+ENDED_EMPTY = "The server ended the reply without any text or reason."
+"""A stream that closed with no text, no finish reason and no `[DONE]`: not a finished reply
+(some servers end so when the conversation is longer than their context)."""
 CHECKPOINT_SECONDS = 1.0
 """A streaming reply is saved at least this often, so a crash loses at most a second."""
 
@@ -93,6 +97,8 @@ async def fill_reply(
                     on_tool_call(_add_piece(message, calls, event))
                 elif isinstance(event, Notice):
                     on_notice(event.text)
+                elif isinstance(event, ServedBy):
+                    message.served_model = event.model
                 elif isinstance(event, UsageReport):
                     usage.prompt_tokens = event.prompt_tokens
                     usage.completion_tokens = event.completion_tokens
@@ -160,7 +166,8 @@ def _settle(message: Message, finish_reason: str | None, retry_hint: str) -> Non
     """Mark a reply whose stream ended normally: complete, cut short, or empty."""
     if not (message.content or message.reasoning or message.tool_calls):
         message.status = "failed"
-        message.error = f"The server finished without sending any text. {retry_hint}".strip()
+        said = "The server finished without sending any text." if finish_reason else ENDED_EMPTY
+        message.error = f"{said} {retry_hint}".strip()
         return
     message.status = "complete"
     if finish_reason == "length":

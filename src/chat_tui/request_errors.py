@@ -17,6 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from chat_tui.config import Provider
+from chat_tui.context_window import window_from_refusal
 
 NextStep = Literal["retry", "model", "context"]
 """What the person can do about a failure, for the caller to phrase with its own keys or
@@ -85,8 +86,11 @@ class ChatError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         next_step: NextStep | None = "retry",
+        window: int | None = None,
     ) -> None:
         super().__init__(message)
+        self.window = window
+        """For a conversation too long for the model: the context window the server stated."""
         self.message = message
         self.hint = hint
         self.kind = kind
@@ -197,6 +201,7 @@ def _by_kind(
                 kind="context_length",
                 next_step="context",
                 status=400,
+                window=window_from_refusal(getattr(error, "body", None), detail),
             )
         return ChatError(
             f"{server} rejected the request (400){colon(detail)}",

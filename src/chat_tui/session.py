@@ -16,12 +16,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chat_tui.attachments import PendingAttachment
+from chat_tui.attachments import AttachmentError, PendingAttachment
 from chat_tui.client import ChatClient, load_sdk
 from chat_tui.config import Settings
-from chat_tui.models import Conversation, Message
+from chat_tui.context_window import ContextWindows, WindowMemory
+from chat_tui.models import Conversation, Message, Summary
+from chat_tui.request_errors import ChatError
 from chat_tui.saver import Saver
+from chat_tui.served_model import served_model
 from chat_tui.store import ConversationStore, StoreError
+from chat_tui.summarising import summary_cut, write_summary
 from chat_tui.tools.approvals import Approver, deny_all
 from chat_tui.tools.loop import ReplyHooks, reply_with_tools
 from chat_tui.tools.servers import servers_on
@@ -56,6 +60,17 @@ class SentReply:
     """The person stopped the reply (while it streamed, waited for consent or ran a tool)."""
 
 
+@dataclass(frozen=True)
+class SummaryOutcome:
+    summary: Summary | None
+    """The summary kept; None when there was nothing to summarise, or none came."""
+    nothing_earlier: bool = False
+    """The conversation still fits (or the summary already covers what does not)."""
+    stopped: bool = False
+    error: str | None = None
+    """Why no summary could be written (the server's error, a missing attachment)."""
+
+
 class ChatSession:
     """Sends prompts in one conversation and streams the replies through hooks."""
 
@@ -77,6 +92,7 @@ class ChatSession:
         )
         self.toolbox = toolbox
         """The tools replies may use; None offers none."""
+        self.windows = ContextWindows(settings.context_windows, WindowMemory(store.root))
         self._mcp_servers = settings.mcp_servers
         self.max_tool_rounds = settings.max_tool_rounds
         self.settings = settings
@@ -94,6 +110,14 @@ class ChatSession:
             if save
             else None
         )
+
+    async def settle_model(self) -> None:
+        """Ask the server which model it serves, if the conversation names none yet.
+        Raises `NoServedModel` (several: the person chooses with --model)."""
+        if not self.conversation.model:
+            self.conversation.model = await served_model(
+                self.client, choose_with="choose one with --model"
+            )
 
     async def send(
         self,
@@ -132,6 +156,7 @@ class ChatSession:
             max_rounds=self.max_tool_rounds,
             hooks=replace(hooks, on_message=joined, checkpoint=checkpoint),
             next_steps=SHELL_NEXT_STEPS,
+            windows=self.windows,
             attachments=self.store.attachments,
             defaults=self.settings.generation_for(conversation.provider, conversation.model),
         )
@@ -147,6 +172,39 @@ class ChatSession:
         conversation.touch()
         self._save()
         return SentReply(message, stopped=task.cancelled() or message.status == "stopped")
+
+    async def summarise(self) -> SummaryOutcome:
+        """Have the model summarise the messages that no longer fit (as the app's "summarise
+        earlier messages" does) and keep the summary; ctrl+C stops it, changing nothing."""
+        conversation = self.conversation
+        window = await self.windows.window_for(self.client, conversation.model)
+        if not summary_cut(conversation, window):
+            return SummaryOutcome(None, nothing_earlier=True)
+        task = asyncio.create_task(
+            write_summary(
+                conversation,
+                self.client,
+                window,
+                on_text=_ignore_text,
+                attachments=self.store.attachments,
+            )
+        )
+        with _interrupt_cancels(task):
+            await asyncio.wait([task])
+        if task.cancelled():
+            return SummaryOutcome(None, stopped=True)
+        error = task.exception()
+        if isinstance(error, (ChatError, AttachmentError)):
+            why = error.full_text if isinstance(error, ChatError) else str(error)
+            return SummaryOutcome(None, error=why)
+        if error is not None:
+            raise error
+        summary = task.result()
+        if summary is not None:
+            conversation.summary = summary
+            conversation.touch()
+            self._save()
+        return SummaryOutcome(summary)
 
     async def close(self) -> bool:
         """Wait for the last saves, stop the tool servers and hang up; False if something
@@ -192,6 +250,10 @@ def _interrupt_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
         yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+def _ignore_text(_text: str) -> None:
+    """The shell prints the summary once it is written."""
 
 
 def _ignore(_conversation: Conversation) -> None:

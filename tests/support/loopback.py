@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Fault = Literal["drop", "hang", "error_frame", "malformed", "no_done", "no_headers"]
+Fault = Literal["drop", "hang", "error_frame", "malformed", "no_done", "no_headers", "empty"]
 """What goes wrong: the connection is cut (`drop`), the server stops sending (`hang`), an
-error frame or a frame that is not JSON arrives, the stream ends without `[DONE]`, or the
-server reads the request and never answers (`no_headers`, before any status line)."""
+error frame or a frame that is not JSON arrives, the stream ends without `[DONE]`, the server
+reads the request and never answers (`no_headers`, before any status line), or the stream
+ends with no text, no finish reason and no `[DONE]` (`empty`, as llama-cpp-python does with
+a conversation longer than its context)."""
 
 
 ImageRefusal = Literal["openai", "llama.cpp", "vllm"]
@@ -140,6 +142,8 @@ class Reply:
     tool_calls: list[Call] = field(default_factory=list)
     """Streamed after the text (one call after another, or interleaved when `parallel`)."""
     parallel: bool = False
+    model: str | None = None
+    """The model the chunks say answered; None: the one asked for."""
     endless: bool = False
     """After the deltas, send the last one again and again (flat out unless `rate` or
     `delay` say otherwise) until the client hangs up: a reply that never ends."""
@@ -171,8 +175,14 @@ class FakeOpenAI:
         self.reply_for: Callable[[list[dict[str, Any]]], Reply] | None = None
         """When set and the queue is empty: decides the reply from the request's messages."""
         self.requests: list[RecordedRequest] = []
-        self.models: list[str] = ["gpt-4o-mini", "gpt-4o", "local-llama"]
+        self.models: list[str] = ["gpt-4o-mini"]
+        """What `/v1/models` lists: one model, as a local server serves."""
         self.models_status = 200
+        self.context_window: int | None = None
+        """When set, a chat request whose estimated prompt tokens (`estimated_tokens`) plus
+        its `max_tokens` exceed it is answered 400 with OpenAI's wording and code."""
+        self.props: dict[str, Any] | None = None
+        """When set, `GET /props` (at the server's root, as llama.cpp) answers this."""
         self.rejects_images: ImageRefusal | None = None
         """When set, a chat request carrying an image is answered as that server answers
         for a model that cannot read images."""
@@ -286,9 +296,26 @@ class FakeOpenAI:
             return Reply(deltas=["Result: ", str(last.get("content", ""))])
         return Reply(deltas=["Echo: ", last_user] if last_user else ["Echo."])
 
+    def too_long(self, body: Any) -> int | None:
+        """The request's estimated tokens if they do not fit `context_window`, else None."""
+        if self.context_window is None or not isinstance(body, dict):
+            return None
+        tokens = estimated_tokens(body.get("messages", []))
+        wanted = body.get("max_tokens") or body.get("max_completion_tokens") or 0
+        return tokens if tokens + int(wanted) > self.context_window else None
+
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+
+def estimated_tokens(messages: Any) -> int:
+    """A prompt's size as this server counts it: a token per four characters of each
+    message's JSON (a stand-in for a real tokenizer, and deliberately not chat-tui's own
+    estimate, so a test cannot pass because both sides count alike)."""
+    if not isinstance(messages, list):
+        return 0
+    return sum(len(json.dumps(m)) // 4 for m in messages)
 
 
 def _text_of(content: Any) -> str:
@@ -429,6 +456,9 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 ]
                 self._send_json(200, {"object": "list", "data": data})
                 return
+            if self.path.rstrip("/") == "/props" and fake.props is not None:
+                self._send_json(200, fake.props)
+                return
             self._send_json(404, {"error": {"message": "Not found", "type": "invalid_request"}})
 
         def do_POST(self) -> None:
@@ -441,6 +471,21 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self._record(body, raw)
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": "Unknown path", "type": "not_found"}})
+                return
+            tokens = fake.too_long(body)
+            if tokens is not None:
+                self._send_error(
+                    Reply(
+                        status=400,
+                        error_type="invalid_request_error",
+                        error_code="context_length_exceeded",
+                        error_message=(
+                            f"This model's maximum context length is {fake.context_window} "
+                            f"tokens. However, your messages resulted in {tokens} tokens. "
+                            "Please reduce the length of the messages."
+                        ),
+                    )
+                )
                 return
             if fake.rejects_images is not None and carries_image(body):
                 status, refusal = IMAGE_REFUSALS[fake.rejects_images]
@@ -476,7 +521,7 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 and isinstance(body.get("stream_options"), dict)
                 and body["stream_options"].get("include_usage")
             )
-            self._stream(reply, model, include_usage)
+            self._stream(reply, reply.model or model, include_usage)
 
         # -- waiting, and noticing the client hang up --------------------------------------
 
@@ -569,6 +614,9 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
                 }
 
+            if reply.fault == "empty":
+                self._chunk(b"")
+                return
             if reply.first_delay:
                 self._pause(reply.first_delay)
             if reply.gate is not None:

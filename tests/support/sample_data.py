@@ -211,6 +211,16 @@ def seed_conversation(
     return conversation
 
 
+def stored_conversations(data_dir: Path) -> list[Conversation]:
+    """Every conversation saved under `data_dir`, most recently active first."""
+    store = ConversationStore(data_dir)
+    try:
+        store.refresh()
+        return [store.load(summary.id) for summary in store.summaries()]
+    finally:
+        store.close()
+
+
 SPACES = 64 * limits.MB
 """Spaces compress about a thousand times: a 64 KB archive of 64 MB."""
 

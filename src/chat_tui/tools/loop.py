@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat_tui import limits
-from chat_tui.attachments import AttachmentError, AttachmentStore, request_parts
+from chat_tui.attachments import AttachmentError, AttachmentStore, read_parts
 from chat_tui.client import ChatClient, Stopwatch
 from chat_tui.config import ConfigError
+from chat_tui.context_window import ContextWindows
+from chat_tui.fitting import ended_empty, stream_within
 from chat_tui.generation import Generation
 from chat_tui.models import SETTLED_CALLS, Attachment, Conversation, Message, ToolCall
-from chat_tui.replying import fill_reply
+from chat_tui.replying import ENDED_EMPTY, fill_reply
 from chat_tui.safetext import one_line, valid_unicode
 from chat_tui.tools.approvals import Approver, Decision, deny_all
 from chat_tui.tools.catalogue import Catalogue
@@ -54,6 +56,8 @@ class ReplyHooks:
     """A call grew (a piece arrived) or changed status."""
     on_notice: Callable[[str], None] = _nothing
     checkpoint: Callable[[], None] = _nothing
+    on_fitted: Callable[[Message], None] = _nothing
+    """A reply's request was planned (again): its `sent_from` says where it begins."""
 
 
 async def reply_with_tools(
@@ -68,6 +72,7 @@ async def reply_with_tools(
     hooks: ReplyHooks | None = None,
     next_steps: Mapping[str, str] | None = None,
     reply: Message | None = None,
+    windows: ContextWindows | None = None,
     attachments: AttachmentStore | None = None,
     defaults: Generation | None = None,
 ) -> Message:
@@ -85,6 +90,9 @@ async def reply_with_tools(
 
     Each turn is asked for with the conversation's generation settings over `defaults`
     (config.toml's for its provider and model), and records them.
+
+    With `windows`, each request carries the messages that fit the model's context
+    (`fitting.stream_within`); without, the whole path.
     """
     hooks = hooks or ReplyHooks()
     catalogue = None
@@ -101,16 +109,30 @@ async def reply_with_tools(
         hooks.on_message(message)
         if rounds == 0 and (needed := conversation.attachments_sent()):
             try:
-                parts = await _read_parts(attachments, needed)
+                parts = await read_parts(attachments, needed)
             except AttachmentError as error:
                 message.status = "failed"
                 message.error = str(error)
                 return message
-        request = conversation.api_messages(upto=len(conversation.messages) - 1, parts=parts)
         offered = catalogue.specs() if catalogue and client.accepts_tools else None
+        if windows is None:
+            request = conversation.api_messages(upto=len(conversation.messages) - 1, parts=parts)
+            stream = client.stream_reply(request, model, offered, settings)
+        else:
+            stream = stream_within(
+                conversation,
+                client,
+                windows,
+                model=model,
+                reply=message,
+                tools=offered,
+                on_fitted=hooks.on_fitted,
+                settings=settings,
+                parts=parts,
+            )
         await fill_reply(
             message,
-            client.stream_reply(request, model, offered, settings),
+            stream,
             watch=Stopwatch(),
             on_text=hooks.on_text,
             on_reasoning=hooks.on_reasoning,
@@ -119,6 +141,10 @@ async def reply_with_tools(
             checkpoint=hooks.checkpoint,
             next_steps=next_steps,
         )
+        if windows is not None and message.error and message.error.startswith(ENDED_EMPTY):
+            message.error = ended_empty(
+                conversation, message, client, windows, model, next_steps or {}
+            )
         if message.status != "complete" or not message.tool_calls:
             return message
         if rounds >= max_rounds:
@@ -126,14 +152,6 @@ async def reply_with_tools(
             return message
         rounds += 1
         await _settle_calls(conversation, message, catalogue, toolbox, approve, hooks)
-
-
-async def _read_parts(
-    store: AttachmentStore | None, needed: list[Attachment]
-) -> Mapping[Attachment, dict[str, Any]]:
-    if store is None:
-        raise AttachmentError("this conversation has attachments, and no store to read them from")
-    return await asyncio.to_thread(request_parts, store, needed)
 
 
 async def _settle_calls(

@@ -24,6 +24,7 @@ from chat_tui import __version__, clipboard, signals
 from chat_tui.client import ChatClient
 from chat_tui.collector import Collector
 from chat_tui.config import DEFAULT_THEME, ConfigError, Settings, save_top_level
+from chat_tui.context_window import ContextWindows, WindowMemory
 from chat_tui.drafts import DraftStore
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import display_text, pasteable_text
@@ -124,6 +125,8 @@ class ChatApp(App[None]):
         )
         self.drafts = DraftStore(store.root)
         """Unsent prompts on disk, per conversation."""
+        self.windows = ContextWindows(settings.context_windows, WindowMemory(store.root))
+        """The context window of each server and model: configured, reported or learned."""
         self._clients: dict[str, ChatClient] = {}
         self._toolbox: Toolbox | None = None
         """The MCP servers, made (not started) by the first reply that offers tools."""

@@ -52,6 +52,16 @@ PALETTE: tuple[PaletteCommand, ...] = (
         "conversation: restore from trash", "Bring back a deleted conversation", "screen.open_trash"
     ),
     PaletteCommand(
+        "conversation: summarise earlier messages",
+        "Have the model summarise what no longer fits its context, sent in its place",
+        "screen.summarise",
+    ),
+    PaletteCommand(
+        "conversation: edit summary",
+        "Edit the summary sent in place of earlier messages",
+        "screen.edit_summary",
+    ),
+    PaletteCommand(
         "model: switch",
         "Choose the server, model and system prompt for the next reply",
         "screen.choose_model",

@@ -24,11 +24,13 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from chat_tui.clipboard import last_code_block, last_reply
 from chat_tui.conversation_cache import ConversationCache
 from chat_tui.drafts import NEW_CONVERSATION
+from chat_tui.fitting import NEAR_FULL, REFITTED, context_start, in_context, tokens_short
 from chat_tui.index import ConversationSummary, IndexBusy, Problem, SearchHit
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Attachment, Conversation, Message, ToolCall
 from chat_tui.presets import PresetError, new_conversation
 from chat_tui.safetext import display_text, one_line
+from chat_tui.served_model import NoServedModel, served_model
 from chat_tui.store import StoreError
 from chat_tui.tui.keys.spec import key_label
 from chat_tui.tui.messages import (
@@ -41,6 +43,7 @@ from chat_tui.tui.messages import (
     VariantStep,
 )
 from chat_tui.tui.screens.conversation_actions import ConversationActions
+from chat_tui.tui.screens.summary import SummaryActions
 from chat_tui.tui.textual_compat import app_keymap
 from chat_tui.tui.widgets.approval_bar import ApprovalBar
 from chat_tui.tui.widgets.attachment_chips import AttachmentChips
@@ -55,6 +58,7 @@ from chat_tui.tui.widgets.tool_call import call_label
 
 if TYPE_CHECKING:
     from chat_tui.attachments import PendingAttachment
+    from chat_tui.client import ChatClient
     from chat_tui.tools.approvals import Decision
     from chat_tui.tui.messages import LinkActivated
     from chat_tui.tui.screens.tools import ToolsDialog
@@ -117,7 +121,7 @@ class ReplyState:
     """The last change to the log this reply asked for; they run one after another."""
 
 
-class ChatScreen(ConversationActions, Screen[None]):
+class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
     """Sidebar, log and input for one open conversation at a time."""
 
     HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-narrow"), (100, "-wide")]
@@ -137,7 +141,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             "Stop",
             id="reply.stop",
             tooltip="Stop the reply that is streaming (or the tool call it runs); what arrived "
-            "is kept.",
+            "is kept. Also stops a summary being written, changing nothing.",
         ),
         Binding(
             "ctrl+r",
@@ -316,6 +320,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         if not opened:
             await self.start_new_conversation()
         self.refresh_sidebar()
+        self._read_windows()
         self.set_interval(WATCH_SECONDS, self._watch_directory)
         self.set_interval(1.0, self._save_draft_if_changed)
         self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
@@ -326,6 +331,12 @@ class ChatScreen(ConversationActions, Screen[None]):
         idle, so neither the first paint nor the first request waits for it."""
         if self._configured:
             self.chat_app.client_for(self.conversation.provider).prepare()
+
+    @work(thread=True, group="windows", exit_on_error=False, description="read known windows")
+    def _read_windows(self) -> None:
+        """Read the remembered context windows, then show the open conversation's figure."""
+        self.chat_app.windows.memory.load()
+        self.app.call_from_thread(self._show_idle_status)
 
     @property
     def _configured(self) -> bool:
@@ -359,6 +370,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self.placeholder())
+        await self.mark_context()
         state = self._replies.get(conversation.id)
         if state is not None:
             self._attach_reply(state)
@@ -376,9 +388,9 @@ class ChatScreen(ConversationActions, Screen[None]):
             title += "  ⚠ not saved yet"
         self.query_one("#conversation-title", Static).update(Content(one_line(title)))
         provider = self.chat_app.settings.provider_named(conversation.provider)
-        model = conversation.model
+        model = conversation.model or "the server's model"
         label = model if provider.name == "default" else f"{model} · {provider.name}"
-        defaults = self.chat_app.settings.generation_for(conversation.provider, model)
+        defaults = self.chat_app.settings.generation_for(conversation.provider, conversation.model)
         shown = conversation.settings.over(defaults).summary()
         label += f" · {shown}" if shown else ""
         self.query_one("#conversation-model", Static).update(Content(one_line(label)))
@@ -391,10 +403,24 @@ class ChatScreen(ConversationActions, Screen[None]):
         )
         if last is not None and last.error:
             self.status.show(last.error, "error")
-        elif last is not None and last.usage is not None:
-            self.status.show(usage_line(last.usage))
-        else:
-            self.status.show("")
+            return
+        figure, near = self._context_figure()
+        used = usage_line(last.usage) if last is not None and last.usage is not None else ""
+        self.status.show(" · ".join(p for p in (used, figure) if p), "warning" if near else "info")
+
+    def _context_figure(self) -> tuple[str, bool]:
+        """`context 3.1k / 8k`, and whether that is near the limit; nothing while the
+        window is not known (a count alone says nothing about room left)."""
+        conversation = self.conversation
+        if not conversation.model:
+            return "", False
+        client = self.chat_app.client_for(conversation.provider)
+        window = self.chat_app.windows.known(client, conversation.model)
+        if window is None:
+            return "", False
+        used = in_context(conversation, window)
+        near = used >= NEAR_FULL * window or context_start(conversation) is not None
+        return f"context {tokens_short(used)} / {tokens_short(window)}", near
 
     async def start_new_conversation(self) -> None:
         try:
@@ -898,9 +924,14 @@ class ChatScreen(ConversationActions, Screen[None]):
             on_call=lambda call: self._call_changed(state, call),
             on_notice=self._tool_notice,
             checkpoint=lambda: app.saver.request(conversation, checkpoint=True),
+            on_fitted=lambda _message: self._in_order(state, self.mark_context),
         )
         try:
             client = app.client_for(conversation.provider)
+            if not (state.message.model or conversation.model):
+                state.phase = f"Asking {client.server_label} which model it serves…"
+                if not await self._choose_served_model(state, client):
+                    return
             servers = app.tool_servers_for(conversation)
             toolbox = app.toolbox() if servers else None
             if toolbox is not None and not app.tools_started(servers):
@@ -917,6 +948,7 @@ class ChatScreen(ConversationActions, Screen[None]):
                 hooks=hooks,
                 next_steps=self._next_steps(),
                 reply=state.message,
+                windows=app.windows,
                 attachments=app.store.attachments,
                 defaults=app.settings.generation_for(conversation.provider, model),
             )
@@ -927,6 +959,29 @@ class ChatScreen(ConversationActions, Screen[None]):
         finally:
             ticker.stop()
             await self._finish_reply(state)
+
+    async def _choose_served_model(self, state: ReplyState, client: ChatClient) -> bool:
+        """Give a conversation that names no model the one its server serves; when it
+        serves several (or cannot say), the reply fails saying so, and the picker opens."""
+        conversation = state.conversation
+        choose = self._key_for("model.choose", "ctrl+o")
+        retry = self._key_for("reply.regenerate", "ctrl+r")
+        try:
+            conversation.model = await served_model(
+                client, choose_with=f"choose one with {choose}, then press {retry}"
+            )
+        except NoServedModel as problem:
+            state.message.status = "failed"
+            state.message.error = str(problem)
+            if problem.models and conversation is self.conversation:
+                self.action_choose_model()
+            return False
+        state.message.model = conversation.model
+        if state.view is not None:
+            state.view.refresh_meta()
+        if conversation is self.conversation:
+            self.update_top_bar()
+        return True
 
     def _show_text(self, state: ReplyState, text: str) -> None:
         if state.renderer is not None:
@@ -990,8 +1045,10 @@ class ChatScreen(ConversationActions, Screen[None]):
             state.view.calls_changed()
 
     def _tool_notice(self, text: str) -> None:
-        """A server that did not start or stopped, tools left out or refused: said once."""
-        self.notify(display_text(text), title="Tools", severity="warning", timeout=20, markup=False)
+        """A server that did not start or stopped, tools left out or refused: said once; or
+        a request sent again with the messages that fit the model's context."""
+        title = "Context" if text.startswith(REFITTED) else "Tools"
+        self.notify(display_text(text), title=title, severity="warning", timeout=20, markup=False)
 
     async def _ask(self, state: ReplyState, call: ToolCall) -> Decision:
         """The reply's approver: wait for the person's answer in the approval bar (shown
@@ -1045,7 +1102,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         return {
             "retry": f"Press {retry} to retry.",
             "model": f"Choose another model with {model}.",
-            "context": f"Start a new conversation ({new}) or choose a model with a larger "
+            "context": "Summarise earlier messages (palette: conversation: summarise earlier "
+            f"messages), start a new conversation ({new}) or choose a model with a larger "
             f"context window ({model}).",
         }
 
@@ -1149,10 +1207,13 @@ class ChatScreen(ConversationActions, Screen[None]):
     # -- stopping --------------------------------------------------------------------------
 
     def action_stop_reply(self) -> None:
-        """Esc: stop the streaming reply, or leave editing a message."""
+        """Esc: stop the streaming reply or the summary being written, or leave editing a
+        message."""
         state = self._replies.get(self.conversation.id)
         if state is not None and state.worker is not None:
             state.worker.cancel()
+        elif self.stop_summary():
+            pass
         elif self._editing is not None:
             self._cancel_edit()
             self.prompt.clear()

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from chat_tui.conversation_cache import ConversationCache
+from chat_tui.fitting import context_start
 from chat_tui.index import ConversationSummary
 from chat_tui.models import Conversation
 from chat_tui.tui.widgets.message_log import MessageLog
@@ -49,6 +50,11 @@ class ChatScreenBase(Screen[None]):
     @property
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
+
+    async def mark_context(self) -> None:
+        """Mark in the log where the last request began, and show the summary."""
+        conversation = self.conversation
+        await self.log_view.mark_context(context_start(conversation), conversation.summary)
 
     # -- provided by the chat screen -------------------------------------------------------
 

@@ -10,9 +10,11 @@ the call in the reply that made it, so the `tool` message carrying it gets no vi
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widgets import Static
 
-from chat_tui.models import Message
+from chat_tui.models import Message, Summary
+from chat_tui.safetext import display_text
 from chat_tui.tui.messages import ContentGrew, ViewsReplaced
 from chat_tui.tui.widgets.message_view import MessageView
 
@@ -20,6 +22,11 @@ FIRST_PAGE = 10
 """Messages mounted when a conversation opens: a screenful or two of the newest."""
 PAGE = 10
 """Older messages mounted per step as the reader scrolls up."""
+CONTEXT_MARK = "── earlier messages are not sent to the model (they did not fit its context) ──"
+SUMMARY_NOTE = (
+    "Summary of the messages above, sent to the model in their place "
+    "(palette: conversation: edit summary):"
+)
 
 
 class MessageLog(VerticalScroll, can_focus=True):
@@ -32,6 +39,9 @@ class MessageLog(VerticalScroll, can_focus=True):
         """Index of the oldest message that has a view."""
         self._loading_older = False
         self._refold_pending = False
+        self._marks: tuple[str | None, Summary | None] = (None, None)
+        """Where the last request began and the summary (see `mark_context`), placed again
+        when older views mount."""
 
     @property
     def views(self) -> list[MessageView]:
@@ -78,6 +88,19 @@ class MessageLog(VerticalScroll, can_focus=True):
         if not self.is_anchored:
             self.anchor()
         return view
+
+    async def mark_context(self, context_start: str | None, summary: Summary | None) -> None:
+        """Mark where the last request began (above the message `context_start`), and show
+        the summary sent in place of earlier messages (under the last one it covers)."""
+        self._marks = (context_start, summary)
+        for mark in self.query_children(".context-mark, .summary-note"):
+            await mark.remove()
+        for view in self.views:
+            if view.message.id == context_start:
+                await self.mount(Static(CONTEXT_MARK, classes="context-mark"), before=view)
+            if summary is not None and view.message.id == summary.covers:
+                note = Content(f"{SUMMARY_NOTE}\n{display_text(summary.text)}")
+                await self.mount(Static(note, classes="summary-note"), after=view)
 
     async def truncate(self, index: int) -> None:
         """Remove the views of messages at `index` and after (the path is being replaced)."""
@@ -127,11 +150,13 @@ class MessageLog(VerticalScroll, can_focus=True):
                     for i in range(start, end)
                     if not answers_a_call(self._messages, i)
                 ]
-            first = self.views[0] if self.views else None
+            first = self.children[0] if self.children else None
             before_height = self.virtual_size.height
             if views:
                 await self.mount_all(views, before=first)
             self._first_mounted = start
+            if self._marks != (None, None):
+                await self.mark_context(*self._marks)
             self.call_after_refresh(self._keep_place, before_height)
         finally:
             self._loading_older = False

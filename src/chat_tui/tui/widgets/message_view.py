@@ -73,7 +73,8 @@ _STATUS_LABELS = {
 
 
 def header_content(message: Message, *, user_label: str = "You") -> Content:
-    """`You · 14:03` or `gpt-4o · 14:03 · ■ stopped · ‹ 2/3 ›` (versions are clickable)."""
+    """`You · 14:03` or `gpt-4o · 14:03 · ■ stopped · ‹ 2/3 ›` (versions are clickable);
+    `gpt-4o · answered by llama-3-8b · 14:03` when the server named another model."""
     if message.role == "user":
         who = user_label
     elif message.role == "tool":
@@ -81,6 +82,8 @@ def header_content(message: Message, *, user_label: str = "You") -> Content:
     else:
         who = display_text(message.model or "assistant")
     parts: list[Content] = [Content.styled(who, "bold")]
+    if message.served_model:  # the server answered with another model than the one asked
+        parts.append(Content.styled(f" · answered by {display_text(message.served_model)}", "dim"))
     when = clock_time(message.created_at)
     if when:
         parts.append(Content.styled(f" · {when}", "dim"))

@@ -27,7 +27,8 @@ def usage_line(usage: Usage) -> str:
 
 
 class StatusBar(Static):
-    """Plain-text status; `severity` picks the colour ("info", "busy", "error")."""
+    """Plain-text status; `severity` picks the colour ("info", "busy", "warning",
+    "error")."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]
@@ -36,7 +37,7 @@ class StatusBar(Static):
 
     def show(self, text: str, severity: str = "info", *, about: str | None = None) -> None:
         self.about = about
-        for name in ("info", "busy", "error"):
+        for name in ("info", "busy", "warning", "error"):
             self.set_class(name == severity, f"-{name}")
         # One line whatever the text: no layout pass (one would visit every widget on screen,
         # and a streaming reply updates this ten times a second).

@@ -230,8 +230,16 @@ def test_requests_go_only_to_the_configured_base_url(
         decoy.stop()
     assert decoy.requests == []  # neither the environment's server nor the redirect
     assert sink.connections == []  # nothing else was contacted, directly or by proxy
-    assert [(r.method, r.path) for r in fake.requests] == [
+    sent = [(r.method, r.path) for r in fake.requests]
+    assert [s for s in sent if s[1].endswith("/completions")] == [
         ("POST", "/v1/chat/completions"),
         ("POST", "/v1/chat/completions"),
     ]
+    # With no model configured, the server is asked what it serves and how long its context
+    # is (llama.cpp's /props, Ollama's /api/show) before the first request: that server only.
+    assert set(sent) - {("POST", "/v1/chat/completions")} <= {
+        ("GET", "/v1/models"),
+        ("GET", "/props"),
+        ("POST", "/api/show"),
+    }
     assert {r.headers["host"] for r in fake.requests} == {f"127.0.0.1:{fake.port}"}

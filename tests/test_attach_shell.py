@@ -111,6 +111,17 @@ def test_an_unreadable_file_is_refused_before_sending(
     assert fake.requests == []
 
 
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
+def test_an_input_output_error_while_reading_is_exit_1_before_sending(
+    shell: Shell, fake: FakeOpenAI
+) -> None:
+    # Reading /proc/self/mem from its start fails with EIO: a disk error, as a test can make it.
+    result = shell.run("ask", "look", "-a", "/proc/self/mem", "--base-url", fake.base_url)
+    assert result.returncode == 1
+    assert "input/output error" in one_line_error(result.stderr).lower()
+    assert fake.requests == [] and shell.saved() == []
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

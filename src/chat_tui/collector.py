@@ -44,17 +44,16 @@ class Collector:
         self.started = False
         self._stopped = False
         self._garbage_pending = False
-        self._startup_pending = False
-        """Start-up's garbage waits for the first idle moment (never for a burst)."""
         self._heap_after_reclaim = 0
         self._idle_growth = GROWTH_WHEN_IDLE
         self.reclaims = 0
 
     def start(self) -> None:
-        """Freeze what start-up made (imports, styles, screen); what of it is garbage is
-        collected at the first idle moment. A full collection now, with the SDK just
-        imported, would hold the event loop for tens of milliseconds while the person may
-        be typing their first prompt."""
+        """Freeze what start-up made (imports, styles, screen, the sidebar's rows); what of
+        it is garbage, little, goes with the next reclaim the app needs anyway. A full
+        collection of its own, now or at the first idle moment, would walk the whole heap
+        (the SDK, thousands of listed conversations) while the person may be typing their
+        first prompt."""
         if self.started or self._stopped:
             return
         self.started = True
@@ -63,7 +62,6 @@ class Collector:
         _active.add(self)
         gc.freeze()
         self._heap_after_reclaim = sys.getallocatedblocks()
-        self._startup_pending = True
 
     def stop(self) -> None:
         """Give the process its usual collector back (tests run many apps in one process)."""
@@ -103,13 +101,13 @@ class Collector:
         if not self.started:
             return
         grown = sys.getallocatedblocks() / max(self._heap_after_reclaim, 1)
-        wanted = self._garbage_pending or self._startup_pending or grown > self._idle_growth
+        wanted = self._garbage_pending or grown > self._idle_growth
         if (idle and wanted) or grown > GROWTH_AT_MOST:
             self.reclaim()
 
     def reclaim(self) -> None:
         """One full collection over everything, frozen survivors included."""
-        self._garbage_pending = self._startup_pending = False
+        self._garbage_pending = False
         for release in self._release:
             release()
         gc.unfreeze()

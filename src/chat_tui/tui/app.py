@@ -175,7 +175,7 @@ class ChatApp(App[None]):
 
     def _tick_collector(self) -> None:
         screen = self.chat_screen
-        streaming = screen is not None and screen.streaming
+        streaming = screen is not None and screen.replying
         quiet = time.monotonic() - self._last_input > IDLE_SECONDS
         self.collector.tick(idle=quiet and not streaming)
 

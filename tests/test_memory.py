@@ -124,6 +124,25 @@ def test_start_up_garbage_waits_for_the_next_reclaim() -> None:
         collector.stop()
 
 
+def test_what_start_up_adds_after_starting_is_not_taken_for_garbage() -> None:
+    """The listing and the SDK's import go on after the collector starts; the heap they grow
+    is measured from the first idle moment, not taken for a reason to walk all of it."""
+    collector = Collector()
+    collector.start()
+    try:
+        listing = blocks(0.5)
+        collector.tick(idle=False)
+        collector.tick(idle=True)
+        collector.tick(idle=True)
+        assert collector.reclaims == 0
+        more = blocks(0.4)  # grown by a quarter since that idle moment
+        collector.tick(idle=True)
+        assert collector.reclaims == 1
+        del listing, more
+    finally:
+        collector.stop()
+
+
 def test_garbage_is_reclaimed_when_idle_or_at_the_next_burst(collector: Collector) -> None:
     before = collector.reclaims
     collector.garbage_left()

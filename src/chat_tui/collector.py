@@ -7,7 +7,9 @@ collections then walk only the youngest objects. What dies after being frozen in
 reference cycle (the views of a conversation left, the blocks a streaming reply replaced)
 is reclaimed by a real full collection when the app is idle (no input, no reply streaming)
 and either the app said much was dropped or the heap grew by a quarter (by more after
-reclaims that found little). Two drops without an idle moment between, or a heap grown
+reclaims that found little; counted from the first idle moment, as start-up's listing and
+imports go on after the collector starts). Every reclaim walks the whole heap, so none is
+made for start-up alone. Two drops without an idle moment between, or a heap grown
 fourfold, reclaim at once, so memory stays bounded.
 
 The heap is measured in allocated blocks (`sys.getallocatedblocks`, a walk over arenas),
@@ -44,6 +46,8 @@ class Collector:
         self.started = False
         self._stopped = False
         self._garbage_pending = False
+        self._starting = False
+        """Until the first idle moment: the heap start-up grows is its live data."""
         self._heap_after_reclaim = 0
         self._idle_growth = GROWTH_WHEN_IDLE
         self.reclaims = 0
@@ -62,6 +66,7 @@ class Collector:
         _active.add(self)
         gc.freeze()
         self._heap_after_reclaim = sys.getallocatedblocks()
+        self._starting = True
 
     def stop(self) -> None:
         """Give the process its usual collector back (tests run many apps in one process)."""
@@ -100,14 +105,20 @@ class Collector:
         """Call every second or so; `idle` when nobody is typing and nothing streams."""
         if not self.started:
             return
-        grown = sys.getallocatedblocks() / max(self._heap_after_reclaim, 1)
+        heap = sys.getallocatedblocks()
+        grown = heap / max(self._heap_after_reclaim, 1)
+        if idle and self._starting and not self._garbage_pending and grown <= GROWTH_AT_MOST:
+            # The listing and the SDK's import went on after `start`: what they added lives.
+            self._starting = False
+            self._heap_after_reclaim = heap
+            return
         wanted = self._garbage_pending or grown > self._idle_growth
         if (idle and wanted) or grown > GROWTH_AT_MOST:
             self.reclaim()
 
     def reclaim(self) -> None:
         """One full collection over everything, frozen survivors included."""
-        self._garbage_pending = False
+        self._garbage_pending = self._starting = False
         for release in self._release:
             release()
         gc.unfreeze()

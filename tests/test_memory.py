@@ -135,10 +135,33 @@ def test_what_start_up_adds_after_starting_is_not_taken_for_garbage() -> None:
         collector.tick(idle=True)
         collector.tick(idle=True)
         assert collector.reclaims == 0
-        more = blocks(0.4)  # grown by a quarter since that idle moment
+        more = blocks(0.4)  # grown by a quarter since that idle moment, and it lasts
+        collector.tick(idle=True)
         collector.tick(idle=True)
         assert collector.reclaims == 1
         del listing, more
+    finally:
+        collector.stop()
+
+
+def test_a_heap_grown_for_a_moment_is_not_walked_for_it() -> None:
+    """The index reads a batch of files in a thread, and the heap holds them for a moment:
+    growth asks for a reclaim only when it is still there at the next tick."""
+    collector = Collector()
+    collector.start()
+    try:
+        collector.tick(idle=True)  # start-up's growth is counted from here
+        batch = blocks(0.5)
+        collector.tick(idle=True)
+        del batch
+        collector.tick(idle=True)
+        assert collector.reclaims == 0
+        kept = blocks(0.5)
+        collector.tick(idle=True)
+        assert collector.reclaims == 0
+        collector.tick(idle=True)
+        assert collector.reclaims == 1
+        del kept
     finally:
         collector.stop()
 
@@ -224,6 +247,7 @@ def test_reclaims_that_find_little_make_idle_ones_rarer(collector: Collector) ->
     collector.reclaim()  # found plenty: idle growth of a quarter is enough again
     more = blocks(0.5)
     collector.tick(idle=True)
+    collector.tick(idle=True)  # still grown: it lasts
     assert collector.reclaims == before + 2
     del live, more
 

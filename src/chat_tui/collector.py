@@ -6,11 +6,11 @@ collection of the middle or the oldest generation is frozen (`gc.freeze`): Pytho
 collections then walk only the youngest objects. What dies after being frozen in a
 reference cycle (the views of a conversation left, the blocks a streaming reply replaced)
 is reclaimed by a real full collection when the app is idle (no input, no reply streaming)
-and either the app said much was dropped or the heap grew by a quarter (by more after
-reclaims that found little; counted from the first idle moment, as start-up's listing and
-imports go on after the collector starts). Every reclaim walks the whole heap, so none is
-made for start-up alone. Two drops without an idle moment between, or a heap grown
-fourfold, reclaim at once, so memory stays bounded.
+and either the app said much was dropped or the heap grew by a quarter and stayed so for
+a tick (by more after reclaims that found little; counted from the first idle moment, as
+start-up's listing and imports go on after the collector starts). Every reclaim walks the
+whole heap, so none is made for start-up alone. Two drops without an idle moment between,
+or a heap grown fourfold, reclaim at once, so memory stays bounded.
 
 The heap is measured in allocated blocks (`sys.getallocatedblocks`, a walk over arenas),
 not frozen objects: `gc.get_freeze_count` walks every frozen object. The figures behind
@@ -48,6 +48,8 @@ class Collector:
         self._garbage_pending = False
         self._starting = False
         """Until the first idle moment: the heap start-up grows is its live data."""
+        self._grown_at_last_tick = False
+        """Growth asks for an idle reclaim only when it lasts from one tick to the next."""
         self._heap_after_reclaim = 0
         self._idle_growth = GROWTH_WHEN_IDLE
         self.reclaims = 0
@@ -109,16 +111,18 @@ class Collector:
         grown = heap / max(self._heap_after_reclaim, 1)
         if idle and self._starting and not self._garbage_pending and grown <= GROWTH_AT_MOST:
             # The listing and the SDK's import went on after `start`: what they added lives.
-            self._starting = False
+            self._starting = self._grown_at_last_tick = False
             self._heap_after_reclaim = heap
             return
-        wanted = self._garbage_pending or grown > self._idle_growth
-        if (idle and wanted) or grown > GROWTH_AT_MOST:
+        # A batch of files the index holds for a moment is no reason to walk the heap.
+        lasting = grown > self._idle_growth and self._grown_at_last_tick
+        self._grown_at_last_tick = grown > self._idle_growth
+        if (idle and (self._garbage_pending or lasting)) or grown > GROWTH_AT_MOST:
             self.reclaim()
 
     def reclaim(self) -> None:
         """One full collection over everything, frozen survivors included."""
-        self._garbage_pending = self._starting = False
+        self._garbage_pending = self._starting = self._grown_at_last_tick = False
         for release in self._release:
             release()
         gc.unfreeze()

@@ -313,6 +313,11 @@ class ChatScreen(ConversationActions, Screen[None]):
         return bool(self._replies) or self._finishing > 0
 
     @property
+    def indexing(self) -> bool:
+        """Whether the sidebar's refresh runs: it may hold a batch of files read whole."""
+        return any(worker.group == "sidebar" and worker.is_running for worker in self.workers)
+
+    @property
     def approval_bar(self) -> ApprovalBar:
         return self.query_one(ApprovalBar)
 

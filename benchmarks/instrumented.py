@@ -19,7 +19,7 @@ Nothing in the app changes. From the outside this adds:
 
 Everything is written as JSON to `$CHAT_TUI_BENCH_PROBE` when the app exits.
 
-With `BENCH_STALLS=stalls.txt` (in the benchmark's own environment: the harness passes it
+With `BENCH_STALLS=/tmp/stalls.txt` (in the benchmark's own environment: the harness passes it
 on), a stall detector runs too: a task that beats every 4 ms and a thread that, while the
 beat is over 25 ms late, samples the event loop's thread's stack every few milliseconds.
 When the app exits it appends to that file the longest stalls with their stacks, which

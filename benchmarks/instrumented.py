@@ -18,12 +18,21 @@ Nothing in the app changes. From the outside this adds:
   the write in the saver's thread, each tagged checkpoint or not.
 
 Everything is written as JSON to `$CHAT_TUI_BENCH_PROBE` when the app exits.
+
+With `BENCH_STALLS=/tmp/stalls.txt` (in the benchmark's own environment: the harness passes it
+on), a stall detector runs too: a task that beats every 4 ms and a thread that, while the
+beat is over 25 ms late, samples the event loop's thread's stack every few milliseconds.
+When the app exits it appends to that file the longest stalls with their stacks, which
+functions the samples were in, and the collections of the garbage collector that
+overlapped them, to find what held the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
+import gc
 import json
 import os
 import socket
@@ -69,10 +78,122 @@ async def _probe() -> None:
                 RECORD["openai_ready"] = after
 
 
+class _StallDetector:
+    """Samples the event loop's thread while a heartbeat on the loop is late."""
+
+    BEAT = 0.004
+    LATE = 0.025
+    SAMPLE = 0.002
+    SHOWN = 15
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self.beat = time.monotonic()
+        self.late: dict[float, float] = {}
+        """Each late beat's previous beat → how late it came."""
+        self.samples: dict[float, list[list[str]]] = collections.defaultdict(list)
+        self.others: dict[float, collections.Counter[str]] = collections.defaultdict(
+            collections.Counter
+        )
+        self.collections: list[tuple[float, float, int]] = []
+        self._gc_started = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._tasks.add(loop.create_task(self._heartbeat()))
+        gc.callbacks.append(self._on_gc)
+        threading.Thread(target=self._watch, name="stall-watcher", daemon=True).start()
+        atexit.register(self.report)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            before = self.beat = time.monotonic()
+            await asyncio.sleep(self.BEAT)
+            late = time.monotonic() - before - self.BEAT
+            if late > self.LATE:
+                self.late[before] = late
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if threading.current_thread() is not _main_thread:
+            return
+        if phase == "start":
+            self._gc_started = time.monotonic()
+        else:
+            started = self._gc_started
+            self.collections.append((started, time.monotonic() - started, info["generation"]))
+
+    def _watch(self) -> None:
+        main_id = _main_thread.ident
+        while True:
+            time.sleep(self.SAMPLE)
+            beat = self.beat
+            if time.monotonic() - beat - self.BEAT <= self.LATE:
+                continue
+            frames = sys._current_frames()
+            self.samples[beat].append(_stack(frames.get(main_id)))  # type: ignore[arg-type]
+            for thread in threading.enumerate():
+                other = frames.get(thread.ident)  # type: ignore[arg-type]
+                if thread is not _main_thread and other is not None:
+                    leaf = " < ".join(reversed(_stack(other, 3)))
+                    self.others[beat][f"{thread.name}: {leaf}"] += 1
+
+    def report(self) -> None:
+        stalls = sorted(self.late.items(), key=lambda item: item[1], reverse=True)
+        total = sum(len(samples) for samples in self.samples.values())
+        lines = [
+            f"== pid {os.getpid()}: {len(stalls)} stalls over {self.LATE * 1000:.0f} ms, "
+            f"{total} samples; functions in the samples (share of samples):"
+        ]
+        functions: collections.Counter[str] = collections.Counter()
+        for samples in self.samples.values():
+            for sample in samples:
+                functions.update(set(sample))
+        for name, count in functions.most_common(40):
+            lines.append(f"  {100 * count / max(1, total):5.1f} %  {name}")
+        for beat, late in stalls[: self.SHOWN]:
+            ends = beat + self.BEAT + late
+            overlapping = [
+                f"gen{generation} {duration * 1000:.0f} ms"
+                for started, duration, generation in self.collections
+                if started < ends and started + duration > beat and duration > 0.002
+            ]
+            samples = self.samples.get(beat, [])
+            lines.append(
+                f"-- stall at {beat:.3f} (+{beat - RECORD['started']:.2f} s): "  # type: ignore
+                f"{late * 1000:.0f} ms late, {len(samples)} samples, "
+                f"collections: {', '.join(overlapping) or 'none'}"
+            )
+            stacks = collections.Counter(tuple(sample) for sample in samples)
+            for stack, count in stacks.most_common(3):
+                lines.append(f"   {count} sample(s):")
+                lines.extend(f"     {line}" for line in stack)
+            for other, count in self.others[beat].most_common(6):
+                lines.append(f"   other thread ({count}): {other}")
+        with self.output.open("a", encoding="utf-8") as file:
+            file.write("\n".join(lines) + "\n")
+
+
+def _stack(frame: object, depth: int = 40) -> list[str]:
+    """The innermost `depth` frames of a stack, outermost first, as "file:line function"."""
+    lines: list[str] = []
+    while frame is not None and len(lines) < depth:
+        code = frame.f_code  # type: ignore[attr-defined]
+        name = "/".join(Path(code.co_filename).parts[-2:])
+        lines.append(f"{name}:{frame.f_lineno} {code.co_name}")  # type: ignore[attr-defined]
+        frame = frame.f_back  # type: ignore[attr-defined]
+    return lines[::-1]
+
+
+_STALLS = os.environ.get("BENCH_STALLS")
+_detector = _StallDetector(Path(_STALLS)) if _STALLS else None
+
+
 class _ProbedPolicy(asyncio.DefaultEventLoopPolicy):
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
         loop = super().new_event_loop()
         loop.call_soon(lambda: loop.create_task(_probe()))
+        if _detector is not None:
+            loop.call_soon(_detector.start, loop)
         return loop
 
 

@@ -107,6 +107,26 @@ async def test_with_no_index_the_newest_are_listed_before_indexing_and_one_opens
         assert titles(app)[0] == "Topic 149"
 
 
+async def test_the_collector_finds_no_idle_moment_while_the_index_catches_up(
+    make_app, data_dir: Path, held_index: Gate
+) -> None:
+    """The index holds a batch of files it reads whole: a reclaim then walks the whole heap
+    and finds them alive."""
+    folder = data_dir / "conversations"
+    for n in range(20):
+        synced_conversation(folder, n)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: len(titles(app)) == 20, "every conversation listed")
+        app._last_input = 0.0  # nobody has typed for long
+        indexing, quiet = screen.indexing, app.quiet
+        held_index.open()
+        assert (indexing, quiet) == (True, False)
+        await wait_for(pilot, lambda: not screen.sidebar.status_text, "indexing to end")
+        await wait_for(pilot, lambda: app.quiet, "a quiet moment")
+
+
 async def test_search_says_what_it_has_covered_and_its_results_fill_in(
     make_app, data_dir: Path, held_index: Gate
 ) -> None:

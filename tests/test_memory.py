@@ -100,21 +100,68 @@ def test_after_the_app_the_exit_has_no_heap_left_to_walk(collector: Collector) -
     del kept
 
 
-def test_start_up_garbage_waits_for_the_first_idle_moment() -> None:
-    """Starting freezes the start-up heap at once and collects it only when nobody types:
-    a full collection of it, the SDK included, would hold up the first keys."""
+def test_start_up_garbage_waits_for_the_next_reclaim() -> None:
+    """Starting freezes the start-up heap at once; what of it is garbage (little) goes with
+    the next reclaim the app needs, not with one of its own: a full collection of a heap
+    holding the SDK and thousands of listed conversations would hold up the first keys."""
+    garbage = [Node() for _ in range(100)]
+    left = weakref.ref(garbage[0])
     collector = Collector()
     collector.start()
     try:
-        assert collector.reclaims == 0
+        del garbage
         assert gc.get_objects(generation=2) == []  # frozen, not walked by Python's collections
-        collector.garbage_left()  # one drop is no burst, start-up's garbage is not counted
         collector.tick(idle=False)
+        collector.tick(idle=True)
+        collector.tick(idle=True)
+        assert collector.reclaims == 0
+        assert left() is not None
+        collector.garbage_left()  # a conversation was left: its reclaim takes start-up's too
+        collector.tick(idle=True)
+        assert collector.reclaims == 1
+        assert left() is None
+    finally:
+        collector.stop()
+
+
+def test_what_start_up_adds_after_starting_is_not_taken_for_garbage() -> None:
+    """The listing and the SDK's import go on after the collector starts; the heap they grow
+    is measured from the first idle moment, not taken for a reason to walk all of it."""
+    collector = Collector()
+    collector.start()
+    try:
+        listing = blocks(0.5)
+        collector.tick(idle=False)
+        collector.tick(idle=True)
+        collector.tick(idle=True)
+        assert collector.reclaims == 0
+        more = blocks(0.4)  # grown by a quarter since that idle moment, and it lasts
+        collector.tick(idle=True)
+        collector.tick(idle=True)
+        assert collector.reclaims == 1
+        del listing, more
+    finally:
+        collector.stop()
+
+
+def test_a_heap_grown_for_a_moment_is_not_walked_for_it() -> None:
+    """The index reads a batch of files in a thread, and the heap holds them for a moment:
+    growth asks for a reclaim only when it is still there at the next tick."""
+    collector = Collector()
+    collector.start()
+    try:
+        collector.tick(idle=True)  # start-up's growth is counted from here
+        batch = blocks(0.5)
+        collector.tick(idle=True)
+        del batch
+        collector.tick(idle=True)
+        assert collector.reclaims == 0
+        kept = blocks(0.5)
+        collector.tick(idle=True)
         assert collector.reclaims == 0
         collector.tick(idle=True)
         assert collector.reclaims == 1
-        collector.tick(idle=True)
-        assert collector.reclaims == 1
+        del kept
     finally:
         collector.stop()
 
@@ -200,6 +247,7 @@ def test_reclaims_that_find_little_make_idle_ones_rarer(collector: Collector) ->
     collector.reclaim()  # found plenty: idle growth of a quarter is enough again
     more = blocks(0.5)
     collector.tick(idle=True)
+    collector.tick(idle=True)  # still grown: it lasts
     assert collector.reclaims == before + 2
     del live, more
 
@@ -349,3 +397,29 @@ async def test_a_streamed_reply_leaves_a_reclaim_for_the_next_idle_moment(
         assert app.screen.conversation.messages[-1].status == "complete"
         assert ended == [1]
         await wait_for(pilot, lambda: app.collector.reclaims > reclaims, "a reclaim")
+
+
+async def test_a_reply_is_busy_until_it_is_drawn_and_handed_to_the_collector(
+    make_app, fake: FakeOpenAI
+) -> None:
+    """Between its last chunk and its final render a reply is not streaming, and an idle
+    moment found there reclaimed the whole heap in the middle of drawing it, and again once
+    it ended."""
+    fake.add_text("A reply. " * 40, chunk=9)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.collector.started, "the collector to start")
+        screen = app.screen
+        busy_when_ended: list[bool] = []
+        reply_ended = app.collector.reply_ended
+
+        def note_and_pass_on() -> None:
+            busy_when_ended.append(screen.replying)
+            reply_ended()
+
+        app.collector.reply_ended = note_and_pass_on  # type: ignore[method-assign]
+        await send(pilot, "Tell me")
+        await settle(pilot)
+        assert screen.conversation.messages[-1].status == "complete"
+        assert busy_when_ended == [True]
+        assert not screen.replying

@@ -6,9 +6,11 @@ collection of the middle or the oldest generation is frozen (`gc.freeze`): Pytho
 collections then walk only the youngest objects. What dies after being frozen in a
 reference cycle (the views of a conversation left, the blocks a streaming reply replaced)
 is reclaimed by a real full collection when the app is idle (no input, no reply streaming)
-and either the app said much was dropped or the heap grew by a quarter (by more after
-reclaims that found little). Two drops without an idle moment between, or a heap grown
-fourfold, reclaim at once, so memory stays bounded.
+and either the app said much was dropped or the heap grew by a quarter and stayed so for
+a tick (by more after reclaims that found little; counted from the first idle moment, as
+start-up's listing and imports go on after the collector starts). Every reclaim walks the
+whole heap, so none is made for start-up alone. Two drops without an idle moment between,
+or a heap grown fourfold, reclaim at once, so memory stays bounded.
 
 The heap is measured in allocated blocks (`sys.getallocatedblocks`, a walk over arenas),
 not frozen objects: `gc.get_freeze_count` walks every frozen object. The figures behind
@@ -44,17 +46,20 @@ class Collector:
         self.started = False
         self._stopped = False
         self._garbage_pending = False
-        self._startup_pending = False
-        """Start-up's garbage waits for the first idle moment (never for a burst)."""
+        self._starting = False
+        """Until the first idle moment: the heap start-up grows is its live data."""
+        self._grown_at_last_tick = False
+        """Growth asks for an idle reclaim only when it lasts from one tick to the next."""
         self._heap_after_reclaim = 0
         self._idle_growth = GROWTH_WHEN_IDLE
         self.reclaims = 0
 
     def start(self) -> None:
-        """Freeze what start-up made (imports, styles, screen); what of it is garbage is
-        collected at the first idle moment. A full collection now, with the SDK just
-        imported, would hold the event loop for tens of milliseconds while the person may
-        be typing their first prompt."""
+        """Freeze what start-up made (imports, styles, screen, the sidebar's rows); what of
+        it is garbage, little, goes with the next reclaim the app needs anyway. A full
+        collection of its own, now or at the first idle moment, would walk the whole heap
+        (the SDK, thousands of listed conversations) while the person may be typing their
+        first prompt."""
         if self.started or self._stopped:
             return
         self.started = True
@@ -63,7 +68,7 @@ class Collector:
         _active.add(self)
         gc.freeze()
         self._heap_after_reclaim = sys.getallocatedblocks()
-        self._startup_pending = True
+        self._starting = True
 
     def stop(self) -> None:
         """Give the process its usual collector back (tests run many apps in one process)."""
@@ -102,14 +107,22 @@ class Collector:
         """Call every second or so; `idle` when nobody is typing and nothing streams."""
         if not self.started:
             return
-        grown = sys.getallocatedblocks() / max(self._heap_after_reclaim, 1)
-        wanted = self._garbage_pending or self._startup_pending or grown > self._idle_growth
-        if (idle and wanted) or grown > GROWTH_AT_MOST:
+        heap = sys.getallocatedblocks()
+        grown = heap / max(self._heap_after_reclaim, 1)
+        if idle and self._starting and not self._garbage_pending and grown <= GROWTH_AT_MOST:
+            # The listing and the SDK's import went on after `start`: what they added lives.
+            self._starting = self._grown_at_last_tick = False
+            self._heap_after_reclaim = heap
+            return
+        # A batch of files the index holds for a moment is no reason to walk the heap.
+        lasting = grown > self._idle_growth and self._grown_at_last_tick
+        self._grown_at_last_tick = grown > self._idle_growth
+        if (idle and (self._garbage_pending or lasting)) or grown > GROWTH_AT_MOST:
             self.reclaim()
 
     def reclaim(self) -> None:
         """One full collection over everything, frozen survivors included."""
-        self._garbage_pending = self._startup_pending = False
+        self._garbage_pending = self._starting = self._grown_at_last_tick = False
         for release in self._release:
             release()
         gc.unfreeze()

@@ -177,10 +177,15 @@ class ChatApp(App[None]):
         await super().on_event(event)
 
     def _tick_collector(self) -> None:
+        self.collector.tick(idle=self.quiet)
+
+    @property
+    def quiet(self) -> bool:
+        """Nobody types, no reply streams or is being drawn, the index is not catching up:
+        the moment for the collector's reclaims, which walk the whole heap."""
         screen = self.chat_screen
-        streaming = screen is not None and screen.streaming
-        quiet = time.monotonic() - self._last_input > IDLE_SECONDS
-        self.collector.tick(idle=quiet and not streaming)
+        busy = screen is not None and (screen.replying or screen.indexing)
+        return not busy and time.monotonic() - self._last_input > IDLE_SECONDS
 
     async def on_unmount(self) -> None:
         self.collector.stop()

@@ -260,6 +260,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         self.conversation = Conversation()
         """The conversation shown in the log (not on disk until its first message)."""
         self._replies: dict[str, ReplyState] = {}
+        self._finishing = 0
+        """Replies that ended and are still being drawn and saved."""
         self.cache = ConversationCache()
         """Conversations a reply streams into, and the last ones left."""
         self._summaries: list[ConversationSummary] = []
@@ -306,6 +308,18 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
     def streaming(self) -> bool:
         """Whether any reply is streaming (in this conversation or another)."""
         return bool(self._replies)
+
+    @property
+    def replying(self) -> bool:
+        """Whether a reply streams or one that ended is still being drawn: the collector's
+        idle moment waits for both, so one reclaim follows a reply, not one in the middle
+        of its final render and another after it."""
+        return bool(self._replies) or self._finishing > 0
+
+    @property
+    def indexing(self) -> bool:
+        """Whether the sidebar's refresh runs: it may hold a batch of files read whole."""
+        return any(worker.group == "sidebar" and worker.is_running for worker in self.workers)
 
     @property
     def approval_bar(self) -> ApprovalBar:
@@ -1134,6 +1148,13 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         return f"Streaming… {elapsed:.1f} s · {words:,} words  (Esc to stop)"
 
     async def _finish_reply(self, state: ReplyState) -> None:
+        self._finishing += 1
+        try:
+            await self._end_reply(state)
+        finally:
+            self._finishing -= 1
+
+    async def _end_reply(self, state: ReplyState) -> None:
         """Save and mark the ended reply; a failure to draw it is reported, not fatal."""
         conversation = state.conversation
         self._replies.pop(conversation.id, None)

@@ -245,6 +245,22 @@ async def test_a_growing_reply_is_laid_out_once_per_change_of_height(
         assert len(passes) == layouts
 
 
+async def test_a_sidebar_refresh_that_changes_nothing_lays_nothing_out(
+    store: ConversationStore, make_app
+) -> None:
+    """The directory watcher refreshes the sidebar whenever another window saves: when the
+    list and the line under the search box stay as they were, the screen is not laid out
+    again (the paragraph test above met one such pass when the first look came late)."""
+    app = make_app(open_conversation=first_words(store).id)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.query(ChunkFrame)), "a chunk")
+        await settle(pilot)
+        passes = counted_reflows(app)
+        app.screen.refresh_sidebar()
+        await settle(pilot)
+        assert passes == []
+
+
 async def test_replying_in_a_long_conversation_does_not_spell_it_out(
     store: ConversationStore, fake: FakeOpenAI, make_app
 ) -> None:

@@ -52,6 +52,14 @@ async def open_picker(pilot) -> ModelPicker:
     return pilot.app.screen
 
 
+async def set_in_picker(pilot, field: str, value: str) -> None:
+    """Open the picker, type `value` into the setting `field`, and apply."""
+    picker = await open_picker(pilot)
+    picker.query_one(f"#setting-{field}", Input).value = value
+    picker.query_one("#apply").press()
+    await settle(pilot)
+
+
 async def test_the_picker_refuses_a_bad_temperature_and_sends_a_good_one(
     fake: FakeOpenAI, make_app, data_dir: Path
 ) -> None:
@@ -97,16 +105,14 @@ async def test_emptying_a_field_unsets_it_and_config_defaults_show_and_apply(
         assert "top_p 0.5 · seed 8" in top_bar(app)
         picker = await open_picker(pilot)
         assert picker.query_one("#setting-top_p", Input).placeholder == "0.5"
-        picker.query_one("#setting-top_p", Input).value = "0.9"
-        picker.query_one("#apply").press()
-        await settle(pilot)
+        await pilot.press("escape")
+        await set_in_picker(pilot, "top_p", "0.9")
         await send(pilot, "one")
         await settle(pilot)
         picker = await open_picker(pilot)
         assert picker.query_one("#setting-top_p", Input).value == "0.9"
-        picker.query_one("#setting-top_p", Input).value = ""
-        picker.query_one("#apply").press()
-        await settle(pilot)
+        await pilot.press("escape")
+        await set_in_picker(pilot, "top_p", "")
         await send(pilot, "two")
         await settle(pilot)
     first, second = (r.body for r in fake.chat_requests)
@@ -150,10 +156,7 @@ async def test_save_current_writes_the_preset_and_leaves_the_rest_of_the_file(
 ) -> None:
     app = make_app(settings_with_config(fake.base_url, PRESETS))
     async with app.run_test(size=SIZE) as pilot:
-        picker = await open_picker(pilot)
-        picker.query_one("#setting-seed", Input).value = "5"
-        picker.query_one("#apply").press()
-        await settle(pilot)
+        await set_in_picker(pilot, "seed", "5")
         await run_palette_command(pilot, "preset: save current")
         await wait_for_screen(pilot, RenameDialog)
         await type_text(pilot, "not simple!")

@@ -110,6 +110,8 @@ class Plan:
     """Earlier messages neither sent nor stood for by the summary."""
     tokens: int
     """The request's estimated size."""
+    costs: list[int]
+    """Estimated tokens of what each message of the path adds (`Conversation.api_turns`)."""
 
 
 def plan_request(
@@ -146,22 +148,20 @@ def plan_request(
                 if path[position].role == "user":
                     start = position
     messages = [*system, *(m for turn in turns[start:] for m in turn)]
-    return Plan(messages, start, start > covered, estimate_tokens(messages))
+    return Plan(messages, start, start > covered, estimate_tokens(messages), costs)
 
 
 def in_context(conversation: Conversation, window: int | None) -> int:
     """Roughly the tokens the next request would take before its new prompt: what the server
     counted for the last reply (prompt and reply), plus an estimate of what came after it;
     the estimate alone when no reply reported its usage."""
-    parts = estimated_parts(conversation)
-    plan = plan_request(conversation, None, window, parts=parts)
+    plan = plan_request(conversation, None, window, parts=estimated_parts(conversation))
     path = conversation.messages
-    for position in range(len(path) - 1, plan.first_sent - 1, -1):
+    for position in range(len(plan.costs) - 1, plan.first_sent - 1, -1):
         usage = path[position].usage
         if path[position].role == "assistant" and usage and usage.prompt_tokens:
-            since = conversation.api_turns(None, parts)[position + 1 :]
             counted = usage.prompt_tokens + (usage.completion_tokens or 0)
-            return counted + sum(estimate_tokens(turn) for turn in since)
+            return counted + sum(plan.costs[position + 1 :])
     return plan.tokens
 
 

@@ -116,3 +116,43 @@ async def test_still_needed_textual_6666_a_recomposed_footer_keeps_its_keys_watc
         pruned = compact_watchers(footer)
     assert 0 < first < piled_up
     assert pruned <= first
+
+
+def _freed_only_by_the_collector(make_lines) -> list[object]:
+    """The strips that `make_lines` leaves which only the cyclic collector can free."""
+    import gc
+
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        make_lines(Strip([Segment("a line")], 6))
+        gc.collect()
+        return [thing for thing in gc.garbage if isinstance(thing, Strip)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def test_still_needed_a_strip_divided_or_cropped_whole_references_itself() -> None:
+    """Textual caches the strip itself in the strip: a cycle, every line of every frame."""
+    divide = textual_compat._original_divide
+    crop_extend = textual_compat._original_crop_extend
+    assert _freed_only_by_the_collector(lambda strip: divide(strip, [6])) != []
+    assert _freed_only_by_the_collector(lambda strip: crop_extend(strip, 0, 6, None)) != []
+
+
+def test_strips_divided_or_cropped_whole_are_freed_when_dropped() -> None:
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    textual_compat.strips_without_self_references()
+    assert _freed_only_by_the_collector(lambda strip: strip.divide([6])) == []
+    assert _freed_only_by_the_collector(lambda strip: strip.crop_extend(0, 6, None)) == []
+    strip = Strip([Segment("a line")], 6)
+    assert strip.divide([6]) == [strip]
+    assert strip.crop_extend(0, 6, None) is strip
+    assert [part.text for part in strip.divide([2, 6])] == ["a ", "line"]
+    assert strip.crop_extend(2, 8, None).text == "line  "

@@ -38,7 +38,12 @@ from chat_tui.tui.commands import (
     ThemeCommands,
 )
 from chat_tui.tui.messages import CopyRequested, ViewsReplaced
-from chat_tui.tui.textual_compat import app_keymap, lay_out_once, release_style_caches
+from chat_tui.tui.textual_compat import (
+    app_keymap,
+    lay_out_once,
+    release_style_caches,
+    strips_without_self_references,
+)
 
 if TYPE_CHECKING:
     from chat_tui.tools.toolbox import Toolbox
@@ -146,6 +151,7 @@ class ChatApp(App[None]):
         self._signals = signals.QuitSignals(self.quit_on_signal, self.emergency_exit)
         self.collector = Collector(release=[release_style_caches])
         lay_out_once()
+        strips_without_self_references()
         self._last_input = time.monotonic()
 
     def get_default_screen(self) -> Screen[None]:

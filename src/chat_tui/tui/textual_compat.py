@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.geometry import Size
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, TextArea
 
 if TYPE_CHECKING:
+    from rich.style import Style
     from textual.app import App, ComposeResult
     from textual.content import Content
     from textual.widgets.markdown import MarkdownBlock, MarkdownFence
@@ -109,6 +111,39 @@ def lay_out_once() -> None:
     shared by every app in the process.
     """
     Widget._size_updated = _size_updated_without_relayout  # type: ignore[method-assign]
+
+
+_original_divide = Strip.divide
+_original_crop_extend = Strip.crop_extend
+
+
+def _divide_without_self_reference(self: Strip, cuts: Iterable[int]) -> Sequence[Strip]:
+    cuts = list(cuts)
+    if [cut for cut in cuts if cut <= self.cell_length] == [self.cell_length]:
+        return [self]
+    return _original_divide(self, cuts)
+
+
+def _crop_extend_without_self_reference(
+    self: Strip, start: int, end: int, style: Style | None
+) -> Strip:
+    if start == 0 and end == self.cell_length:
+        return self
+    return _original_crop_extend(self, start, end, style)
+
+
+def strips_without_self_references() -> None:
+    """Rendered lines freed when they are dropped, not left for a full collection.
+
+    `Strip.divide` at the strip's own length and `Strip.crop_extend` over its own width
+    return the strip itself, and cache that answer in the strip: every such line is then a
+    reference cycle, which only the cyclic collector frees. Every frame of the compositor
+    makes them, so a reply streamed at a reading rate left tens of thousands of them (with
+    seven caches each) for the collector's reclaims to walk and free. These return the same
+    strip without caching it. Idempotent: it patches the `Strip` class, once per process.
+    """
+    Strip.divide = _divide_without_self_reference  # type: ignore[method-assign]
+    Strip.crop_extend = _crop_extend_without_self_reference  # type: ignore[method-assign]
 
 
 def release_style_caches() -> None:

@@ -190,17 +190,34 @@ def test_what_a_reply_left_frozen_is_reclaimed_at_the_next_idle_moment(
     collector: Collector,
 ) -> None:
     before = collector.reclaims
+    start = collector.heap()
     garbage = [Node() for _ in range(1000)]
+    grown = blocks(0.6)  # the reply's frames grew the heap by more than half
     gc.collect(1)  # alive during a collection: frozen, as a streaming frame's objects are
     del garbage
-    collector.reply_ended()
+    collector.reply_ended(start)
     collector.tick(idle=False)  # the person types
-    collector.reply_ended()  # another reply ends meanwhile: still not now
+    collector.reply_ended(start)  # another reply ends meanwhile: still not now
     assert collector.reclaims == before
     collector.tick(idle=True)
     assert collector.reclaims == before + 1
     collector.tick(idle=True)
     assert collector.reclaims == before + 1
+    del grown
+
+
+def test_a_reply_that_grew_the_heap_little_leaves_no_reclaim(collector: Collector) -> None:
+    """A short reply in a long conversation: a reclaim would walk the whole heap to free
+    a few per cent of it."""
+    before = collector.reclaims
+    collector.tick(idle=True)  # start-up is over
+    start = collector.heap()
+    grown = blocks(0.2)  # its widgets, and a little garbage
+    collector.reply_ended(start)
+    collector.tick(idle=True)
+    collector.tick(idle=True)
+    assert collector.reclaims == before
+    del grown
 
 
 def blocks(share: float) -> list[object]:
@@ -293,9 +310,9 @@ def calls_of(collector: Collector, name: str) -> list[int]:
     calls: list[int] = []
     method = getattr(collector, name)
 
-    def count_and_pass_on() -> None:
+    def count_and_pass_on(*args: object) -> None:
         calls.append(1)
-        method()
+        method(*args)
 
     setattr(collector, name, count_and_pass_on)
     return calls
@@ -303,7 +320,8 @@ def calls_of(collector: Collector, name: str) -> list[int]:
 
 async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_app, store) -> None:
     """The app learns that the log dropped its views however the switch was asked for (a
-    sidebar choice runs in the screen's own handler), and two drops reclaim at once."""
+    sidebar choice runs in the screen's own handler), and two drops reclaim at once. The
+    empty log the app starts with drops nothing: leaving it asks for no reclaim."""
     from chat_tui.tui.widgets.conversation_list import ConversationList
 
     two_conversations(store, "first question")
@@ -314,7 +332,7 @@ async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_a
         reclaims = app.collector.reclaims
         listing = app.query_one(ConversationList)
         await wait_for(pilot, lambda: len(listing.rows) == 2, "two rows")
-        for title in ("First", "Second"):
+        for title in ("First", "Second", "First"):
             row = [r.title for r in listing.rows].index(title)
             listing.focus()  # (opening one gives the focus to the input box)
             await pilot.pause()
@@ -322,6 +340,8 @@ async def test_choosing_a_conversation_in_the_sidebar_tells_the_collector(make_a
             await wait_for(pilot, lambda title=title: app.screen.conversation.title == title, title)
         await wait_for(pilot, lambda: len(drops) == 2, "two drops")
         assert app.collector.reclaims > reclaims
+        await settle(pilot)
+        assert len(drops) == 2
 
 
 async def test_switching_back_reuses_a_conversation_unless_its_file_changed(
@@ -381,22 +401,29 @@ async def test_the_footer_keys_a_focus_change_replaces_are_freed(make_app) -> No
         assert [key for key in keys if key() is not None] == []
 
 
-async def test_a_streamed_reply_leaves_a_reclaim_for_the_next_idle_moment(
+async def test_a_streamed_reply_hands_the_collector_the_heap_it_started_with(
     make_app, fake: FakeOpenAI
 ) -> None:
-    """What the reply's frames left frozen is reclaimed once it is done, not only after the
-    heap has grown by a quarter or more."""
+    """What the reply's frames left frozen is reclaimed once it is done if the reply grew
+    the heap by a quarter (the unit tests above): the heap is measured as it starts."""
     fake.add_text("A reply. " * 40, chunk=9)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.collector.started, "the collector to start")
-        ended = calls_of(app.collector, "reply_ended")
-        reclaims = app.collector.reclaims
+        heaps: list[int] = []
+        reply_ended = app.collector.reply_ended
+
+        def note_and_pass_on(heap_at_start: int) -> None:
+            heaps.append(heap_at_start)
+            reply_ended(heap_at_start)
+
+        app.collector.reply_ended = note_and_pass_on  # type: ignore[method-assign]
+        before = app.collector.heap()
         await send(pilot, "Tell me")
         await settle(pilot)
         assert app.screen.conversation.messages[-1].status == "complete"
-        assert ended == [1]
-        await wait_for(pilot, lambda: app.collector.reclaims > reclaims, "a reclaim")
+        assert len(heaps) == 1
+        assert 0.8 * before < heaps[0] < 1.2 * before
 
 
 async def test_a_reply_is_busy_until_it_is_drawn_and_handed_to_the_collector(
@@ -413,9 +440,9 @@ async def test_a_reply_is_busy_until_it_is_drawn_and_handed_to_the_collector(
         busy_when_ended: list[bool] = []
         reply_ended = app.collector.reply_ended
 
-        def note_and_pass_on() -> None:
+        def note_and_pass_on(heap_at_start: int) -> None:
             busy_when_ended.append(screen.replying)
-            reply_ended()
+            reply_ended(heap_at_start)
 
         app.collector.reply_ended = note_and_pass_on  # type: ignore[method-assign]
         await send(pilot, "Tell me")

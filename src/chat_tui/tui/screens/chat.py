@@ -119,6 +119,8 @@ class ReplyState:
     """The call running now, and since when."""
     ui: asyncio.Task[None] | None = None
     """The last change to the log this reply asked for; they run one after another."""
+    heap_at_start: int = 0
+    """The heap's size as it started, for the collector to see what the reply left."""
 
 
 class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
@@ -906,7 +908,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             if conversation is self.conversation:
                 await self.log_view.truncate(replacing)
         index = len(conversation.messages) - 1
-        state = ReplyState(conversation, reply, index)
+        state = ReplyState(conversation, reply, index, heap_at_start=self.chat_app.collector.heap())
         self._replies[conversation.id] = state
         self.cache.hold_streaming(conversation)
         if conversation is self.conversation:
@@ -1196,7 +1198,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         if conversation is self.conversation:
             self._show_idle_status()
             self.update_top_bar()
-        self.chat_app.collector.reply_ended()
+        self.chat_app.collector.reply_ended(state.heap_at_start)
 
     def _attach_reply(self, state: ReplyState) -> None:
         view = self.log_view.view_for(state.index)

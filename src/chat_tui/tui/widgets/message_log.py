@@ -57,6 +57,7 @@ class MessageLog(VerticalScroll, can_focus=True):
         """Replace the log with `messages` (only the newest `FIRST_PAGE` mount now)."""
         self._messages = messages
         self._first_mounted = max(0, len(messages) - FIRST_PAGE)
+        dropped = bool(self.query_children(MessageView))
         with self.app.batch_update():
             await self.remove_children()
             if not messages and placeholder:
@@ -70,9 +71,11 @@ class MessageLog(VerticalScroll, can_focus=True):
                 await self.mount_all(views)
         self.anchor()
         self._refold_soon()
-        # Sent by the log itself: Textual stops a message at the pump that was running when
-        # it was made, and `show` runs in the screen's handlers, so it never reached the app.
-        self.post_message(ViewsReplaced().set_sender(self))
+        if dropped:  # an empty log left nothing for the collector to reclaim
+            # Sent by the log itself: Textual stops a message at the pump that was running
+            # when it was made, and `show` runs in the screen's handlers, so it never
+            # reached the app.
+            self.post_message(ViewsReplaced().set_sender(self))
 
     async def append(self, message: Message, index: int) -> MessageView | None:
         """Add a view for a message just added to the conversation (none for a tool result

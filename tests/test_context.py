@@ -231,6 +231,19 @@ def test_llama_cpp_props_tell_the_window_before_the_first_request(
     assert len(request.messages) < len(LONG) + 1
 
 
+def test_a_short_first_request_does_not_wait_for_the_server_to_say_its_window(
+    ask: Ask, fake: FakeOpenAI
+) -> None:
+    """The window is asked for (llama.cpp's /props, then Ollama's /api/show) beside a request
+    that fits any window, not before it."""
+    fake.props_held = True
+    code, out, _ = ask("Hello", "--model", "m")
+    assert (code, out) == (0, "Echo: Hello\n")
+    paths = [request.path for request in fake.requests]
+    assert "/props" in paths
+    assert "/api/show" not in paths[: paths.index("/v1/chat/completions")]
+
+
 # -- a stream that ends empty --------------------------------------------------------------
 
 

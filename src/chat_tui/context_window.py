@@ -270,7 +270,11 @@ class ContextWindows:
         if remembered or _key(server, model) in self._asked:
             return remembered
         self._asked.add(_key(server, model))
-        reported = await self._ask(client, model)
+        try:
+            reported = await self._ask(client, model)
+        except asyncio.CancelledError:  # the reply ended first: the next one asks again
+            self._asked.discard(_key(server, model))
+            raise
         if reported is not None:
             await asyncio.to_thread(self.memory.remember, server, model, reported)
         return reported

@@ -14,6 +14,7 @@ sends again, once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -33,6 +34,11 @@ MESSAGE_OVERHEAD = 4
 REPLY_RESERVE = 2048
 """Tokens left for the reply when no `max_tokens` says how long it may be (at most a quarter
 of the window, so a small window still carries some conversation)."""
+SMALLEST_WINDOW = 2048
+"""No server in use starts with a smaller context window (Ollama's smallest default): a
+request that fits in it, with its reply's room, is sent at once while the window is still
+being asked for (a first prompt does not wait for two more requests); a server that refuses
+it anyway teaches the window, as below."""
 REFITTED = "The conversation is longer than"
 """How the notice of a request sent again with fewer messages begins."""
 IMAGE_TOKENS = 1024
@@ -211,46 +217,55 @@ async def stream_within(
     settings = settings or Generation()
     max_tokens = settings.max_tokens
     upto = len(conversation.messages) - 1
-    window = await windows.window_for(client, model)
     # The tools' descriptions take their share of the window on every request.
     offered = text_tokens(json.dumps(tools, ensure_ascii=False)) if tools else 0
-    if window is not None:
-        window = max(window - offered, 1)
-    plan = plan_request(conversation, upto, window, max_tokens=max_tokens, parts=parts)
-    _mark(reply, conversation, plan)
-    on_fitted(reply)
-    refused: ChatError | None = None
+    window = windows.known(client, model)
+    learning = None if window else asyncio.ensure_future(windows.window_for(client, model))
     try:
+        plan = plan_request(conversation, upto, None, max_tokens=max_tokens, parts=parts)
+        room = reply_reserve(SMALLEST_WINDOW, max_tokens)
+        if learning is not None and plan.tokens + offered + room > SMALLEST_WINDOW:
+            window = await learning
+        if window is not None:
+            window = max(window - offered, 1)
+            plan = plan_request(conversation, upto, window, max_tokens=max_tokens, parts=parts)
+        _mark(reply, conversation, plan)
+        on_fitted(reply)
+        refused: ChatError | None = None
+        try:
+            async with contextlib.aclosing(
+                client.stream_reply(plan.messages, model, tools, settings)
+            ) as first:
+                async for event in first:
+                    yield event
+        except ChatError as error:
+            if error.kind != "context_length":
+                raise
+            refused = error
+        if refused is None:
+            return
+        learned = refused.window
+        if learned is not None:
+            await windows.learn(client, model, learned)
+        smaller = max(learned - offered, 1) if learned else math.floor(plan.tokens * RETRY_SHARE)
+        retry = plan_request(conversation, upto, smaller, max_tokens=max_tokens, parts=parts)
+        if retry.first_sent <= plan.first_sent:
+            raise refused  # nothing more could be left out: the newest prompt alone is too long
+        _mark(reply, conversation, retry)
+        on_fitted(reply)
+        size = f" ({learned:,} tokens)" if learned else ""
+        yield Notice(
+            f"{REFITTED} {model}'s context{size}: sent again with the "
+            "newest messages that fit; earlier ones are not sent to the model"
+        )
         async with contextlib.aclosing(
-            client.stream_reply(plan.messages, model, tools, settings)
-        ) as first:
-            async for event in first:
+            client.stream_reply(retry.messages, model, tools, settings)
+        ) as second:
+            async for event in second:
                 yield event
-    except ChatError as error:
-        if error.kind != "context_length":
-            raise
-        refused = error
-    if refused is None:
-        return
-    learned = refused.window
-    if learned is not None:
-        await windows.learn(client, model, learned)
-    smaller = max(learned - offered, 1) if learned else math.floor(plan.tokens * RETRY_SHARE)
-    retry = plan_request(conversation, upto, smaller, max_tokens=max_tokens, parts=parts)
-    if retry.first_sent <= plan.first_sent:
-        raise refused  # nothing more could be left out: the newest prompt alone is too long
-    _mark(reply, conversation, retry)
-    on_fitted(reply)
-    size = f" ({learned:,} tokens)" if learned else ""
-    yield Notice(
-        f"{REFITTED} {model}'s context{size}: sent again with the "
-        "newest messages that fit; earlier ones are not sent to the model"
-    )
-    async with contextlib.aclosing(
-        client.stream_reply(retry.messages, model, tools, settings)
-    ) as second:
-        async for event in second:
-            yield event
+    finally:
+        if learning is not None and not learning.done():
+            learning.cancel()  # a short reply, or a stopped one: no request outlives it
 
 
 NEAR_FULL = 0.8

@@ -183,6 +183,9 @@ class FakeOpenAI:
         its `max_tokens` exceed it is answered 400 with OpenAI's wording and code."""
         self.props: dict[str, Any] | None = None
         """When set, `GET /props` (at the server's root, as llama.cpp) answers this."""
+        self.props_held = False
+        """When set, `GET /props` is answered only once the server stops (or the client
+        hangs up): a server slow to say its window."""
         self.rejects_images: ImageRefusal | None = None
         """When set, a chat request carrying an image is answered as that server answers
         for a model that cannot read images."""
@@ -456,6 +459,12 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 ]
                 self._send_json(200, {"object": "list", "data": data})
                 return
+            if self.path.rstrip("/") == "/props" and fake.props_held:
+                try:
+                    self._wait_for(fake.release, 60)
+                except (_HungUp, OSError):
+                    self.close_connection = True
+                    return
             if self.path.rstrip("/") == "/props" and fake.props is not None:
                 self._send_json(200, fake.props)
                 return

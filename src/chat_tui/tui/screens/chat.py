@@ -286,6 +286,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         self._unstored: dict[str, PendingAttachment] = {}
         """The bytes of those attached from a file, by digest, until they are stored."""
         self._markdown_preloaded = False
+        self._client_prepared = False
         self._coverage: tuple[int, int] | None = None
         """(conversations indexed, conversations) while the index catches up."""
 
@@ -340,11 +341,17 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         self.set_interval(WATCH_SECONDS, self._watch_directory)
         self.set_interval(1.0, self._save_draft_if_changed)
         self.set_interval(30, self.sidebar.conversation_list.refresh)  # "5 min ago" ages
-        self.call_after_refresh(self._prepare_client)
 
     def _prepare_client(self) -> None:
-        """Importing the SDK takes about a second: begin once the first screen is up and
-        idle, so neither the first paint nor the first request waits for it."""
+        """Importing the SDK takes about a second: begin once the first screen is up and the
+        first conversations are listed, so that neither the first paint nor the first
+        request waits for it, and the listing does not either. The sidebar's thread reads
+        thousands of files' metadata, and each call gives up the interpreter: beside an
+        import that holds it, each waits a switch interval for it back (the first listing
+        of 10,000 conversations without an index took 0.46 s instead of 0.04 s)."""
+        if self._client_prepared:
+            return
+        self._client_prepared = True
         if self._configured:
             self.chat_app.client_for(self.conversation.provider).prepare()
 
@@ -628,6 +635,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             self._show_coverage(coverage)
         self._report_problems(problems)
         self._report_cannot_save()
+        self._prepare_client()
 
     def _show_hits(self, hits: list[SearchHit]) -> None:
         self.sidebar.set_rows([_row(hit.summary, hit.snippet) for hit in hits])

@@ -18,7 +18,7 @@ from chat_tui.safetext import markdown_text
 from chat_tui.tui.widgets.code_block import ReplyMarkdown
 from chat_tui.tui.widgets.message_view import ChunkFrame, MessageView
 from tests.support.loopback import FakeOpenAI
-from tests.support.pilot import SIZE, send, settle
+from tests.support.pilot import SIZE, eventually, send, settle
 
 LISTS = (
     "Intro paragraph with *emphasis* and `code`.\n\n"
@@ -83,7 +83,13 @@ async def test_markdown_appended_in_pieces_is_the_markdown_updated_at_once(
                 await pilot.pause()  # a frame now and then: mounted blocks are updated
         await whole.update(text)
         await textuals.update(text)
-        await pilot.pause()
+        # Laid out by the next screen update or so (later on a loaded machine).
+        await eventually(
+            pilot,
+            lambda: (
+                tree(streamed) == tree(whole) and (name != "lists" or whole.size == textuals.size)
+            ),
+        )
         assert tree(streamed) == tree(whole)
         if name == "lists":  # (no code blocks, which have a header line of their own)
             assert whole.size == textuals.size

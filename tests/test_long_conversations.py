@@ -193,6 +193,43 @@ async def test_typing_while_a_reply_streams_tells_its_renderer(fake: FakeOpenAI,
         await settle(pilot)
 
 
+async def test_while_the_person_types_the_reply_is_drawn_just_after_a_key(
+    fake: FakeOpenAI, make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key that arrives during a frame waits for it: while the person types, frames follow
+    their keys' echoes instead of coming at any moment. (Typing counts for a minute here,
+    so nothing but a key brings the next frame.)"""
+    from chat_tui.tui.widgets import message_view
+
+    monkeypatch.setattr(message_view, "TYPING_SECONDS", 60.0)
+    fake.add(deltas=["First words. ", "more "], endless=True, rate=40)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Question")
+        await wait_for(pilot, lambda: "First words" in visible_text(app), "the reply")
+
+        def shown() -> int:
+            return sum(len(frame.markdown.source) for frame in app.query(ChunkFrame))
+
+        async def after_chunks(count: int) -> None:
+            sent = len(fake.sent_at) + count
+            await wait_for(pilot, lambda: len(fake.sent_at) >= sent, f"{count} more chunks")
+
+        await pilot.press("x")
+        still = False
+        for _ in range(10):  # the key's own frame may still come: until the text stays
+            before = shown()
+            await after_chunks(30)  # three quarters of a second of text
+            if shown() == before:
+                still = True
+                break
+        assert still, "the reply kept being drawn with no key pressed"
+        await pilot.press("y")
+        await wait_for(pilot, lambda: shown() > before, "the frame after the key")
+        await pilot.press("escape")
+        await settle(pilot)
+
+
 def counted_reflows(app) -> list[tuple[object, ...]]:
     """A list that grows by one at each layout pass of the app's screen."""
     compositor = app.screen._compositor

@@ -53,7 +53,8 @@ TYPING_FRAME_SECONDS = 0.3
 """... and this often while the person types: a key that arrives during a frame waits for
 it (30-50 ms), so fewer frames while typing keep the echo quick."""
 TYPING_SECONDS = 0.5
-"""How long after a key the person counts as typing."""
+"""How long after a key the person counts as typing; while they do, a frame also waits (up
+to this long) for their next key's echo to be drawn, and follows it (see `_pace`)."""
 REFRESH_TIMEOUT = 1.0
 STOP_TIMEOUT = 2.0
 
@@ -264,6 +265,7 @@ class ReplyRenderer:
         self._chunk_start = ([0, *cuts_after(text_so_far)])[-1]
         self._shown = len(text_so_far)
         self._typed_at = -TYPING_SECONDS
+        self._key = asyncio.Event()
         self._wake = asyncio.Event()
         self._rendering = asyncio.Lock()
         """Held while a render mounts or updates widgets: stopping waits for it to end."""
@@ -271,8 +273,10 @@ class ReplyRenderer:
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._pump())
 
     def person_typed(self) -> None:
-        """The person pressed a key: draw less often for a moment (see `frame_interval`)."""
+        """The person pressed a key: draw less often for a moment (see `frame_interval`), and
+        just after their keys' echoes (see `_pace`)."""
         self._typed_at = time.monotonic()
+        self._key.set()
 
     @property
     def person_is_typing(self) -> bool:
@@ -302,7 +306,22 @@ class ReplyRenderer:
                 async with asyncio.timeout(REFRESH_TIMEOUT):
                     await self._body.wait_for_refresh()
             now = time.monotonic()
-            await asyncio.sleep(frame_interval(now - started, now - self._typed_at))
+            await self._pace(frame_interval(now - started, now - self._typed_at))
+
+    async def _pace(self, interval: float) -> None:
+        """Wait `interval`; while the person types, then also for their next key's echo to be
+        on screen. A key that arrives during a frame waits for it, and keys come a tenth of
+        a second or more apart: a frame drawn just after an echo is done before the next
+        key, where one drawn at any moment delays one key in several."""
+        await asyncio.sleep(interval)
+        if not self.person_is_typing:
+            return
+        self._key.clear()
+        with contextlib.suppress(TimeoutError):  # no key for a while: they stopped typing
+            async with asyncio.timeout(TYPING_SECONDS):
+                await self._key.wait()
+                if self._body.is_attached:  # (the log may have been re-shown meanwhile)
+                    await self._body.wait_for_refresh()
 
     async def _render_pending(self) -> None:
         text = self._text

@@ -68,6 +68,23 @@ class TwoMarkdowns(App[None]):
         yield Markdown(parser_factory=reply_parser)  # Textual's own, for the lists' shape
 
 
+async def test_a_streamed_ordered_list_widens_its_numbers_when_it_reaches_ten() -> None:
+    """ " 9." is narrower than "10.": the numbers already shown are set again and measured
+    again, as in a list shown whole (a streamed list kept the narrow width now and then)."""
+    nine = "".join(f"{n}. item {n}\n" for n in range(1, 10))
+    app = TwoMarkdowns()
+    async with app.run_test(size=SIZE) as pilot:
+        streamed, whole = app.query(ReplyMarkdown)
+        await streamed.append(nine)
+        await eventually(pilot, lambda: len(streamed.query("MarkdownBullet")) == 9)
+        await pilot.pause()
+        await streamed.append("10. item 10\n")
+        await whole.update(nine + "10. item 10\n")
+        await eventually(pilot, lambda: tree(streamed) == tree(whole))
+        assert tree(streamed) == tree(whole)
+        assert {bullet.size.width for bullet in streamed.query("MarkdownBullet")} == {5}
+
+
 @pytest.mark.parametrize(("name", "piece"), [("lists", 3), ("lists", 40), ("hostile", 40)])
 async def test_markdown_appended_in_pieces_is_the_markdown_updated_at_once(
     name: str, piece: int

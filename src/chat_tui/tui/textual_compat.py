@@ -317,6 +317,9 @@ def _lists_growing_in_place() -> tuple[type[MarkdownBlock], type[MarkdownBlock]]
                 bullet = row.query_one(MarkdownBullet)
                 if bullet.symbol != new_bullet.symbol:
                     bullet.symbol = new_bullet.symbol
+                    # A wider number ("10." under " 9."): its width is measured again.
+                    bullet.clear_cached_dimensions()
+                    bullet.refresh(layout=True)
             changed = signatures[kept] != self._rows[kept]
             if changed and not _update_paragraphs(rows[kept], new_rows[kept][1]):
                 await rows[kept].remove()

@@ -156,3 +156,48 @@ def test_strips_divided_or_cropped_whole_are_freed_when_dropped() -> None:
     assert strip.crop_extend(0, 6, None) is strip
     assert [part.text for part in strip.divide([2, 6])] == ["a ", "line"]
     assert strip.crop_extend(2, 8, None).text == "line  "
+
+
+class ScrolledColumn(App[None]):
+    def compose(self) -> ComposeResult:
+        from textual.containers import VerticalScroll
+        from textual.widgets import Static
+
+        with VerticalScroll():
+            for n in range(60):
+                yield Static(f"line {n}")
+
+
+async def _arrangements_of_a_layout_after_a_scroll(reflow) -> int:
+    """How many times the screen is arranged by a layout pass that follows a scroll, when a
+    widget off screen then looks up its size (as a resized one does)."""
+    app = ScrolledColumn()
+    async with app.run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        compositor = app.screen._compositor
+        compositor.reflow_visible(app.screen, app.screen.size)  # a scroll
+        arranged: list[bool] = []
+        arrange_root = compositor._arrange_root
+
+        def counted(*args: object, **kwargs: object) -> object:
+            arranged.append(True)
+            return arrange_root(*args, **kwargs)
+
+        compositor._arrange_root = counted
+        reflow(compositor, app.screen, app.screen.size)
+        app.query("Static").last().size  # noqa: B018 (off screen: looks up its region)
+        return len(arranged)
+
+
+async def test_still_needed_a_reflow_after_a_scroll_leaves_its_full_map_out_of_date() -> None:
+    # The reflow arranges the screen, and the widget's look-up arranges it again.
+    reflow = textual_compat._original_reflow
+    assert await _arrangements_of_a_layout_after_a_scroll(reflow) == 2
+
+
+async def test_a_layout_pass_arranges_the_screen_once() -> None:
+    textual_compat.one_arrangement_per_layout()
+    assert (
+        await _arrangements_of_a_layout_after_a_scroll(textual_compat._reflow_keeping_its_full_map)
+        == 1
+    )

@@ -41,6 +41,7 @@ from chat_tui.tui.messages import CopyRequested, ViewsReplaced
 from chat_tui.tui.textual_compat import (
     app_keymap,
     lay_out_once,
+    one_arrangement_per_layout,
     release_style_caches,
     strips_without_self_references,
 )
@@ -151,6 +152,7 @@ class ChatApp(App[None]):
         self._signals = signals.QuitSignals(self.quit_on_signal, self.emergency_exit)
         self.collector = Collector(release=[release_style_caches])
         lay_out_once()
+        one_arrangement_per_layout()
         strips_without_self_references()
         self._last_input = time.monotonic()
 

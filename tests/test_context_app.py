@@ -6,6 +6,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from chat_tui.config import load_settings
 from chat_tui.store import ConversationStore
 from chat_tui.summarising import INSTRUCTION
@@ -202,3 +204,25 @@ async def test_a_summary_being_written_stops_with_escape(
         assert status_of(pilot.app)[0] == "The summary was stopped; nothing changed."
     gate.set()
     assert "summary" not in saved_files(data_dir)[0]
+
+
+async def test_a_stopped_reply_closes_the_window_probe_it_started(
+    fake: FakeOpenAI, make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window is asked for beside a short first request; Esc ends both requests."""
+    from chat_tui import context_window
+
+    monkeypatch.setattr(context_window, "PROBE_TIMEOUT", 600.0)  # only Esc can end it
+    settings = settings_with_config(fake.base_url, 'model = "m"\n')
+    settings = replace(settings, timeout=600)  # only Esc can end the requests within the test
+    fake.props_held = True
+    gate = threading.Event()
+    fake.add_text("Never finished.", gate=gate)
+    async with make_app(settings).run_test(size=SIZE) as pilot:
+        await send(pilot, "Hello")
+        await wait_for(pilot, lambda: fake.open_streams == 1, "the chat request")
+        await wait_for(pilot, lambda: fake.props_waiting == 1, "the window probe")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: fake.open_streams == 0, "the chat request to close")
+        await wait_for(pilot, lambda: fake.props_waiting == 0, "the probe to close")
+    gate.set()

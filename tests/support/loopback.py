@@ -186,6 +186,8 @@ class FakeOpenAI:
         self.props_held = False
         """When set, `GET /props` is answered only once the server stops (or the client
         hangs up): a server slow to say its window."""
+        self.props_waiting = 0
+        """Held `GET /props` requests whose client has not hung up."""
         self.rejects_images: ImageRefusal | None = None
         """When set, a chat request carrying an image is answered as that server answers
         for a model that cannot read images."""
@@ -460,11 +462,16 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send_json(200, {"object": "list", "data": data})
                 return
             if self.path.rstrip("/") == "/props" and fake.props_held:
+                with fake._lock:
+                    fake.props_waiting += 1
                 try:
                     self._wait_for(fake.release, 60)
                 except (_HungUp, OSError):
                     self.close_connection = True
                     return
+                finally:
+                    with fake._lock:
+                        fake.props_waiting -= 1
             if self.path.rstrip("/") == "/props" and fake.props is not None:
                 self._send_json(200, fake.props)
                 return

@@ -28,7 +28,7 @@ from chat_tui.tui.app import ChatApp  # noqa: E402
 from chat_tui.tui.widgets.prompt_input import PromptInput  # noqa: E402
 from tests.support.loopback import Call, FakeOpenAI  # noqa: E402
 from tests.support.mcp_server import stdio_table  # noqa: E402
-from tests.support.pilot import workers_done  # noqa: E402
+from tests.support.pilot import type_text, workers_done  # noqa: E402
 from tests.support.sample_data import (  # noqa: E402
     FIXED_NOW,
     PYTHON_REPLY,
@@ -56,8 +56,7 @@ async def streaming(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.press("ctrl+n")
     half = len(PYTHON_REPLY) // 2
     fake.add_text(PYTHON_REPLY[:half], chunk=8, fault="hang", fault_after=half // 8)
-    for key in "How do I retry a flaky network call in Python, with backoff?":
-        await pilot.press(key if key != " " else "space")
+    await type_text(pilot, "How do I retry a flaky network call in Python, with backoff?")
     await pilot.press("enter")
     while fake.chunks_sent < half // 8:
         await pilot.pause(0.05)
@@ -99,8 +98,7 @@ async def error(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await _quiet(pilot)
     await pilot.press("ctrl+n")
     fake.add_text(PYTHON_REPLY[:420], chunk=12, fault="drop", fault_after=420 // 12)
-    for key in "Show me a retry helper":
-        await pilot.press(key if key != " " else "space")
+    await type_text(pilot, "Show me a retry helper")
     await pilot.press("enter")
     await _quiet(pilot)
     await pilot.pause(0.3)
@@ -155,8 +153,7 @@ async def tools(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await _quiet(pilot)
     await pilot.press("ctrl+n")
     fake.add_calls(Call("add", {"a": 1234, "b": 5678}), text="Let me add those.")
-    for key in "What is 1234 + 5678?":
-        await pilot.press(key if key != " " else "space")
+    await type_text(pilot, "What is 1234 + 5678?")
     await pilot.press("enter")
     bar = app.screen.query_one("ApprovalBar")
     while not bar.armed:  # type: ignore[attr-defined]
@@ -210,8 +207,7 @@ async def context(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
         "two hours to Kanazawa. Stay near the Higashi Chaya district.",
         usage={"prompt_tokens": 431, "completion_tokens": 35},
     )
-    for key in "And from there, how do we get to Kanazawa?":
-        await pilot.press(key if key != " " else "space")
+    await type_text(pilot, "And from there, how do we get to Kanazawa?")
     await pilot.press("enter")
     await _quiet(pilot)
     await pilot.pause(0.3)
@@ -234,8 +230,7 @@ async def attachments(app: ChatApp, pilot, fake: FakeOpenAI) -> None:
     await pilot.press("ctrl+t", *str(folder / "df-after-cleanup.txt"), "enter")
     while not app.screen.query(".attachment-chip"):
         await pilot.pause(0.05)
-    for key in "It works now: is this enough room?":
-        await pilot.press(key if key != " " else "space")
+    await type_text(pilot, "It works now: is this enough room?")
     await _quiet(pilot)
 
 

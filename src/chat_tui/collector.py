@@ -70,7 +70,7 @@ class Collector:
             gc.callbacks.append(_freeze_survivors)
         _active.add(self)
         gc.freeze()
-        self._heap_after_reclaim = sys.getallocatedblocks()
+        self._heap_after_reclaim = self.heap()
         self._starting = True
 
     def stop(self) -> None:
@@ -146,7 +146,7 @@ class Collector:
             self._idle_growth = min(self._idle_growth * 2, GROWTH_AT_MOST)
         else:
             self._idle_growth = GROWTH_WHEN_IDLE
-        self._heap_after_reclaim = sys.getallocatedblocks()
+        self._heap_after_reclaim = self.heap()
         self.reclaims += 1
 
 

@@ -71,9 +71,9 @@ def read_window_config(values: Mapping[str, Any], path: Path) -> WindowConfig:
 
 def window_setting(value: Any, source: str) -> int:
     """`value` as a window in tokens, or `WindowConfigError` naming `source`."""
+    if (window := plausible(value)) is not None:
+        return window
     low, high = WINDOW_RANGE
-    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
-        return value
     raise WindowConfigError(
         f"{source} must be a whole number of tokens from {low} to {high:,} (got {value!r:.40})"
     )
@@ -127,8 +127,8 @@ def window_from_props(props: Any) -> int | None:
     if not isinstance(props, dict):
         return None
     settings = props.get("default_generation_settings")
-    if isinstance(settings, dict) and plausible(settings.get("n_ctx")) is not None:
-        return plausible(settings.get("n_ctx"))
+    if isinstance(settings, dict) and (window := plausible(settings.get("n_ctx"))) is not None:
+        return window
     return plausible(props.get("n_ctx"))
 
 
@@ -266,8 +266,10 @@ class ContextWindows:
         if configured:
             return configured
         server = server_of(client)
+        if _key(server, model) in self._asked:  # the file was read before it was asked
+            return self.memory.peek(server, model)
         remembered = await asyncio.to_thread(self.memory.get, server, model)
-        if remembered or _key(server, model) in self._asked:
+        if remembered:
             return remembered
         self._asked.add(_key(server, model))
         try:

@@ -222,10 +222,11 @@ async def stream_within(
     window = windows.known(client, model)
     learning = None if window else asyncio.ensure_future(windows.window_for(client, model))
     try:
-        plan = plan_request(conversation, upto, None, max_tokens=max_tokens, parts=parts)
-        room = reply_reserve(SMALLEST_WINDOW, max_tokens)
-        if learning is not None and plan.tokens + offered + room > SMALLEST_WINDOW:
-            window = await learning
+        if learning is not None:  # a request that fits any window goes while it is asked
+            plan = plan_request(conversation, upto, None, max_tokens=max_tokens, parts=parts)
+            room = reply_reserve(SMALLEST_WINDOW, max_tokens)
+            if plan.tokens + offered + room > SMALLEST_WINDOW:
+                window = await learning
         if window is not None:
             window = max(window - offered, 1)
             plan = plan_request(conversation, upto, window, max_tokens=max_tokens, parts=parts)

@@ -144,10 +144,10 @@ _original_crop_extend = Strip.crop_extend
 
 
 def _divide_without_self_reference(self: Strip, cuts: Iterable[int]) -> Sequence[Strip]:
-    cuts = list(cuts)
-    if [cut for cut in cuts if cut <= self.cell_length] == [self.cell_length]:
+    kept = [cut for cut in cuts if cut <= self.cell_length]  # as Textual's divide keeps them
+    if kept == [self.cell_length]:
         return [self]
-    return _original_divide(self, cuts)
+    return _original_divide(self, kept)
 
 
 def _crop_extend_without_self_reference(

@@ -948,7 +948,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             on_call=lambda call: self._call_changed(state, call),
             on_notice=self._tool_notice,
             checkpoint=lambda: app.saver.request(conversation, checkpoint=True),
-            on_fitted=lambda _message: self._in_order(state, self.mark_context),
+            on_fitted=lambda _message: self._mark_context_of(state),
         )
         try:
             client = app.client_for(conversation.provider)
@@ -1045,6 +1045,12 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         again meanwhile) or shows another conversation."""
         if state.conversation is self.conversation and self.log_view.view_for(index) is None:
             await self.log_view.append(message, index)
+
+    def _mark_context_of(self, state: ReplyState) -> None:
+        """The reply's request was fitted: mark where it begins, if the log shows it (a
+        reply in another conversation leaves the log as it is)."""
+        if state.conversation is self.conversation:
+            self._in_order(state, self.mark_context)
 
     def _in_order(self, state: ReplyState, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` (a change to the log) after the reply's earlier ones."""

@@ -80,9 +80,9 @@ class Sidebar(Vertical):
 
     def set_status(self, text: str) -> None:
         """The line under the search box (indexing progress); hidden when empty."""
-        status = self.query_one("#search-status", Static)
-        if text == str(status.content) and status.has_class("-shown") == bool(text):
+        if text == self.status_text:
             return  # an update asks for a layout of the screen even when nothing changed
+        status = self.query_one("#search-status", Static)
         status.update(text)
         status.set_class(bool(text), "-shown")
 

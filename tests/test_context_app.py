@@ -113,6 +113,40 @@ async def test_a_long_conversation_is_fitted_marked_and_kept_whole(
     assert saved[-1]["sent_from"] == next(m["id"] for m in saved if m["content"] == first_sent)
 
 
+async def test_the_context_mark_stays_when_another_window_adds_to_the_conversation(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    """The log is shown again with the other window's message: the mark comes back with it."""
+    seed_long(data_dir)
+    settings = settings_with_config(fake.base_url, 'model = "m"\ncontext_window = 1000\n')
+    app = make_app(settings, open_conversation=CID)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Newest question")
+        await settle(pilot)
+        log = app.query_one(MessageLog)
+        await wait_for(pilot, lambda: log.query_children(".context-mark"), "the context mark")
+        marked = log.children[log.children.index(log.query_children(".context-mark").first()) + 1]
+        assert isinstance(marked, MessageView)
+        other = ConversationStore(data_dir)  # the other window's store
+        try:
+            theirs = other.load(CID)
+            theirs.add_user_message("Asked in the other window")
+            other.save(theirs)
+        finally:
+            other.close()
+
+        def shown() -> bool:
+            return any(v.message.content == "Asked in the other window" for v in log.views)
+
+        await wait_for(pilot, shown, "the other window's message")
+        await settle(pilot)
+        marks = log.query_children(".context-mark")
+        assert len(marks) == 1
+        after = log.children[log.children.index(marks.first()) + 1]
+        assert isinstance(after, MessageView)
+        assert after.message.id == marked.message.id
+
+
 async def test_a_refusal_is_learned_retried_once_said_and_remembered(
     fake: FakeOpenAI, make_app, data_dir: Path
 ) -> None:

@@ -1329,6 +1329,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         """Re-show the open conversation (another process changed it). A reply started
         while the log was being replaced streams into its new view."""
         await self.log_view.show(conversation.messages)
+        if conversation is self.conversation:
+            await self.mark_context()
         state = self._replies.get(conversation.id)
         if state is not None and (state.view is None or not state.view.is_attached):
             await self._detach_reply(state)

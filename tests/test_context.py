@@ -158,7 +158,9 @@ def test_tool_turns_are_never_split_by_the_fit() -> None:
         conversation.messages.append(Message(role="assistant", content=LONG[i + 6]))
     conversation.messages.append(Message(role="user", content="Now?"))
     for window in range(600, 3000, 37):
-        sent = plan_request(conversation, None, window).messages
+        plan = plan_request(conversation, None, window)
+        sent = plan.messages
+        assert plan.tokens == estimate_tokens(sent)
         assert sent[0]["role"] == "user" and sent[-1]["content"] == "Now?"
         called = {c["id"] for m in sent for c in m.get("tool_calls", [])}
         assert {m["tool_call_id"] for m in sent if m["role"] == "tool"} == called
@@ -170,7 +172,9 @@ def test_a_summary_is_sent_in_place_of_the_messages_it_covers() -> None:
     conversation.summary = Summary(
         text="They talked about words.", covers=conversation.messages[1].id
     )
-    sent = plan_request(conversation, None, None).messages
+    plan = plan_request(conversation, None, None)
+    sent = plan.messages
+    assert plan.tokens == estimate_tokens(sent)
     assert sent[0] == {
         "role": "system",
         "content": "Be brief.\n\nSummary of the earlier conversation:\nThey talked about words.",

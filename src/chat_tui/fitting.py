@@ -141,9 +141,10 @@ def plan_request(
     summary = conversation.summary.text if covered and conversation.summary else ""
     system = conversation.system_messages(summary)
     costs = [estimate_tokens(turn) for turn in turns]
+    system_tokens = estimate_tokens(system)
     start = covered
     if window is not None:
-        budget = window - reply_reserve(window, max_tokens) - estimate_tokens(system)
+        budget = window - reply_reserve(window, max_tokens) - system_tokens
         if sum(costs[covered:]) > budget:
             start = max(newest_prompt, covered)
             used = sum(costs[start:])
@@ -154,7 +155,8 @@ def plan_request(
                 if path[position].role == "user":
                     start = position
     messages = [*system, *(m for turn in turns[start:] for m in turn)]
-    return Plan(messages, start, start > covered, estimate_tokens(messages), costs)
+    # The estimate adds up message by message: the request's is the parts' sum.
+    return Plan(messages, start, start > covered, system_tokens + sum(costs[start:]), costs)
 
 
 def in_context(conversation: Conversation, window: int | None) -> int:

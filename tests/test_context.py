@@ -259,6 +259,16 @@ def test_a_stream_that_ends_empty_is_not_called_finished(ask: Ask, fake: FakeOpe
     assert "finished" not in err
 
 
+def test_a_reply_finished_without_text_is_not_blamed_on_a_broken_stream(
+    ask: Ask, fake: FakeOpenAI
+) -> None:
+    fake.add_text("")  # a finish reason, and nothing before it
+    code, _, err = ask("Hi", "--model", "m")
+    assert code == 1
+    assert "The server finished without sending any text." in err
+    assert "without any text or reason" not in err
+
+
 def test_a_stream_that_ends_empty_in_a_long_conversation_blames_its_length(
     ask: Ask, fake: FakeOpenAI, long_conversation: Conversation
 ) -> None:

@@ -53,6 +53,7 @@ async def fill_reply(
     checkpoint: Callable[[], None] = _nothing,
     next_steps: Mapping[str, str] | None = None,
     max_chars: int = MESSAGE_CHARS,
+    explain_empty: Callable[[], str] | None = None,
 ) -> None:
     """Consume `stream` into `message`.
 
@@ -62,6 +63,9 @@ async def fill_reply(
     and `next_steps` words what the person can do after a failure in the caller's terms (its
     keys or flags), keyed by `ChatError.next_step` ("retry", "model", "context"). A reply
     that passes `max_chars` (text, thinking and tool arguments together) is stopped there.
+    `explain_empty` words the error of a stream that ended with nothing, not even a finish
+    reason (by default `ENDED_EMPTY` and the retry step); the caller may know more, such as
+    the conversation's size against the model's context.
 
     `stream` is closed on the way out, however this ends. A cancellation usually lands here,
     between two events, not inside the stream: left suspended, the stream would hold its
@@ -107,7 +111,7 @@ async def fill_reply(
                 if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
                     last_checkpoint = time.monotonic()
                     checkpoint()
-        _settle(message, reason, steps.get("retry", ""))
+        _settle(message, reason, steps.get("retry", ""), explain_empty)
     except ChatError as error:
         message.status = "failed"
         message.error = error.explain(steps)
@@ -162,12 +166,22 @@ def _add_piece(message: Message, calls: dict[int, ToolCall], piece: ToolCallDelt
     return call
 
 
-def _settle(message: Message, finish_reason: str | None, retry_hint: str) -> None:
+def _settle(
+    message: Message,
+    finish_reason: str | None,
+    retry_hint: str,
+    explain_empty: Callable[[], str] | None,
+) -> None:
     """Mark a reply whose stream ended normally: complete, cut short, or empty."""
     if not (message.content or message.reasoning or message.tool_calls):
         message.status = "failed"
-        said = "The server finished without sending any text." if finish_reason else ENDED_EMPTY
-        message.error = f"{said} {retry_hint}".strip()
+        if finish_reason:
+            message.error = f"The server finished without sending any text. {retry_hint}"
+        elif explain_empty is not None:
+            message.error = explain_empty()
+        else:
+            message.error = f"{ENDED_EMPTY} {retry_hint}"
+        message.error = message.error.strip()
         return
     message.status = "complete"
     if finish_reason == "length":

@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from chat_tui import limits
@@ -26,7 +27,7 @@ from chat_tui.context_window import ContextWindows
 from chat_tui.fitting import ended_empty, stream_within
 from chat_tui.generation import Generation
 from chat_tui.models import SETTLED_CALLS, Attachment, Conversation, Message, ToolCall
-from chat_tui.replying import ENDED_EMPTY, fill_reply
+from chat_tui.replying import fill_reply
 from chat_tui.safetext import one_line, valid_unicode
 from chat_tui.tools.approvals import Approver, Decision, deny_all
 from chat_tui.tools.catalogue import Catalogue
@@ -130,6 +131,12 @@ async def reply_with_tools(
                 settings=settings,
                 parts=parts,
             )
+        explain_empty = None
+        if windows is not None:  # a reply that ended empty may have outgrown the context
+            steps = next_steps or {}
+            explain_empty = partial(
+                ended_empty, conversation, message, client, windows, model, steps
+            )
         await fill_reply(
             message,
             stream,
@@ -140,11 +147,8 @@ async def reply_with_tools(
             on_notice=hooks.on_notice,
             checkpoint=hooks.checkpoint,
             next_steps=next_steps,
+            explain_empty=explain_empty,
         )
-        if windows is not None and message.error and message.error.startswith(ENDED_EMPTY):
-            message.error = ended_empty(
-                conversation, message, client, windows, model, next_steps or {}
-            )
         if message.status != "complete" or not message.tool_calls:
             return message
         if rounds >= max_rounds:

@@ -16,6 +16,7 @@ from chat_tui.tui.screens.attach import AttachDialog, AttachmentViewer
 from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.modals import ConfirmDialog
 from chat_tui.tui.widgets.attachment_chips import AttachmentChip
+from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
 from chat_tui.typed_paths import complete, expand, pasted_path
@@ -258,6 +259,40 @@ async def test_the_chips_stay_when_the_message_cannot_be_sent(
         await pilot.press("enter")
         await settle(pilot)
         assert len(chips(app)) == 1
+
+
+async def test_the_chips_stay_with_the_draft_of_their_conversation(
+    fake: FakeOpenAI, make_app, files: Path
+) -> None:
+    fake.add_text("Hello.")
+    fake.add_text("A disk is full.")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "First")
+        await pilot.press("enter")
+        await settle(pilot)
+        first = screen_of(app).conversation.id
+        await attach_and_wait(pilot, "server.log", chip=1, what="the chip")
+        await type_text(pilot, "Why?")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_of(app).conversation.id != first, "a new one")
+        await settle(pilot)
+        assert not chips(app)
+        (files / "server.log").unlink()  # what was read is what is sent
+        listing = app.query_one(ConversationList)
+        listing.focus()
+        listing.highlighted = listing.index_of(first)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip back with its draft")
+        prompt = screen_of(app).query_one(PromptInput)
+        assert prompt.text == "Why?"
+        prompt.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not chips(app)
+    parts = fake.chat_requests[-1].messages[-1]["content"]
+    assert [p["type"] for p in parts] == ["text", "text"]
+    assert parts[0]["text"] == "Why?" and LOG in parts[1]["text"]
 
 
 async def test_regenerate_and_edit_send_the_attachments_again(

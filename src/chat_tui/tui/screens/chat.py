@@ -85,6 +85,14 @@ SETUP_HINT = (
 )
 
 
+@dataclass(frozen=True)
+class DraftAttachments:
+    """The chips of a draft not on screen, and the bytes of those not stored yet."""
+
+    attachments: list[Attachment]
+    unstored: dict[str, PendingAttachment]
+
+
 @dataclass
 class Question:
     """A tool call waiting for the person's answer."""
@@ -285,6 +293,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         """What goes with the message being written, in the order attached (chips)."""
         self._unstored: dict[str, PendingAttachment] = {}
         """The bytes of those attached from a file, by digest, until they are stored."""
+        self._attached_elsewhere: dict[str, DraftAttachments] = {}
+        """The chips of other conversations' drafts (by draft key), back when they reopen."""
         self._markdown_preloaded = False
         self._client_prepared = False
         self._coverage: tuple[int, int] | None = None
@@ -382,6 +392,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         leaving, arriving = self._draft_key(self.conversation), self._draft_key(conversation)
         if leaving != arriving:
             self._keep_draft(leaving, self.prompt.text)
+            await self._swap_attached(leaving, arriving)
         if self.conversation is not conversation:
             self.cache.keep_recent(self.conversation)
         self.conversation = conversation
@@ -820,6 +831,15 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         self._unstored[attachment.sha256] = pending
         await self._set_attached([*self._attached, attachment])
         self.status.show("")
+
+    async def _swap_attached(self, leaving: str, arriving: str) -> None:
+        """The chips stay with the draft they were attached to, for this session."""
+        if self._attached:
+            self._attached_elsewhere[leaving] = DraftAttachments(self._attached, self._unstored)
+        kept = self._attached_elsewhere.pop(arriving, DraftAttachments([], {}))
+        if kept.attachments or self._attached:
+            self._unstored = dict(kept.unstored)
+            await self._set_attached(list(kept.attachments))
 
     def _set_attached(self, attachments: list[Attachment]) -> AwaitComplete:
         """What goes with the message, at once; the chips follow (done once awaited)."""

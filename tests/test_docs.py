@@ -65,3 +65,12 @@ def test_a_link_to_a_missing_file_or_heading_is_seen(tmp_path: Path) -> None:
         "[a](other.md#tools-mcp-servers) [b](other.md#tools) [c](gone.md) [d](#other)", "utf-8"
     )
     assert broken_links(page) == ["other.md#tools", "gone.md", "#other"]
+
+
+def test_the_design_page_names_every_module() -> None:
+    """docs/design.md's tree is the map a newcomer reads first: a module missing from it
+    is a module nobody is told about."""
+    tree = (ROOT / "docs" / "design.md").read_text("utf-8")
+    package = ROOT / "src" / "chat_tui"
+    modules = [p for p in package.rglob("*.py") if p.name != "__init__.py"]
+    assert [str(p.relative_to(package)) for p in modules if p.name not in tree] == []

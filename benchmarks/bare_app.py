@@ -3,6 +3,7 @@
     python benchmarks/bare_app.py                  # what chat-tui's start is compared with
     python benchmarks/bare_app.py --markdown FILE  # ctrl+g renders FILE with one Markdown.update
     python benchmarks/bare_app.py --warm-up FILE --markdown FILE  # FILE rendered at start too
+    ... then ctrl+s scrolls the log from the top to the end, one line per frame
 
 It has no store, no index, no client and no configuration: a search box and an empty
 scrolling list on the left, a title bar, an empty log with a placeholder, a status line, the
@@ -11,7 +12,9 @@ same multi-line input (same placeholder) and a footer, styled by chat-tui's own 
 the file's text into one Markdown widget in the log with a single `Markdown.update`: the
 yardstick for streaming a reply. `--warm-up` renders a first text at start, so that the
 measured render finds Markdown and the code highlighters loaded, as chat-tui does after its
-first reply.
+first reply. ctrl+s then scrolls that log from its top to its end one line per frame, as a
+log following a reply line by line scrolls, and says "Scrolled N lines." when done: the
+least work a frame that shows a new line of a reply does, whatever draws the reply.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -67,6 +71,7 @@ class BareScreen(Screen[None]):
         Binding("escape", "noop", "Stop"),
         Binding("ctrl+r", "noop", "Retry"),
         Binding("ctrl+g", "render_markdown", "Render", show=False),
+        Binding("ctrl+s", "scroll_by_lines", "Scroll", show=False),
     ]
 
     def __init__(self, markdown_file: Path | None, warm_up: Path | None) -> None:
@@ -110,6 +115,22 @@ class BareScreen(Screen[None]):
     async def action_render_markdown(self) -> None:
         if self.markdown_file is not None:
             await self._show_markdown(self.markdown_file)
+
+    @work(exclusive=True)
+    async def action_scroll_by_lines(self) -> None:
+        """One line per frame; a worker, so it can wait for each frame to be drawn."""
+        log = self.query_one(MessageLog)
+        reply = log.children[-1]
+        # Where the log was before the reply's first line: the warm-up's text above it.
+        start = max(0, reply.virtual_region.y - log.scrollable_content_region.height)
+        end = log.max_scroll_y
+        log.release_anchor()
+        log.scroll_to(y=start, animate=False, immediate=True)
+        await log.wait_for_refresh()
+        for y in range(start + 1, end + 1):
+            log.scroll_to(y=y, animate=False, immediate=True)
+            await log.wait_for_refresh()
+        self.query_one(StatusBar).update(f"Scrolled {end - start} lines.")
 
     async def _show_markdown(self, source: Path) -> None:
         from textual.widgets import Markdown

@@ -280,6 +280,20 @@ def test_a_stream_that_ends_empty_in_a_long_conversation_blames_its_length(
     assert "Start a new conversation" in err
 
 
+def test_an_empty_reply_whose_request_filled_the_window_blames_the_length(
+    ask: Ask, fake: FakeOpenAI
+) -> None:
+    """The server counted the prompt (a usage frame) and then ended without a word: its own
+    count says the request filled the window, though chat-tui's estimate did not."""
+    write_config("context_window = 1000\n")
+    usage = {"prompt_tokens": 990, "completion_tokens": 0, "total_tokens": 990}
+    frame = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    fake.add(deltas=[], odd_frames=[{**frame, "choices": [], "usage": usage}], fault="no_done")
+    code, _, err = ask("Hi", "--model", "m")
+    assert code == 1
+    assert "probably too long for the model's context (1,000 tokens)" in err
+
+
 # -- what servers say, and what is kept ----------------------------------------------------
 
 

@@ -111,6 +111,7 @@ async def fill_reply(
                 if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
                     last_checkpoint = time.monotonic()
                     checkpoint()
+        message.usage = usage  # (what the server counted tells `explain_empty` the size)
         _settle(message, reason, steps.get("retry", ""), explain_empty)
     except ChatError as error:
         message.status = "failed"

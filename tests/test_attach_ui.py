@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 from textual import events
+from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
 from chat_tui.config import load_settings
+from chat_tui.models import Attachment
 from chat_tui.tui.screens.attach import AttachDialog, AttachmentViewer
 from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.modals import ConfirmDialog
-from chat_tui.tui.widgets.attachment_chips import AttachmentChip
+from chat_tui.tui.widgets.attachment_chips import AttachmentChip, AttachmentChips
 from chat_tui.tui.widgets.conversation_list import ConversationList
 from chat_tui.tui.widgets.message_view import MessageView
 from chat_tui.tui.widgets.prompt_input import PromptInput
@@ -293,6 +295,29 @@ async def test_the_chips_stay_with_the_draft_of_their_conversation(
     parts = fake.chat_requests[-1].messages[-1]["content"]
     assert [p["type"] for p in parts] == ["text", "text"]
     assert parts[0]["text"] == "Why?" and LOG in parts[1]["text"]
+
+
+async def test_chips_shown_in_quick_succession_end_as_the_last_asked() -> None:
+    """An edit cancelled by a switch shows chips twice before either is drawn: the row must
+    end as the last call said, never with both sets."""
+
+    def attachment(name: str) -> Attachment:
+        return Attachment(name, "text", "text/plain", 1, name.encode().hex().ljust(64, "0"))
+
+    class Row(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AttachmentChips(removable=True)
+
+    app = Row()
+    async with app.run_test() as pilot:
+        row = app.query_one(AttachmentChips)
+        await row.show([attachment("first.txt")])
+        row.show([attachment("a.txt"), attachment("b.txt")])
+        row.show([])
+        await row.show([attachment("c.txt")])
+        await pilot.pause()
+        assert [chip.attachment.name for chip in row.query(AttachmentChip)] == ["c.txt"]
+        assert row.attachments == [attachment("c.txt")]
 
 
 async def test_regenerate_and_edit_send_the_attachments_again(

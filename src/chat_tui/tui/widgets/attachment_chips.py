@@ -7,6 +7,7 @@ file name from the person's disk: it is shown as text, never as markup.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -105,16 +106,28 @@ class AttachmentChips(VerticalScroll, can_focus=False):
         self.removable = removable
         self.attachments = list(attachments)
         self.display = bool(attachments)
+        self._shown = 0
+        """How many times `show` was called: only the last call's chips are drawn."""
+        self._replacing = asyncio.Lock()
 
     def show(self, attachments: Sequence[Attachment]) -> AwaitComplete:
-        """Show these chips instead; done after the next message, or once awaited."""
+        """Show these chips instead; done after the next message, or once awaited.
+
+        Calls that come before the last one has drawn (an edit cancelled by a switch) do
+        not interleave: each replaces the row whole, and a call overtaken by a newer one
+        draws nothing."""
         self.attachments = list(attachments)
         self.display = bool(attachments)
-        chips = [AttachmentChip(a, removable=self.removable) for a in attachments]
+        self._shown += 1
+        this = self._shown
 
         async def replace() -> None:
-            await self.remove_children()
-            if chips:
-                await self.mount_all(chips)
+            async with self._replacing:
+                if this != self._shown:
+                    return
+                await self.remove_children()
+                chips = [AttachmentChip(a, removable=self.removable) for a in self.attachments]
+                if chips:
+                    await self.mount_all(chips)
 
         return AwaitComplete(replace()).call_next(self)

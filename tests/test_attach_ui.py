@@ -320,6 +320,48 @@ async def test_chips_shown_in_quick_succession_end_as_the_last_asked() -> None:
         assert row.attachments == [attachment("c.txt")]
 
 
+async def test_what_was_being_written_comes_back_after_an_edit(
+    fake: FakeOpenAI, make_app, files: Path, data_dir: Path
+) -> None:
+    """ctrl+up puts the draft (text and chips) aside while the last message is edited; Esc,
+    or sending the edit, brings it back, and the draft on disk is the draft all along."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "first version")
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = screen_of(app)
+        draft = data_dir / "drafts" / f"{screen.conversation.id}.txt"
+        await type_text(pilot, "half a thought")
+        await attach_and_wait(pilot, "server.log", chip=1, what="the chip")
+        prompt = screen.query_one(PromptInput)
+        prompt.focus()
+
+        def editing() -> bool:
+            return prompt.text == "first version" and not chips(app)
+
+        def put_back() -> bool:
+            return prompt.text == "half a thought" and len(chips(app)) == 1
+
+        await pilot.press("ctrl+up")
+        await wait_for(pilot, editing, "the message to edit")
+        await screen.save_draft_now()
+        await settle(pilot)
+        assert draft.read_text("utf-8") == "half a thought"
+        await pilot.press("escape")
+        await wait_for(pilot, put_back, "the draft back after Esc")
+        await pilot.press("ctrl+up")
+        await wait_for(pilot, editing, "the message to edit again")
+        prompt.load_text("second version")
+        await pilot.press("enter")
+        await settle(pilot)
+        await wait_for(pilot, put_back, "the draft back after sending the edit")
+        await screen.save_draft_now()
+        await settle(pilot)
+        assert draft.read_text("utf-8") == "half a thought"
+    assert fake.chat_requests[-1].messages == [{"role": "user", "content": "second version"}]
+
+
 async def test_regenerate_and_edit_send_the_attachments_again(
     fake: FakeOpenAI, make_app, files: Path
 ) -> None:

@@ -93,6 +93,15 @@ class DraftAttachments:
     unstored: dict[str, PendingAttachment]
 
 
+@dataclass(frozen=True)
+class ParkedDraft:
+    """What the person was writing when they began editing their last message: back in the
+    box when the edit is sent or given up."""
+
+    text: str
+    attachments: DraftAttachments
+
+
 @dataclass
 class Question:
     """A tool call waiting for the person's answer."""
@@ -287,6 +296,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         """Draft writes happen in order, so an older text never overwrites a newer one."""
         self._editing: int | None = None
         """Index of the user message being edited (ctrl+up), if any."""
+        self._parked: ParkedDraft | None = None
+        """The draft put aside while a message is edited."""
         self._unsaved: set[str] = set()
         """Conversations whose last save failed (the saver retries them)."""
         self._attached: list[Attachment] = []
@@ -388,7 +399,9 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         previous = self._replies.get(self.conversation.id)
         if previous is not None:
             await self._detach_reply(previous)
-        self._cancel_edit()
+        left_editing = self._cancel_edit()
+        if left_editing is not None:
+            await left_editing
         leaving, arriving = self._draft_key(self.conversation), self._draft_key(conversation)
         if leaving != arriving:
             self._keep_draft(leaving, self.prompt.text)
@@ -503,13 +516,13 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
 
     def _save_draft_if_changed(self) -> None:
         """Runs every second: what is typed survives a crash or a closed terminal."""
-        if self._draft_changed:
+        if self._draft_changed and self._editing is None:
             self._draft_changed = False
             self._keep_draft(self._draft_key(self.conversation), self.prompt.text)
 
     async def save_draft_now(self) -> None:
         """Write what was typed since the last tick (before quitting: the tick may not come)."""
-        if self._draft_changed:
+        if self._draft_changed and self._editing is None:
             self._draft_changed = False
             await self._write_draft(self._draft_key(self.conversation), self.prompt.text)
 
@@ -780,10 +793,13 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         attachments = list(self._attached)
         if attachments and not await self._store_attached():
             return
-        self._keep_draft(self._draft_key(conversation), "")
+        parked, self._parked = self._parked, None
+        self._keep_draft(self._draft_key(conversation), parked.text if parked else "")
         self.prompt.accept(text)
         self._draft_changed = False
         await self._set_attached([])
+        if parked is not None:
+            await self._unpark(parked)
         if self._editing is not None:
             index, self._editing = self._editing, None
             sent = Message(role="user", content=text, attachments=attachments)
@@ -1273,7 +1289,6 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             pass
         elif self._editing is not None:
             self._cancel_edit()
-            self.prompt.clear()
             self.status.show("")
 
     async def stop_reply(self, conversation_id: str) -> None:
@@ -1432,6 +1447,12 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         if index is None:
             self.status.show("There is no message of yours to edit yet.", "error")
             return
+        if self._editing is None:  # (editing again keeps the draft put aside first)
+            self._parked = ParkedDraft(
+                self.prompt.text, DraftAttachments(self._attached, self._unstored)
+            )
+            self._draft_changed = False
+            self._keep_draft(self._draft_key(conversation), self.prompt.text)
         self._editing = index
         self.prompt.load_text(conversation.messages[index].content)
         self._set_attached(list(conversation.messages[index].attachments))
@@ -1441,10 +1462,20 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             "Editing your last message: Enter sends it as a new version, Esc cancels.", "busy"
         )
 
-    def _cancel_edit(self) -> None:
-        if self._editing is not None:
-            self._set_attached([])
-        self._editing = None
+    def _cancel_edit(self) -> AwaitComplete | None:
+        """Leave editing: what the person was writing before is back in the box."""
+        parked, self._parked = self._parked, None
+        editing, self._editing = self._editing, None
+        if editing is None:
+            return None
+        return AwaitComplete(self._unpark(parked or ParkedDraft("", DraftAttachments([], {}))))
+
+    async def _unpark(self, parked: ParkedDraft) -> None:
+        self.prompt.load_text(parked.text)
+        self.prompt.move_cursor(self.prompt.document.end)
+        self._draft_changed = False
+        self._unstored = dict(parked.attachments.unstored)
+        await self._set_attached(list(parked.attachments.attachments))
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.sidebar

@@ -3,7 +3,7 @@
     python benchmarks/bare_app.py                  # what chat-tui's start is compared with
     python benchmarks/bare_app.py --markdown FILE  # ctrl+g renders FILE with one Markdown.update
     python benchmarks/bare_app.py --warm-up FILE --markdown FILE  # FILE rendered at start too
-    ... then ctrl+s scrolls the log from the top to the end, one line per frame
+    ... then ctrl+s scrolls the log through the reply, one line per frame
 
 It has no store, no index, no client and no configuration: a search box and an empty
 scrolling list on the left, a title bar, an empty log with a placeholder, a status line, the
@@ -12,9 +12,10 @@ same multi-line input (same placeholder) and a footer, styled by chat-tui's own 
 the file's text into one Markdown widget in the log with a single `Markdown.update`: the
 yardstick for streaming a reply. `--warm-up` renders a first text at start, so that the
 measured render finds Markdown and the code highlighters loaded, as chat-tui does after its
-first reply. ctrl+s then scrolls that log from its top to its end one line per frame, as a
-log following a reply line by line scrolls, and says "Scrolled N lines." when done: the
-least work a frame that shows a new line of a reply does, whatever draws the reply.
+first reply. ctrl+s then scrolls that log from where it was before the reply to its end, one
+line per frame, as a log following a reply line by line scrolls, and says "Scrolled N
+lines." when done: the least work a frame that shows a new line of a reply does, whatever
+draws the reply.
 """
 
 from __future__ import annotations

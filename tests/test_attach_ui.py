@@ -362,6 +362,25 @@ async def test_what_was_being_written_comes_back_after_an_edit(
     assert fake.chat_requests[-1].messages == [{"role": "user", "content": "second version"}]
 
 
+async def test_quitting_from_an_edit_keeps_the_draft_put_aside(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "first version")
+        await pilot.press("enter")
+        await settle(pilot)
+        draft = data_dir / "drafts" / f"{screen_of(app).conversation.id}.txt"
+        await type_text(pilot, "half a thought")
+        await pilot.press("ctrl+up")
+        prompt = screen_of(app).query_one(PromptInput)
+        await wait_for(pilot, lambda: prompt.text == "first version", "the message to edit")
+        prompt.load_text("/quit")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
+    assert draft.read_text("utf-8") == "half a thought"
+
+
 async def test_regenerate_and_edit_send_the_attachments_again(
     fake: FakeOpenAI, make_app, files: Path
 ) -> None:

@@ -774,7 +774,8 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         if text.strip().lower() in QUIT_COMMANDS:
             self.prompt.clear()
             self._draft_changed = False
-            await self._write_draft(self._draft_key(self.conversation), "")
+            kept = self._parked.text if self._parked is not None else ""  # (quit mid-edit)
+            await self._write_draft(self._draft_key(self.conversation), kept)
             await self.chat_app.action_quit()
             return
         conversation = self.conversation

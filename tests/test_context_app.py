@@ -42,6 +42,22 @@ def seed_long(data_dir: Path) -> None:
         store.close()
 
 
+def long_conversation_app(fake: FakeOpenAI, make_app, data_dir: Path):
+    """The app with the seeded long conversation open and a window of 1,000 tokens."""
+    seed_long(data_dir)
+    settings = settings_with_config(fake.base_url, 'model = "m"\ncontext_window = 1000\n')
+    return make_app(settings, open_conversation=CID)
+
+
+async def view_under_the_mark(pilot, log: MessageLog) -> MessageView:
+    """Once the log marks where the sent context begins: the message view under the mark."""
+    await wait_for(pilot, lambda: log.query_children(".context-mark"), "the context mark")
+    mark = log.query_children(".context-mark").first()
+    after = log.children[log.children.index(mark) + 1]
+    assert isinstance(after, MessageView)
+    return after
+
+
 def status_of(app) -> tuple[str, bool]:
     bar = app.screen.query_one(StatusBar)
     return str(bar.render()), bar.has_class("-warning")
@@ -90,18 +106,13 @@ async def test_the_model_that_answered_is_shown_in_the_reply_header(
 async def test_a_long_conversation_is_fitted_marked_and_kept_whole(
     fake: FakeOpenAI, make_app, data_dir: Path
 ) -> None:
-    seed_long(data_dir)
-    settings = settings_with_config(fake.base_url, 'model = "m"\ncontext_window = 1000\n')
-    app = make_app(settings, open_conversation=CID)
+    app = long_conversation_app(fake, make_app, data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "Newest question")
         await settle(pilot)
         log = app.query_one(MessageLog)
-        await wait_for(pilot, lambda: log.query_children(".context-mark"), "the context mark")
-        mark = log.query_children(".context-mark").first()
-        assert str(mark.render()) == CONTEXT_MARK
-        after = log.children[log.children.index(mark) + 1]
-        assert isinstance(after, MessageView)
+        after = await view_under_the_mark(pilot, log)
+        assert str(log.query_children(".context-mark").first().render()) == CONTEXT_MARK
         text, warning = status_of(app)
         assert text.endswith("/ 1k") and "context " in text and warning
     (request,) = fake.chat_requests
@@ -117,16 +128,12 @@ async def test_the_context_mark_stays_when_another_window_adds_to_the_conversati
     fake: FakeOpenAI, make_app, data_dir: Path
 ) -> None:
     """The log is shown again with the other window's message: the mark comes back with it."""
-    seed_long(data_dir)
-    settings = settings_with_config(fake.base_url, 'model = "m"\ncontext_window = 1000\n')
-    app = make_app(settings, open_conversation=CID)
+    app = long_conversation_app(fake, make_app, data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "Newest question")
         await settle(pilot)
         log = app.query_one(MessageLog)
-        await wait_for(pilot, lambda: log.query_children(".context-mark"), "the context mark")
-        marked = log.children[log.children.index(log.query_children(".context-mark").first()) + 1]
-        assert isinstance(marked, MessageView)
+        marked = await view_under_the_mark(pilot, log)
         other = ConversationStore(data_dir)  # the other window's store
         try:
             theirs = other.load(CID)
@@ -140,11 +147,8 @@ async def test_the_context_mark_stays_when_another_window_adds_to_the_conversati
 
         await wait_for(pilot, shown, "the other window's message")
         await settle(pilot)
-        marks = log.query_children(".context-mark")
-        assert len(marks) == 1
-        after = log.children[log.children.index(marks.first()) + 1]
-        assert isinstance(after, MessageView)
-        assert after.message.id == marked.message.id
+        assert len(log.query_children(".context-mark")) == 1
+        assert (await view_under_the_mark(pilot, log)).message.id == marked.message.id
 
 
 async def test_a_refusal_is_learned_retried_once_said_and_remembered(

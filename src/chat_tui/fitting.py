@@ -283,13 +283,14 @@ def ended_empty(
     windows: ContextWindows,
     model: str,
     next_steps: Mapping[str, str],
-) -> str:
+) -> str | None:
     """Why a reply may have ended without text or reason, and what to do: a retry cannot
-    help a conversation that has outgrown the model's context."""
+    help a conversation that has outgrown the model's context. None when the conversation
+    fits with room to spare: nothing to add to the plain explanation."""
     window = windows.known(client, model)
     used = in_context(conversation, window)
     if window is not None and used < NEAR_FULL * window and reply.sent_from is None:
-        return f"{ENDED_EMPTY} {next_steps.get('retry', '')}".strip()
+        return None
     if window is None:
         why = (
             "If the conversation is long, it may not fit the model's context (set "

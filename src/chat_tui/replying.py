@@ -53,7 +53,7 @@ async def fill_reply(
     checkpoint: Callable[[], None] = _nothing,
     next_steps: Mapping[str, str] | None = None,
     max_chars: int = MESSAGE_CHARS,
-    explain_empty: Callable[[], str] | None = None,
+    explain_empty: Callable[[], str | None] | None = None,
 ) -> None:
     """Consume `stream` into `message`.
 
@@ -64,8 +64,8 @@ async def fill_reply(
     keys or flags), keyed by `ChatError.next_step` ("retry", "model", "context"). A reply
     that passes `max_chars` (text, thinking and tool arguments together) is stopped there.
     `explain_empty` words the error of a stream that ended with nothing, not even a finish
-    reason (by default `ENDED_EMPTY` and the retry step); the caller may know more, such as
-    the conversation's size against the model's context.
+    reason, when the caller knows more, such as the conversation's size against the model's
+    context (None from it, or no `explain_empty`: `ENDED_EMPTY` and the retry step).
 
     `stream` is closed on the way out, however this ends. A cancellation usually lands here,
     between two events, not inside the stream: left suspended, the stream would hold its
@@ -171,18 +171,14 @@ def _settle(
     message: Message,
     finish_reason: str | None,
     retry_hint: str,
-    explain_empty: Callable[[], str] | None,
+    explain_empty: Callable[[], str | None] | None,
 ) -> None:
     """Mark a reply whose stream ended normally: complete, cut short, or empty."""
     if not (message.content or message.reasoning or message.tool_calls):
         message.status = "failed"
-        if finish_reason:
-            message.error = f"The server finished without sending any text. {retry_hint}"
-        elif explain_empty is not None:
-            message.error = explain_empty()
-        else:
-            message.error = f"{ENDED_EMPTY} {retry_hint}"
-        message.error = message.error.strip()
+        explained = None if finish_reason or explain_empty is None else explain_empty()
+        said = "The server finished without sending any text." if finish_reason else ENDED_EMPTY
+        message.error = explained or f"{said} {retry_hint}".strip()
         return
     message.status = "complete"
     if finish_reason == "length":

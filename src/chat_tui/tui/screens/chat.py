@@ -93,6 +93,9 @@ class DraftAttachments:
     unstored: dict[str, PendingAttachment]
 
 
+NO_ATTACHMENTS = DraftAttachments([], {})
+
+
 @dataclass(frozen=True)
 class ParkedDraft:
     """What the person was writing when they began editing their last message: back in the
@@ -399,9 +402,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         previous = self._replies.get(self.conversation.id)
         if previous is not None:
             await self._detach_reply(previous)
-        left_editing = self._cancel_edit()
-        if left_editing is not None:
-            await left_editing
+        await self._cancel_edit()
         leaving, arriving = self._draft_key(self.conversation), self._draft_key(conversation)
         if leaving != arriving:
             self._keep_draft(leaving, self.prompt.text)
@@ -798,9 +799,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         self._keep_draft(self._draft_key(conversation), parked.text if parked else "")
         self.prompt.accept(text)
         self._draft_changed = False
-        await self._set_attached([])
-        if parked is not None:
-            await self._unpark(parked)
+        await (self._unpark(parked) if parked is not None else self._set_attached([]))
         if self._editing is not None:
             index, self._editing = self._editing, None
             sent = Message(role="user", content=text, attachments=attachments)
@@ -852,11 +851,18 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
     async def _swap_attached(self, leaving: str, arriving: str) -> None:
         """The chips stay with the draft they were attached to, for this session."""
         if self._attached:
-            self._attached_elsewhere[leaving] = DraftAttachments(self._attached, self._unstored)
-        kept = self._attached_elsewhere.pop(arriving, DraftAttachments([], {}))
+            self._attached_elsewhere[leaving] = self._draft_attachments()
+        kept = self._attached_elsewhere.pop(arriving, NO_ATTACHMENTS)
         if kept.attachments or self._attached:
-            self._unstored = dict(kept.unstored)
-            await self._set_attached(list(kept.attachments))
+            await self._restore_attached(kept)
+
+    def _draft_attachments(self) -> DraftAttachments:
+        """The chips as they are, to put aside (`_set_attached` replaces, never changes, them)."""
+        return DraftAttachments(self._attached, self._unstored)
+
+    def _restore_attached(self, kept: DraftAttachments) -> AwaitComplete:
+        self._unstored = dict(kept.unstored)
+        return self._set_attached(list(kept.attachments))
 
     def _set_attached(self, attachments: list[Attachment]) -> AwaitComplete:
         """What goes with the message, at once; the chips follow (done once awaited)."""
@@ -1449,9 +1455,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             self.status.show("There is no message of yours to edit yet.", "error")
             return
         if self._editing is None:  # (editing again keeps the draft put aside first)
-            self._parked = ParkedDraft(
-                self.prompt.text, DraftAttachments(self._attached, self._unstored)
-            )
+            self._parked = ParkedDraft(self.prompt.text, self._draft_attachments())
             self._draft_changed = False
             self._keep_draft(self._draft_key(conversation), self.prompt.text)
         self._editing = index
@@ -1463,20 +1467,19 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             "Editing your last message: Enter sends it as a new version, Esc cancels.", "busy"
         )
 
-    def _cancel_edit(self) -> AwaitComplete | None:
+    def _cancel_edit(self) -> AwaitComplete:
         """Leave editing: what the person was writing before is back in the box."""
         parked, self._parked = self._parked, None
         editing, self._editing = self._editing, None
         if editing is None:
-            return None
-        return AwaitComplete(self._unpark(parked or ParkedDraft("", DraftAttachments([], {}))))
+            return AwaitComplete()  # (nothing to wait for)
+        return self._unpark(parked or ParkedDraft("", NO_ATTACHMENTS))
 
-    async def _unpark(self, parked: ParkedDraft) -> None:
+    def _unpark(self, parked: ParkedDraft) -> AwaitComplete:
         self.prompt.load_text(parked.text)
         self.prompt.move_cursor(self.prompt.document.end)
         self._draft_changed = False
-        self._unstored = dict(parked.attachments.unstored)
-        await self._set_attached(list(parked.attachments.attachments))
+        return self._restore_attached(parked.attachments)
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.sidebar

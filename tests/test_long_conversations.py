@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat_tui.mdsplit import split_markdown
+from chat_tui.mdsplit import CHUNK_CHARS, cuts_after, split_markdown
 from chat_tui.models import Conversation, Message
 from chat_tui.safetext import markdown_text
 from chat_tui.store import ConversationStore
@@ -314,3 +314,12 @@ async def test_replying_in_a_long_conversation_does_not_spell_it_out(
         assert max(len(description) for description in descriptions) < 200
         await pilot.press("escape")
         await settle(pilot)
+
+
+def test_a_chunk_boundary_is_known_at_the_first_character_after_it() -> None:
+    """So a streamed reply starts its next chunk before drawing any of it into the last."""
+    text = "word " * (CHUNK_CHARS // 5) + "\n\n"
+    assert cuts_after(text) == []  # a blank line may still grow into anything
+    assert cuts_after(text + " ") == []  # an indented line belongs to the block before
+    assert cuts_after(text + "N") == [len(text)]
+    assert split_markdown(text + "Next line\n") == [text, "Next line\n"]

@@ -13,10 +13,10 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
 from chat_tui.mdparse import reply_parser
-from chat_tui.mdsplit import split_markdown
+from chat_tui.mdsplit import CHUNK_CHARS, split_markdown
 from chat_tui.safetext import markdown_text
 from chat_tui.tui.widgets.code_block import ReplyMarkdown
-from chat_tui.tui.widgets.message_view import ChunkFrame, MessageView
+from chat_tui.tui.widgets.message_view import ChunkFrame, MarkdownBody, MessageView
 from tests.support.loopback import FakeOpenAI
 from tests.support.pilot import SIZE, eventually, send, settle
 
@@ -143,3 +143,56 @@ async def test_a_code_blocks_language_follows_its_first_line_as_it_grows() -> No
             await pilot.pause()
             labels.append(str(streamed.query_one(".code-language", Static).render()))
         assert labels == ["py", "pyth", "python", "python"]
+
+
+async def test_a_streamed_table_keeps_the_cells_it_has_shown() -> None:
+    """A new row adds its cells and a growing last row changes its cells' text: the cells
+    already on screen stay, where making the table again mounted every cell each frame."""
+    rows = "".join(f"| {n} | [link{n}](https://example.com/{n}) |\n" for n in range(1, 9))
+    text = "| n | where |\n|---|---|\n" + rows + "\nAfter the table.\n"
+    app = TwoMarkdowns()
+    async with app.run_test(size=SIZE) as pilot:
+        streamed, whole = app.query(ReplyMarkdown)
+        head = text.index("| 3 |") + len("| 3 | [li")  # the third row half there
+        await streamed.append(text[:head])
+        await eventually(pilot, lambda: len(streamed.query("MarkdownTableCellContents")) == 8)
+        first_cells = list(streamed.query("MarkdownTableCellContents"))
+        for start in range(head, len(text), 7):
+            await streamed.append(text[start : start + 7])
+            await pilot.pause()
+        await whole.update(text)
+        await eventually(pilot, lambda: tree(streamed) == tree(whole))
+        assert tree(streamed) == tree(whole)
+        cells = list(streamed.query("MarkdownTableCellContents"))
+        assert cells[: len(first_cells)] == first_cells  # the same widgets, updated in place
+        assert "link3" in str(cells[7].render())
+
+
+async def test_a_streamed_reply_starts_its_next_chunk_without_drawing_the_last_again() -> None:
+    """The chunk boundary is seen at the first character after it, before any of the next
+    chunk's text has been drawn into the chunk before: that chunk's blocks stay."""
+
+    class Body(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MarkdownBody()
+
+    paragraphs = "".join(f"Paragraph {n}: " + "words " * 30 + "\n\n" for n in range(14))
+    paragraphs += "The last, long enough to end past the chunk's size: " + "words " * 70 + "\n\n"
+    assert len(paragraphs) > CHUNK_CHARS and split_markdown(paragraphs) == [paragraphs]
+    app = Body()
+    async with app.run_test(size=SIZE) as pilot:
+        body = app.query_one(MarkdownBody)
+        renderer = body.start_rendering("")
+        renderer.write(paragraphs)
+        await eventually(pilot, lambda: [m.source for m in body.chunks()] == [paragraphs])
+        first_block = body.chunks()[0].query("MarkdownBlock").first()
+        shown = paragraphs
+        for piece in ("N", "ext", " paragraph,", " the first of its chunk.\n"):
+            renderer.write(piece)
+            shown += piece
+            await eventually(pilot, lambda s=shown: "".join(m.source for m in body.chunks()) == s)
+        sources = [paragraphs, "Next paragraph, the first of its chunk.\n"]
+        await eventually(pilot, lambda: [m.source for m in body.chunks()] == sources)
+        assert [m.source for m in body.chunks()] == sources
+        assert body.chunks()[0].query("MarkdownBlock").first() is first_block
+        await renderer.stop()

@@ -27,7 +27,7 @@ def next_boundary(text: str, start: int, minimum_end: int) -> int | None:
     while position < length:
         end = text.find("\n", position)
         if end == -1:
-            return None  # the last line is incomplete
+            end = length  # the last line may be incomplete: its first character decides
         line = text[position:end]
         stripped = line.lstrip(" ")
         indent = len(line) - len(stripped)

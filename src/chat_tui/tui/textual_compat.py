@@ -39,6 +39,14 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.widgets._markdown", "MarkdownListItem"),
     ("textual.widgets._markdown", "MarkdownBullet"),
     ("textual.widgets._markdown", "MarkdownTable"),
+    ("textual.widgets._markdown:MarkdownTable", "_get_headers_and_rows"),
+    ("textual.widgets._markdown:MarkdownTable.__init__", "_headers"),
+    ("textual.widgets._markdown:MarkdownTable.__init__", "_rows"),
+    ("textual.widgets._markdown", "MarkdownTableContent"),
+    ("textual.widgets._markdown:MarkdownTableContent.__init__", "rows"),
+    ("textual.widgets._markdown:MarkdownTableContent.__init__", "last_row"),
+    ("textual.widgets._markdown", "MarkdownTableCellContents"),
+    ("textual.widgets.markdown:MarkdownBlock", "_copy_context"),
     ("textual.widgets.markdown:MarkdownBlock.__init__", "_blocks"),
     ("textual.widgets.markdown:MarkdownBlock.__init__", "_content"),
     ("textual.widget:Widget()", "_pending_children"),
@@ -402,21 +410,79 @@ def _lists() -> tuple[type[MarkdownBlock], type[MarkdownBlock]]:
     return _lists_growing_in_place()
 
 
-def _table_made_again() -> type[MarkdownBlock]:
+def _table_growing_in_place() -> type[MarkdownBlock]:
     # Defined on first use, as above.
-    from textual.widgets._markdown import MarkdownBlock, MarkdownTable
+    from textual.widgets._markdown import (
+        MarkdownBlock,
+        MarkdownTable,
+        MarkdownTableCellContents,
+        MarkdownTableContent,
+    )
 
-    class TableMadeAgain(MarkdownTable):
-        """A table that takes a streamed update by being made again, as a new one would be.
+    def same(a: list[Content], b: list[Content]) -> bool:
+        """Whether two rows show the same (`Content` equality compares plain text only)."""
+        return [(c.plain, c.spans) for c in a] == [(c.plain, c.spans) for c in b]
+
+    def cell(content: Content, row: int, column: int) -> MarkdownTableCellContents:
+        # As `MarkdownTableContent.compose` makes a body cell.
+        return MarkdownTableCellContents(
+            content, classes=f"row{row} cell", name=f"cell{row}.{column}"
+        ).with_tooltip(content.plain)
+
+    class TableGrowingInPlace(MarkdownTable):
+        """A table that takes a streamed update by changing its last row and adding the
+        rows after it, with the cells a new table would have.
 
         Textual's table adds streamed rows as plain `Static`s instead of its link-aware
-        cells, so a streamed table was not the table the same text shows when reopened.
+        cells, so a streamed table was not the table the same text shows when reopened;
+        making it again on each update instead mounted every cell again, every frame.
         """
 
         async def _update_from_block(self, block: MarkdownBlock) -> None:
-            await MarkdownBlock._update_from_block(self, block)
+            if type(block) is not type(self) or not await self._grow_to(block):
+                await MarkdownBlock._update_from_block(self, block)
 
-    return TableMadeAgain
+        async def _grow_to(self, block: MarkdownBlock) -> bool:
+            """Become `block` by updating in place; False if only a new table can."""
+            assert isinstance(block, MarkdownTable)
+            content = next(iter(self.query_children(MarkdownTableContent)), None)
+            headers, rows = block._get_headers_and_rows()
+            last = max(len(self._rows) - 1, 0)  # the last row shown may have grown since
+            if (
+                content is None
+                or not content.is_mounted
+                or not same(headers, self._headers)
+                or len(rows) < len(self._rows)
+                or not all(same(a, b) for a, b in zip(rows[:last], self._rows, strict=False))
+            ):
+                return False
+            if self._rows and not same(rows[last], self._rows[last]):
+                shown = list(content.query_children(f".cell.row{last + 1}"))
+                if len(shown) == len(rows[last]):
+                    for cell_shown, new in zip(shown, rows[last], strict=True):
+                        assert isinstance(cell_shown, MarkdownTableCellContents)
+                        if not same([cell_shown.content], [new]):  # type: ignore[list-item]
+                            cell_shown.update(new)
+                            cell_shown.tooltip = new.plain
+                else:
+                    await content.remove_children(shown)
+                    await content.mount_all(
+                        [cell(c, last + 1, n) for n, c in enumerate(rows[last], 1)]
+                    )
+            first_new = len(self._rows)
+            added = [
+                cell(c, number, n)
+                for number, row in enumerate(rows[first_new:], first_new + 1)
+                for n, c in enumerate(row, 1)
+            ]
+            if added:
+                await content.mount_all(added)
+            self._rows = content.rows = rows
+            content.last_row = len(rows)
+            self._copy_context(block)
+            return True
+
+    return TableGrowingInPlace
 
 
 _LAZY = {
@@ -424,7 +490,7 @@ _LAZY = {
     "GrowingParagraph": _growing_paragraph,
     "BulletListGrowingInPlace": _bullet_list,
     "OrderedListGrowingInPlace": _ordered_list,
-    "TableMadeAgain": _table_made_again,
+    "TableGrowingInPlace": _table_growing_in_place,
 }
 
 if TYPE_CHECKING:
@@ -438,7 +504,7 @@ if TYPE_CHECKING:
 
     class OrderedListGrowingInPlace(MarkdownBlock): ...
 
-    class TableMadeAgain(MarkdownBlock): ...
+    class TableGrowingInPlace(MarkdownBlock): ...
 
 else:
 

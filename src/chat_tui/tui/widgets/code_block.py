@@ -29,7 +29,7 @@ from chat_tui.tui.textual_compat import (
     GrowingParagraph,
     MarkdownFenceWithUpdates,
     OrderedListGrowingInPlace,
-    TableMadeAgain,
+    TableGrowingInPlace,
 )
 
 
@@ -89,7 +89,7 @@ class ReplyMarkdown(Markdown):
         "paragraph_open": GrowingParagraph,
         "bullet_list_open": BulletListGrowingInPlace,
         "ordered_list_open": OrderedListGrowingInPlace,
-        "table_open": TableMadeAgain,
+        "table_open": TableGrowingInPlace,
         "fence": CodeFence,
         "code_block": CodeFence,
     }

@@ -4,6 +4,7 @@ scrolls up, all the way to the first; long replies fold the chunks far off scree
 from __future__ import annotations
 
 import pytest
+from textual.widget import Widget
 
 from chat_tui.mdsplit import CHUNK_CHARS, cuts_after, split_markdown
 from chat_tui.models import Conversation, Message
@@ -142,6 +143,43 @@ async def test_chunks_of_a_long_reply_fold_off_screen_and_unfold_when_scrolled_t
         )
         assert log.virtual_size.height == height  # folding never moves anything
         assert "Paragraph 0:" in "".join(str(b.render()) for b in frames[0].query("MarkdownBlock"))
+        # The bottom chunk was painted; folded, its blocks keep none of its lines.
+        assert not any(lines_kept(block) for block in frames[-1].query("MarkdownBlock"))
+
+
+def lines_kept(widget: Widget) -> int:
+    """The rendered lines `widget` holds on to (Textual keeps them until a refresh)."""
+    return len(widget._render_cache.lines)
+
+
+async def test_a_reply_forgets_the_lines_it_painted_off_screen_once_it_ends(
+    fake: FakeOpenAI, make_app
+) -> None:
+    """Every line drawn while a reply streamed was kept, cut and cropped on every frame it
+    was in; once the reply ends (here: is stopped), only what is on screen is painted
+    again."""
+    text = "\n\n".join(f"Paragraph {n}: " + "words " * 20 for n in range(60))
+    deltas = [text[i : i + 40] for i in range(0, len(text), 40)]
+    fake.add(deltas=deltas, rate=400, fault="hang", fault_after=len(deltas))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Write a lot")
+        log = app.query_one(MessageLog)
+        painted: dict[int, Widget] = {}
+
+        def off_screen() -> list[Widget]:
+            return [b for b in painted.values() if not b.region.overlaps(log.region)]
+
+        def painted_then_scrolled_off() -> bool:
+            painted.update({id(b): b for b in app.screen.query("MarkdownBlock") if lines_kept(b)})
+            return bool(off_screen())
+
+        await wait_for(pilot, painted_then_scrolled_off, "a paragraph painted, then off screen")
+        await pilot.press("escape")  # the server goes quiet: the reply ends when stopped
+        await settle(pilot)
+        await pilot.pause()
+        assert off_screen()
+        assert not any(lines_kept(b) for b in off_screen() if b.is_attached)
 
 
 async def test_a_reply_arriving_faster_than_it_renders_splits_as_it_will_reopen(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual._compositor import Compositor
-from textual.geometry import Size
+from textual.geometry import NULL_SIZE, Size
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, TextArea
@@ -50,6 +50,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.widgets.markdown:MarkdownBlock.__init__", "_blocks"),
     ("textual.widgets.markdown:MarkdownBlock.__init__", "_content"),
     ("textual.widget:Widget()", "_pending_children"),
+    ("textual.widget", "_RenderCache"),
+    ("textual.widget:Widget()", "_render_cache"),
     ("textual.widgets:TextArea", "_on_key"),
     ("textual.widgets:TextArea", "_on_paste"),
     ("textual._compositor:Compositor", "reflow"),
@@ -192,6 +194,22 @@ def release_style_caches() -> None:
     cache_clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
     if cache_clear is not None:  # a Textual that fixed it may have no cache here
         cache_clear()
+
+
+def drop_painted_lines(widget: Widget) -> None:
+    """Let `widget` and every widget under it forget the lines they have rendered.
+
+    A widget keeps its rendered lines until it is refreshed, each with the pieces the
+    compositor cut it into on every frame it was in, and every line it painted, by row: a
+    tall widget the screen scrolled through (a reply drawn as it streamed, and each
+    container around it) keeps them for every row it showed. The next paint renders the
+    visible ones again.
+    """
+    from textual.widget import _RenderCache
+
+    for node in widget.walk_children(Widget, with_self=True):
+        node._render_cache = _RenderCache(NULL_SIZE, [])
+        node.refresh()  # (also clears the lines painted by row, `_styles_cache`)
 
 
 def drop_dead_footer_watchers(footer: Footer) -> None:

@@ -26,6 +26,7 @@ message.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -155,8 +156,14 @@ def stream(
     fake, home: Path, reply: Reply, *, rate: float = 0.0, memory_after: float = 0.0
 ) -> dict[str, object]:
     """chat-tui streams `reply`; when it was sent and shown, the CPU and memory it took
-    (memory again `memory_after` seconds after the app is idle, when asked)."""
-    with ChatSession(fake, home) as session:
+    (memory again `memory_after` seconds after the app is idle, when asked: then the app
+    runs instrumented, and its Python heap is read too)."""
+    probe = home / "probe.json"
+    if memory_after:
+        session = ChatSession(fake, home, instrumented=True, CHAT_TUI_BENCH_PROBE=str(probe))
+    else:
+        session = ChatSession(fake, home)
+    with session:
         session.exchange("Say hello", WARM_UP)
         terminal = session.terminal
         session.settle()
@@ -178,9 +185,15 @@ def stream(
             time.sleep(memory_after)
             session.settle()
         rss_after = terminal.rss_mb()
+        after_at = time.monotonic()
         sent = fake.sent_at[first : first + len(reply.tokens)]
         if len(sent) != len(reply.tokens):
             raise BenchmarkError("the server did not send the whole reply")
+    heap_after = float("nan")
+    if memory_after:
+        # The probe's clock is the same monotonic clock: its last sample before the reading.
+        samples = [blocks for at, blocks in json.loads(probe.read_text())["heap"] if at <= after_at]
+        heap_after = samples[-1] if samples else heap_after
     lags = [shown[word] - sent[index] for word, index in reply.markers if word in shown]
     return {
         "first_token": sent[0] - entered,
@@ -190,6 +203,7 @@ def stream(
         "rss": rss,
         "growth": peak - rss,
         "after": rss_after,
+        "heap_after": heap_after,
     }
 
 
@@ -206,7 +220,7 @@ def reading_rate(scale: Scale, fake, home_of) -> list[Figure]:
         for _ in range(max(1, scale.runs // 2))
     ]
     scrolls = [scroll_floor(reply, home_of("reading-scroll")) for _ in pairs]
-    keys = ("cpu", "rss", "growth", "after")
+    keys = ("cpu", "rss", "growth", "after", "heap_after")
     flat = {key: median([float(run[key]) for run, _ in pairs]) for key in keys}  # type: ignore[arg-type]
     paced = {key: median([float(run[key]) for _, run in pairs]) for key in keys}  # type: ignore[arg-type]
 
@@ -266,6 +280,14 @@ def reading_rate(scale: Scale, fake, home_of) -> list[Figure]:
             "×",
             target=1.1,
             detail=f"{paced['after']:.1f} MB ÷ {flat['after']:.1f} MB",
+        ),
+        Figure(
+            GROUP,
+            "... its Python heap (allocated blocks): 100 tokens/s ÷ flat out",
+            ratio("heap_after"),
+            "×",
+            detail=f"{paced['heap_after'] / 1e6:.3f} ÷ {flat['heap_after'] / 1e6:.3f} million "
+            "blocks: what the RSS holds beyond it is freed memory the allocator keeps",
         ),
     ]
 

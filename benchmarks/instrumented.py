@@ -14,6 +14,8 @@ Nothing in the app changes. From the outside this adds:
 - the path of each key: when Textual's input thread read it, when the input box handled it
   on the event loop, and when each frame was handed to the output thread; and each
   screen update (layout and paint) with what it cost (to see where a slow echo waited);
+- the Python heap's size in allocated blocks (`sys.getallocatedblocks`) every quarter of a
+  second: the live objects, apart from what the C allocator keeps of freed ones;
 - the CPU time (`time.thread_time`) of every save: the snapshot taken on the event loop and
   the write in the saver's thread, each tagged checkpoint or not.
 
@@ -55,11 +57,14 @@ RECORD: dict[str, object] = {
     "keys_handled": [],
     "writes": [],
     "frames": [],
+    "heap": [],
 }
 _lag: list[tuple[float, float]] = RECORD["lag"]  # type: ignore[assignment]
 _saves: list[dict[str, object]] = RECORD["saves"]  # type: ignore[assignment]
 _imports: list[tuple[float, str, str]] = RECORD["imports"]  # type: ignore[assignment]
+_heap: list[tuple[float, int]] = RECORD["heap"]  # type: ignore[assignment]
 _main_thread = threading.main_thread()
+HEAP_SECONDS = 0.25
 
 
 async def _probe() -> None:
@@ -68,6 +73,8 @@ async def _probe() -> None:
         await asyncio.sleep(PROBE_SECONDS)
         after = time.monotonic()
         _lag.append((after, after - before - PROBE_SECONDS))
+        if not _heap or after - _heap[-1][0] >= HEAP_SECONDS:
+            _heap.append((after, sys.getallocatedblocks()))
         if RECORD["openai_ready"] is None and "openai" in sys.modules:
             if RECORD["openai_seen"] is None:
                 RECORD["openai_seen"] = after

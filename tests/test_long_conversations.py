@@ -152,34 +152,31 @@ def lines_kept(widget: Widget) -> int:
     return len(widget._render_cache.lines)
 
 
-async def test_a_reply_forgets_the_lines_it_painted_off_screen_once_it_ends(
+async def test_once_a_reply_has_ended_and_the_app_is_idle_its_lines_are_painted_anew(
     fake: FakeOpenAI, make_app
 ) -> None:
-    """Every line drawn while a reply streamed was kept, cut and cropped on every frame it
-    was in; once the reply ends (here: is stopped), only what is on screen is painted
-    again."""
-    text = "\n\n".join(f"Paragraph {n}: " + "words " * 20 for n in range(60))
+    """Every line drawn while a reply streamed was kept, with the pieces it was cut and
+    cropped into on every frame it was in: the reply's view and the log around it then
+    let them go and paint what is on screen again, once nothing else is going on."""
+    text = "\n\n".join(f"Paragraph {n}: " + "words " * 18 for n in range(40))
     deltas = [text[i : i + 40] for i in range(0, len(text), 40)]
     fake.add(deltas=deltas, rate=400, fault="hang", fault_after=len(deltas))
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "Write a lot")
         log = app.query_one(MessageLog)
-        painted: dict[int, Widget] = {}
-
-        def off_screen() -> list[Widget]:
-            return [b for b in painted.values() if not b.region.overlaps(log.region)]
-
-        def painted_then_scrolled_off() -> bool:
-            painted.update({id(b): b for b in app.screen.query("MarkdownBlock") if lines_kept(b)})
-            return bool(off_screen())
-
-        await wait_for(pilot, painted_then_scrolled_off, "a paragraph painted, then off screen")
+        await wait_for(pilot, lambda: log.max_scroll_y > 0, "the reply to fill the log")
         await pilot.press("escape")  # the server goes quiet: the reply ends when stopped
         await settle(pilot)
-        await pilot.pause()
-        assert off_screen()
-        assert not any(lines_kept(b) for b in off_screen() if b.is_attached)
+        view = log.views[-1]
+        painted = [view._render_cache, log._render_cache]
+        assert all(cache.lines for cache in painted)
+
+        def painted_anew() -> bool:  # (by identity: the lines are equal)
+            return view._render_cache is not painted[0] and log._render_cache is not painted[1]
+
+        await wait_for(pilot, painted_anew, "the app to be idle and paint the reply anew")
+        assert view._render_cache.lines  # what is on screen is there again
 
 
 async def test_a_reply_arriving_faster_than_it_renders_splits_as_it_will_reopen(

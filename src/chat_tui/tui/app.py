@@ -37,9 +37,10 @@ from chat_tui.tui.commands import (
     PresetCommands,
     ThemeCommands,
 )
-from chat_tui.tui.messages import CopyRequested, ViewsReplaced
+from chat_tui.tui.messages import CopyRequested, ReplyDrawn, ViewsReplaced
 from chat_tui.tui.textual_compat import (
     app_keymap,
+    drop_painted_lines,
     lay_out_once,
     one_arrangement_per_layout,
     release_style_caches,
@@ -155,6 +156,8 @@ class ChatApp(App[None]):
         one_arrangement_per_layout()
         strips_without_self_references()
         self._last_input = time.monotonic()
+        self._lines_to_drop = False
+        """A reply was drawn since the screen's painted lines were last dropped."""
 
     def get_default_screen(self) -> Screen[None]:
         from chat_tui.tui.screens.chat import ChatScreen
@@ -185,7 +188,17 @@ class ChatApp(App[None]):
         await super().on_event(event)
 
     def _tick_collector(self) -> None:
-        self.collector.tick(idle=self.quiet)
+        quiet = self.quiet
+        if quiet and self._lines_to_drop and self.chat_screen is not None:
+            # Every line on screen was cut and cropped on each frame of the reply, and keeps
+            # what was made of it; painted again, once, they do not. (A repaint of the
+            # whole screen: not while anything else goes on.)
+            self._lines_to_drop = False
+            drop_painted_lines(self.chat_screen)
+        self.collector.tick(idle=quiet)
+
+    def on_reply_drawn(self, _: ReplyDrawn) -> None:
+        self._lines_to_drop = True
 
     @property
     def quiet(self) -> bool:

@@ -85,6 +85,12 @@ class ViewsReplaced(Message):
 
 
 @dataclass
+class ReplyDrawn(Message):
+    """A reply's last frame is on screen: the lines painted on every frame of it can go
+    once the app is idle (see `drop_painted_lines`)."""
+
+
+@dataclass
 class AttachmentRemoved(Message):
     """The person removed an attachment from the message they are writing."""
 

@@ -39,12 +39,13 @@ from chat_tui.tui.messages import (
     ConversationChosen,
     PathPasted,
     PromptSubmitted,
+    ReplyDrawn,
     SearchChanged,
     VariantStep,
 )
 from chat_tui.tui.screens.conversation_actions import ConversationActions
 from chat_tui.tui.screens.summary import SummaryActions
-from chat_tui.tui.textual_compat import app_keymap, drop_painted_lines
+from chat_tui.tui.textual_compat import app_keymap
 from chat_tui.tui.widgets.approval_bar import ApprovalBar
 from chat_tui.tui.widgets.attachment_chips import AttachmentChips
 from chat_tui.tui.widgets.conversation_list import Row
@@ -1255,9 +1256,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         if conversation is self.conversation:
             self._show_idle_status()
             self.update_top_bar()
-        # Every line on screen was cut and cropped on each frame of the reply, and each keeps
-        # what was made of it: painted again once, after the reply's last frame, they do not.
-        self.call_after_refresh(drop_painted_lines, self)
+        self.post_message(ReplyDrawn())
         self.chat_app.collector.reply_ended(state.heap_at_start)
 
     def _attach_reply(self, state: ReplyState) -> None:

@@ -180,7 +180,9 @@ def test_emptying_the_trash_drops_copies_nothing_else_refers_to(
     copies = shell.data_dir / "attachments"
     for copy in copies.iterdir():  # older than the grace for copies not yet sent
         os.utime(copy, (0, 0))
-    image_chat, log_chat = (saved["id"] for saved in shell.saved())
+    # By what each sent: ids made within the same second sort at random.
+    chats = {saved["messages"][0]["attachments"][0]["name"]: saved["id"] for saved in shell.saved()}
+    image_chat, log_chat = chats["screen.png"], chats["app.log"]
     store.delete(image_chat)
     store.delete(log_chat)
     purged = shell.run("trash", "--purge", image_chat)

@@ -198,7 +198,8 @@ class Notes:
 
 
 def saved_files(data_dir: Path) -> list[dict]:
-    """Every conversation file under `data_dir`, parsed, oldest id first."""
+    """Every conversation file under `data_dir`, parsed, by id: by time to the second, then
+    at random."""
     folder = data_dir / "conversations"
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 

@@ -63,7 +63,7 @@ class Shell:
         )
 
     def saved(self) -> list[dict[str, Any]]:
-        """Every conversation file, oldest id first."""
+        """Every conversation file, by id: by time to the second, then at random."""
         folder = self.data_dir / "conversations"
         return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from chat_tui.merge import merge_conversations
-from chat_tui.models import Conversation, Message, derive_title
+from chat_tui.models import Conversation, Message, derive_title, new_id
+
+
+def test_ids_made_in_a_burst_do_not_collide() -> None:
+    """An id names the file: two alike would write one conversation over another. A script
+    or an import makes thousands within the second the id's time part shares."""
+    made = [new_id() for _ in range(100_000)]
+    assert len(set(made)) == len(made)
 
 
 def test_title_is_first_line_shortened_at_a_word() -> None:

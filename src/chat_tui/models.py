@@ -146,8 +146,11 @@ def now_iso() -> str:
 
 
 def new_id() -> str:
-    """Sortable by creation time, unique across processes."""
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    """Sortable by creation time, unique across processes.
+
+    48 random bits: a script or an import can make thousands within one second.
+    """
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(6)
 
 
 def new_message_id() -> str:

@@ -75,6 +75,18 @@ class ConversationSummary:
     read_only: bool = False
 
 
+def summary_of(conversation: Conversation) -> ConversationSummary:
+    return ConversationSummary(
+        id=conversation.id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        model=conversation.model,
+        message_count=len(conversation.messages),
+        read_only=conversation.read_only,
+    )
+
+
 @dataclass(frozen=True)
 class SearchHit:
     summary: ConversationSummary
@@ -449,7 +461,7 @@ class ConversationIndex:
             self._pending.pop(conversation.id, None)
 
     def _put(self, db: sqlite3.Connection, conversation: Conversation, stamp: FileStamp) -> None:
-        self._upsert(db, conversation.id, stamp, problem=None, conversation=conversation)
+        self._upsert(db, conversation.id, stamp, problem=None, summary=summary_of(conversation))
         self._delete_text(db, conversation.id)
         key = _recency_key(conversation.updated_at)
         while db.execute("SELECT 1 FROM conversations WHERE text_key = ?", (key,)).fetchone():
@@ -464,11 +476,11 @@ class ConversationIndex:
             db.execute("INSERT INTO short_pieces(rowid, pieces) VALUES (?, ?)", (key, pieces))
         db.execute("UPDATE conversations SET text_key = ? WHERE id = ?", (key, conversation.id))
 
-    def touch(self, conversation_id: str, stamp: FileStamp, conversation: Conversation) -> None:
+    def touch(self, summary: ConversationSummary, stamp: FileStamp) -> None:
         """Update the summary only (a checkpoint mid-stream); text is indexed on `put`."""
         with self._transaction() as db:
-            self._upsert(db, conversation_id, stamp, problem=None, conversation=conversation)
-            self._pending.pop(conversation_id, None)
+            self._upsert(db, summary.id, stamp, problem=None, summary=summary)
+            self._pending.pop(summary.id, None)
 
     def remove(self, conversation_id: str) -> None:
         with self._transaction() as db:
@@ -488,9 +500,9 @@ class ConversationIndex:
         stamp: FileStamp,
         *,
         problem: str | None,
-        conversation: Conversation | None = None,
+        summary: ConversationSummary | None = None,
     ) -> None:
-        title = _indexable(conversation.title) if conversation else ""
+        title = _indexable(summary.title) if summary else ""
         db.execute(
             """
             INSERT INTO conversations(id, mtime_ns, size, ctime_ns, inode, problem, title,
@@ -511,11 +523,11 @@ class ConversationIndex:
                 problem and _indexable(problem),
                 title,
                 title.casefold(),
-                _indexable(conversation.created_at) if conversation else "",
-                _indexable(conversation.updated_at) if conversation else "",
-                _indexable(conversation.model) if conversation else "",
-                len(conversation.messages) if conversation else 0,
-                int(conversation.read_only) if conversation else 0,
+                _indexable(summary.created_at) if summary else "",
+                _indexable(summary.updated_at) if summary else "",
+                _indexable(summary.model) if summary else "",
+                summary.message_count if summary else 0,
+                int(summary.read_only) if summary else 0,
             ),
         )
 

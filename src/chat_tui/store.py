@@ -35,6 +35,7 @@ from chat_tui.index import (
     Problem,
     SearchHit,
     stamp_of,
+    summary_of,
 )
 from chat_tui.limits import TooLarge, load_json, size_text
 from chat_tui.merge import merge_conversations
@@ -219,28 +220,33 @@ class ConversationStore:
         return conversation
 
     def save_snapshot(self, data: dict[str, Any], *, checkpoint: bool = False) -> SaveResult:
-        """Write a conversation snapshot atomically.
+        """Write a conversation snapshot (`Conversation.to_dict()`) atomically.
 
         If another process replaced the file since we last read or wrote it, its version is
         merged with ours first, so neither side's messages are lost. `checkpoint` marks a save
         in the middle of a streamed reply: the summary is indexed, the full text waits for the
-        final save.
+        final save. Otherwise the snapshot is written as it is: a checkpoint of a long
+        conversation is not turned back into objects (that was most of its cost).
         """
-        ours = Conversation.from_dict(data)
+        conversation_id: str = data["id"]
+        revision: int = data["revision"]
         self._prepare()
-        path = self.path_of(ours.id)
+        path = self.path_of(conversation_id)
         with self._write_lock():
             merged: Conversation | None = None
-            theirs = self._newer_version_on_disk(path, ours.id, ours.revision)
+            theirs = self._newer_version_on_disk(path, conversation_id, revision)
             if theirs is not None and theirs.read_only:
                 raise StoreError(
                     f"{path.name} was written by a newer chat-tui; it is shown read-only"
                 )
-            if theirs is not None and theirs.revision != ours.revision:
-                merged = merge_conversations(theirs, ours)
-                ours = merged
-            ours.revision = max(ours.revision, theirs.revision if theirs else 0) + 1
-            payload = self._encoder.encode(ours.to_dict())
+            if theirs is not None and theirs.revision != revision:
+                merged = merge_conversations(theirs, Conversation.from_dict(data))
+                data = merged.to_dict()
+            revision = max(revision, theirs.revision if theirs else 0) + 1
+            data = {**data, "revision": revision}
+            if merged is not None:
+                merged.revision = revision
+            payload = self._encoder.encode(data)
             if len(payload) > limits.CONVERSATION_FILE_BYTES:
                 # A file chat-tui would refuse to read back would hide the conversation.
                 raise StoreError(
@@ -253,15 +259,15 @@ class ConversationStore:
                 stamp = stamp_of(os.stat(path))
             except OSError as error:
                 raise StoreError(_describe_write_error(error, path)) from error
-            self._known[ours.id] = stamp
-            self._known_revision[ours.id] = ours.revision
+            self._known[conversation_id] = stamp
+            self._known_revision[conversation_id] = revision
             with contextlib.suppress(Exception):
                 # The index is a cache: failing to update it must not fail the save.
                 if checkpoint:
-                    self._index.touch(ours.id, stamp, ours)
+                    self._index.touch(_snapshot_summary(data), stamp)
                 else:
-                    self._index.put(ours, stamp)
-        return SaveResult(ours.revision, merged)
+                    self._index.put(merged or Conversation.from_dict(data), stamp)
+        return SaveResult(revision, merged)
 
     def replaced_elsewhere(self, conversation_id: str) -> bool:
         """Whether the file is there and was replaced (by another process) since we last read or
@@ -409,20 +415,20 @@ class ConversationStore:
                 conversation, stamp = self._read(path)
             except StoreError:
                 continue
-            found.append((stamp[0], _summary_of(conversation)))
+            found.append((stamp[0], summary_of(conversation)))
         found.sort(key=lambda pair: pair[0], reverse=True)
         return [summary for _, summary in found]
 
 
-def _summary_of(conversation: Conversation) -> ConversationSummary:
+def _snapshot_summary(data: dict[str, Any]) -> ConversationSummary:
+    """What the index lists for a snapshot, read off it without making its messages."""
     return ConversationSummary(
-        id=conversation.id,
-        title=conversation.title,
-        created_at=conversation.created_at,
-        updated_at=conversation.updated_at,
-        model=conversation.model,
-        message_count=len(conversation.messages),
-        read_only=conversation.read_only,
+        id=data["id"],
+        title=data["title"],
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        model=data["model"],
+        message_count=len(data["messages"]),
     )
 
 

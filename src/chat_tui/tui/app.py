@@ -40,7 +40,7 @@ from chat_tui.tui.commands import (
 from chat_tui.tui.messages import CopyRequested, ReplyDrawn, ViewsReplaced
 from chat_tui.tui.textual_compat import (
     app_keymap,
-    drop_painted_lines,
+    forget_painted_lines,
     lay_out_once,
     one_arrangement_per_layout,
     release_style_caches,
@@ -156,7 +156,7 @@ class ChatApp(App[None]):
         one_arrangement_per_layout()
         strips_without_self_references()
         self._last_input = time.monotonic()
-        self._lines_to_drop = False
+        self._lines_to_forget = False
         """A reply was drawn since the screen's painted lines were last dropped."""
 
     def get_default_screen(self) -> Screen[None]:
@@ -189,16 +189,16 @@ class ChatApp(App[None]):
 
     def _tick_collector(self) -> None:
         quiet = self.quiet
-        if quiet and self._lines_to_drop and self.chat_screen is not None:
+        if quiet and self._lines_to_forget and self.chat_screen is not None:
             # Every line on screen was cut and cropped on each frame of the reply, and keeps
-            # what was made of it; painted again, once, they do not. (A repaint of the
-            # whole screen: not while anything else goes on.)
-            self._lines_to_drop = False
-            drop_painted_lines(self.chat_screen)
+            # what was made of it; rendered again when next painted, they do not. (Once the
+            # reply is over: lines still being painted would only be rendered again.)
+            self._lines_to_forget = False
+            forget_painted_lines(self.chat_screen)
         self.collector.tick(idle=quiet)
 
     def on_reply_drawn(self, _: ReplyDrawn) -> None:
-        self._lines_to_drop = True
+        self._lines_to_forget = True
 
     @property
     def quiet(self) -> bool:

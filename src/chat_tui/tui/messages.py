@@ -87,7 +87,7 @@ class ViewsReplaced(Message):
 @dataclass
 class ReplyDrawn(Message):
     """A reply's last frame is on screen: the lines painted on every frame of it can go
-    once the app is idle (see `drop_painted_lines`)."""
+    once the app is idle (see `forget_painted_lines`)."""
 
 
 @dataclass

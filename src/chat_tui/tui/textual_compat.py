@@ -52,6 +52,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.widget:Widget()", "_pending_children"),
     ("textual.widget", "_RenderCache"),
     ("textual.widget:Widget()", "_render_cache"),
+    ("textual.widget:Widget()", "_styles_cache"),
+    ("textual.widget:Widget()", "_dirty_regions"),
     ("textual.widgets:TextArea", "_on_key"),
     ("textual.widgets:TextArea", "_on_paste"),
     ("textual._compositor:Compositor", "reflow"),
@@ -196,20 +198,23 @@ def release_style_caches() -> None:
         cache_clear()
 
 
-def drop_painted_lines(widget: Widget) -> None:
+def forget_painted_lines(widget: Widget) -> None:
     """Let `widget` and every widget under it forget the lines they have rendered.
 
     A widget keeps its rendered lines until it is refreshed, each with the pieces the
     compositor cut it into on every frame it was in, and every line it painted, by row: a
     tall widget the screen scrolled through (a reply drawn as it streamed, and each
-    container around it) keeps them for every row it showed. The next paint renders the
-    visible ones again.
+    container around it) keeps them for every row it showed. Nothing is painted now (a
+    repaint of the chat screen is a frame of 50-80 ms): what is on the terminal stays, and a
+    widget renders its lines again when Textual next paints it.
     """
     from textual.widget import _RenderCache
 
     for node in widget.walk_children(Widget, with_self=True):
         node._render_cache = _RenderCache(NULL_SIZE, [])
-        node.refresh()  # (also clears the lines painted by row, `_styles_cache`)
+        node._styles_cache.clear()
+        # Without a region marked stale, `render_line` would read the emptied cache as blank.
+        node._dirty_regions.add(node.size.region)
 
 
 def drop_dead_footer_watchers(footer: Footer) -> None:

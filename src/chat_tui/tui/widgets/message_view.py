@@ -34,7 +34,7 @@ from chat_tui.tui.messages import (
     LinkActivated,
     VariantStep,
 )
-from chat_tui.tui.textual_compat import drop_painted_lines
+from chat_tui.tui.textual_compat import forget_painted_lines
 from chat_tui.tui.widgets.attachment_chips import AttachmentChips
 from chat_tui.tui.widgets.tool_call import ToolCallView
 
@@ -182,7 +182,7 @@ class ChunkFrame(Widget):
         self.styles.height = height
         self.markdown.display = False
         self.folded_width = self.size.width
-        drop_painted_lines(self.markdown)  # hidden until unfolded, which paints it again
+        forget_painted_lines(self.markdown)  # hidden until unfolded, which paints it again
 
     def unfold(self) -> None:
         if not self.folded:

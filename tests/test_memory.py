@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
+from textual.geometry import Region
 
 from chat_tui.collector import Collector, before_exit
 from chat_tui.models import Conversation, Message
@@ -450,3 +451,39 @@ async def test_a_reply_is_busy_until_it_is_drawn_and_handed_to_the_collector(
         assert screen.conversation.messages[-1].status == "complete"
         assert busy_when_ended == [True]
         assert not screen.replying
+
+
+def remembered(probe: Region, other: Region) -> bool:
+    """Whether Textual's geometry cache still held `probe ∩ other` (asking puts it back)."""
+    hits = Region.intersection.cache_info().hits
+    probe.intersection(other)
+    return Region.intersection.cache_info().hits > hits
+
+
+PROBE, OTHER = Region(10_007, 0, 3, 1), Region(10_008, 0, 3, 1)
+"""Regions no screen of the tests uses."""
+
+
+async def test_the_geometry_caches_a_streaming_reply_fills_are_emptied_as_it_goes(
+    make_app, fake: FakeOpenAI
+) -> None:
+    """Each frame of a reply at a reading rate scrolls to a new position, and Textual's
+    geometry memoises each (thousands of entries per cache); while a reply streams they are
+    emptied every second, and again once it is over and the app is idle."""
+    fake.add(deltas=["Thinking", " about it"], fault="hang", fault_after=1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "Question")
+        await wait_for(pilot, lambda: app.screen.replying, "the reply to stream")
+        PROBE.intersection(OTHER)
+        await wait_for(
+            pilot,
+            lambda: not app.screen.replying or not remembered(PROBE, OTHER),
+            "a release while streaming, or the reply to end",
+        )
+        assert app.screen.replying  # (the server hangs until the client's timeout)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not app.screen.replying
+        PROBE.intersection(OTHER)
+        await wait_for(pilot, lambda: not remembered(PROBE, OTHER), "a release once idle")

@@ -43,6 +43,7 @@ from chat_tui.tui.textual_compat import (
     forget_painted_lines,
     lay_out_once,
     one_arrangement_per_layout,
+    release_geometry_caches,
     release_style_caches,
     strips_without_self_references,
 )
@@ -191,10 +192,14 @@ class ChatApp(App[None]):
         quiet = self.quiet
         if quiet and self._lines_to_forget and self.chat_screen is not None:
             # Every line on screen was cut and cropped on each frame of the reply, and keeps
-            # what was made of it; rendered again when next painted, they do not. (Once the
-            # reply is over: lines still being painted would only be rendered again.)
+            # what was made of it; rendered again when next painted, they do not. The same
+            # frames filled the geometry's memo caches. (Once the reply is over: lines still
+            # being painted would only be rendered again.)
             self._lines_to_forget = False
             forget_painted_lines(self.chat_screen)
+            release_geometry_caches()
+        elif self.chat_screen is not None and self.chat_screen.replying:
+            release_geometry_caches()  # each frame scrolls somewhere new: kept small meanwhile
         self.collector.tick(idle=quiet)
 
     def on_reply_drawn(self, _: ReplyDrawn) -> None:

@@ -157,8 +157,8 @@ async def test_once_a_reply_has_ended_and_the_app_is_idle_its_lines_are_forgotte
 ) -> None:
     """Every line drawn while a reply streamed was kept, with the pieces it was cut and
     cropped into on every frame it was in: the reply's view lets them go once nothing else
-    is going on, without a repaint of the screen (a frame of 50-80 ms
-    where a key would wait), and render the same lines when next painted."""
+    is going on, without a repaint of the screen (one long frame, where a key would wait),
+    and renders the same lines when next painted."""
     text = "\n\n".join(f"Paragraph {n}: " + "words " * 18 for n in range(40))
     deltas = [text[i : i + 40] for i in range(0, len(text), 40)]
     fake.add(deltas=deltas, rate=400, fault="hang", fault_after=len(deltas))

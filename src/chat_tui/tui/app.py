@@ -158,7 +158,7 @@ class ChatApp(App[None]):
         strips_without_self_references()
         self._last_input = time.monotonic()
         self._lines_to_forget = False
-        """A reply was drawn since the screen's painted lines were last dropped."""
+        """A reply was drawn since the screen's painted lines were last forgotten."""
 
     def get_default_screen(self) -> Screen[None]:
         from chat_tui.tui.screens.chat import ChatScreen

@@ -188,9 +188,9 @@ def release_geometry_caches() -> None:
     """Empty the memo caches of Textual's geometry (and of Rich's cell widths).
 
     They are `lru_cache`s of up to 4,096 entries each, keyed by regions: a reply drawn at a
-    reading rate scrolls through thousands of positions and fills them (16,800 entries
-    against 4,400 for the same reply sent flat out: most of the heap it left behind). They
-    refill from what the next frames use.
+    reading rate scrolls through thousands of positions and fills them, and they were most
+    of the heap such a reply left behind (docs/performance.md). They refill from what the
+    next frames use.
     """
     from rich.cells import cached_cell_len
     from textual.css.scalar import Scalar
@@ -226,8 +226,8 @@ def forget_painted_lines(widget: Widget) -> None:
     compositor cut it into on every frame it was in, and every line it painted, by row: a
     tall widget the screen scrolled through (a reply drawn as it streamed, and each
     container around it) keeps them for every row it showed. Nothing is painted now (a
-    repaint of the chat screen is a frame of 50-80 ms): what is on the terminal stays, and a
-    widget renders its lines again when Textual next paints it.
+    repaint of the whole chat screen is one long frame): what is on the terminal stays, and
+    a widget renders its lines again when Textual next paints it.
     """
     from textual.widget import _RenderCache
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import events
@@ -192,17 +192,22 @@ def release_geometry_caches() -> None:
     of the heap such a reply left behind (docs/performance.md). They refill from what the
     next frames use.
     """
+    for cache_clear in _geometry_cache_clearers():
+        cache_clear()
+
+
+@functools.cache
+def _geometry_cache_clearers() -> tuple[Callable[[], None], ...]:
+    """Found once: the release runs every second while a reply streams."""
     from rich.cells import cached_cell_len
     from textual.css.scalar import Scalar
     from textual.geometry import Offset, Region, Size, Spacing
 
-    memoised = [cached_cell_len, Scalar.resolve]
+    memoised: list[object] = [cached_cell_len, Scalar.resolve]
     for kind in (Offset, Region, Size, Spacing):
         memoised.extend(vars(kind).values())
-    for function in memoised:
-        cache_clear = getattr(function, "cache_clear", None)
-        if callable(cache_clear):
-            cache_clear()
+    clearers = (getattr(function, "cache_clear", None) for function in memoised)
+    return tuple(clear for clear in clearers if callable(clear))
 
 
 def release_style_caches() -> None:

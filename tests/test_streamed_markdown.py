@@ -12,7 +12,7 @@ from textual.app import App, ComposeResult
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
-from chat_tui.mdparse import reply_parser
+from chat_tui.mdparse import reply_parser, top_level_blocks
 from chat_tui.mdsplit import CHUNK_CHARS, split_markdown
 from chat_tui.safetext import markdown_text
 from chat_tui.tui.widgets.code_block import ReplyMarkdown
@@ -196,3 +196,109 @@ async def test_a_streamed_reply_starts_its_next_chunk_without_drawing_the_last_a
         assert [m.source for m in body.chunks()] == sources
         assert body.chunks()[0].query("MarkdownBlock").first() is first_block
         await renderer.stop()
+
+
+class BodyBesideWhole(App[None]):
+    """A reply's body, and beside it the same text shown whole (to compare)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.whole = ReplyMarkdown(open_links=False)
+
+    def compose(self) -> ComposeResult:
+        yield MarkdownBody()
+        yield self.whole
+
+
+def chunk_trees(body: MarkdownBody) -> list[list[tuple[str, ...]]]:
+    return [tree(markdown, sizes=False) for markdown in body.chunks()]
+
+
+async def whole_trees(whole: ReplyMarkdown, pieces: list[str]) -> list[list[tuple[str, ...]]]:
+    """What each piece shows rendered whole, one after the other in `whole`."""
+    trees = []
+    for piece in pieces:
+        await whole.update(piece)
+        trees.append(tree(whole, sizes=False))
+    return trees
+
+
+async def test_a_finished_reply_keeps_the_blocks_its_stream_drew() -> None:
+    """The end of a reply draws what is left of it as the stream would have: the blocks
+    already shown stay (rendering the chunk again in full made its last frame the
+    longest), and they are what the text shown whole makes."""
+    text = (
+        "Some words before the table.\n\n| step | cost |\n|---|---:|\n"
+        + "".join(f"| {n} | {n * 7} |\n" for n in range(1, 7))
+        + "\nThat is all.\n"
+    )
+    head = text.index("| 5 |")
+    app = BodyBesideWhole()
+    async with app.run_test(size=SIZE) as pilot:
+        body = app.query_one(MarkdownBody)
+        renderer = body.start_rendering("")
+        renderer.write(text[:head])
+        await eventually(pilot, lambda: [m.source for m in body.chunks()] == [text[:head]])
+        await pilot.pause()
+        blocks = list(body.chunks()[0].query("MarkdownBlock"))
+        renderer.write(text[head:])  # the last tokens, not yet drawn when the reply ends
+        await renderer.finish(text)
+        assert [m.source for m in body.chunks()] == [text]
+        assert list(body.chunks()[0].query("MarkdownBlock"))[: len(blocks)] == blocks
+        expected = await whole_trees(app.whole, [text])
+        await eventually(pilot, lambda: chunk_trees(body) == expected)
+        assert "That is all." in str(body.chunks()[0].query("MarkdownBlock").last().render())
+
+
+@pytest.mark.parametrize("where", ["last chunk", "earlier chunk"])
+async def test_a_link_defined_after_its_use_is_a_link_once_its_chunk_is_complete(
+    where: str,
+) -> None:
+    """A reference link reads as a link only once its definition has arrived, and a stream
+    draws from the start of its last block on: a chunk whose blocks read otherwise whole is
+    shown whole."""
+    use = "See [the docs][d] for more.\n\nA paragraph in between.\n\n"
+    definition = "[d]: https://example.com/docs\n"
+    filler = "".join(f"Paragraph {n}: " + "words " * 30 + "\n\n" for n in range(16))
+    text = use + definition + "\n" + filler if where == "earlier chunk" else use + definition
+    if where == "earlier chunk":
+        text += "Next paragraph, in a chunk of its own.\n"
+    pieces = split_markdown(text)
+    assert len(pieces) == (2 if where == "earlier chunk" else 1)
+    app = BodyBesideWhole()
+    async with app.run_test(size=SIZE) as pilot:
+        body = app.query_one(MarkdownBody)
+        renderer = body.start_rendering("")
+        renderer.write(use)
+        await eventually(pilot, lambda: [m.source for m in body.chunks()] == [use])
+        await pilot.pause()
+        assert "[the docs][d]" in str(body.chunks()[0].query("MarkdownBlock").first().render())
+        renderer.write(text[len(use) :])
+        if where == "earlier chunk":  # the chunk is complete while the reply still streams
+            await eventually(pilot, lambda: [m.source for m in body.chunks()] == pieces)
+        else:
+            await renderer.finish(text)
+        expected = await whole_trees(app.whole, pieces)
+        await eventually(pilot, lambda: chunk_trees(body) == expected)
+        first = str(body.chunks()[0].query("MarkdownBlock").first().render())
+        assert first == "See the docs for more."
+        await renderer.stop()
+
+
+def test_text_parsed_from_the_start_of_any_of_its_blocks_reads_as_it_does_whole() -> None:
+    """What a stream relies on to draw a reply in pieces: the blocks from a block's start
+    on are those the whole text has there; only a link reference definition, which
+    changes how text before it reads, opts out."""
+    text = markdown_text((LISTS + "\n") * 2 + HOSTILE)
+    whole = top_level_blocks(text)
+    assert whole is not None and len(whole) > 10
+    lines = text.splitlines(keepends=True)
+    for _, (start, _end) in whole:
+        rest = top_level_blocks("".join(lines[start:]))
+        shifted = [(kind, (a - start, b - start)) for kind, (a, b) in whole if a >= start]
+        assert rest == shifted
+    assert top_level_blocks("# Title\n\nWords.\n") == [
+        ("heading_open", (0, 1)),
+        ("paragraph_open", (2, 3)),
+    ]
+    assert top_level_blocks("See [docs][d].\n\n[d]: https://example.com\n") is None

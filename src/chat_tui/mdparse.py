@@ -12,6 +12,8 @@ from the text inside it, and twenty of them leave a column or two to read in.
 
 from __future__ import annotations
 
+import functools
+
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock, blockquote, list_block
 from markdown_it.token import Token
@@ -20,6 +22,20 @@ DEEPEST_LEVEL = 12
 """Nesting levels shown as Markdown: ten quotes, or five lists, inside each other."""
 CONTAINER_LEVELS = 2
 """Nesting levels one more container adds before its content: a list, then its item."""
+SHOWN_BLOCKS = frozenset(
+    {
+        "heading_open",
+        "paragraph_open",
+        "blockquote_open",
+        "bullet_list_open",
+        "ordered_list_open",
+        "table_open",
+        "hr",
+        "fence",
+        "code_block",
+    }
+)
+"""Top-level tokens Textual's Markdown shows as one block each (it drops the others)."""
 
 
 def reply_parser() -> MarkdownIt:
@@ -27,6 +43,32 @@ def reply_parser() -> MarkdownIt:
     parser = MarkdownIt("gfm-like")
     parser.block.ruler.before("table", "too_deep", _too_deep_as_text)
     return parser
+
+
+def top_level_blocks(text: str) -> list[tuple[str, tuple[int, int]]] | None:
+    """The kind and line range of each top-level block of `text`, as one parse of it all
+    makes them; None if the text has a part whose reading depends on the rest.
+
+    Parsing from the start of any top-level block reads it as parsing the whole text does,
+    except where a link reference definition turns a `[label]` before it into a link (and
+    for kinds of block the Markdown widget does not show): a stream that drew its text in
+    pieces shows what one parse would when its blocks are these.
+    """
+    env: dict[str, object] = {}
+    blocks = []
+    for token in _parser().parse(text, env):
+        if token.level != 0 or token.nesting == -1 or token.map is None:
+            continue
+        if token.type not in SHOWN_BLOCKS:
+            return None
+        blocks.append((token.type, (token.map[0], token.map[1])))
+    return None if env.get("references") else blocks
+
+
+@functools.cache
+def _parser() -> MarkdownIt:
+    """One parser for `top_level_blocks`, which runs on the event loop only."""
+    return reply_parser()
 
 
 def _too_deep_as_text(state: StateBlock, start: int, end: int, silent: bool) -> bool:

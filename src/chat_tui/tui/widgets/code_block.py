@@ -21,7 +21,7 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownBlock
 
 from chat_tui.clipboard import code_blocks
-from chat_tui.mdparse import reply_parser
+from chat_tui.mdparse import reply_parser, top_level_blocks
 from chat_tui.safetext import one_line
 from chat_tui.tui.messages import CodeCopyRequested
 from chat_tui.tui.textual_compat import (
@@ -96,6 +96,12 @@ class ReplyMarkdown(Markdown):
 
     def __init__(self, markdown: str | None = None, *, open_links: bool = True) -> None:
         super().__init__(markdown, open_links=open_links, parser_factory=reply_parser)
+
+    def shows_one_parse(self) -> bool:
+        """Whether the blocks shown are those one parse of the whole source makes, also
+        when a stream drew them piece by piece (see `top_level_blocks`)."""
+        shown = [(block.name, block.source_range) for block in self.query_children(MarkdownBlock)]
+        return shown == top_level_blocks(self.source)
 
 
 def original_code(fence: CodeFence, shown: list[CodeFence], source: str) -> str:

@@ -41,6 +41,8 @@ from chat_tui.tui.widgets.tool_call import ToolCallView
 if TYPE_CHECKING:
     from textual.widgets import Markdown
 
+    from chat_tui.tui.widgets.code_block import ReplyMarkdown
+
 FRAME_SECONDS = 0.1
 """Streamed text reaches the screen at most this often; tokens in between are batched."""
 PACE = 1.0
@@ -201,7 +203,7 @@ class MarkdownBody(Vertical):
     def frames(self) -> list[ChunkFrame]:
         return list(self.query_children(ChunkFrame))
 
-    def chunks(self) -> list[Markdown]:
+    def chunks(self) -> list[ReplyMarkdown]:
         return [frame.markdown for frame in self.frames()]
 
     async def show(self, text: str) -> None:
@@ -220,8 +222,11 @@ class MarkdownBody(Vertical):
         for frame in [frame for frame in existing if not frame.markdown.is_attached]:
             await frame.remove()
         existing = [frame for frame in existing if frame.markdown.is_attached]
+        last = len(pieces) - 1
         for position, (frame, piece) in enumerate(zip(existing, pieces, strict=False)):
-            if frame.markdown.source != piece or position == len(pieces) - 1:
+            # The last chunk may have been drawn by a stream (see `ReplyRenderer.finish`).
+            stale = position == last and not frame.markdown.shows_one_parse()
+            if frame.markdown.source != piece or stale:
                 frame.unfold()
                 await frame.markdown.update(piece)
         for frame in existing[len(pieces) :]:
@@ -339,11 +344,13 @@ class ReplyRenderer:
                 self._shown = len(text)
             return
         first = cuts[0]
-        if first >= self._shown:
+        if first < self._shown:
+            await current.update(text[self._chunk_start : first])
+        else:
             if first > self._shown:
                 await current.append(text[self._shown : first])
-        else:
-            await current.update(text[self._chunk_start : first])
+            if not current.shows_one_parse():  # drawn in pieces, and read otherwise whole
+                await current.update(current.source)
         # Every chunk completed since the last frame at once: one layout pass for the lot,
         # not one per chunk over all the chunks before it (text that arrives faster than
         # it renders made that quadratic).
@@ -355,10 +362,21 @@ class ReplyRenderer:
         self._body.post_message(ContentGrew())
 
     async def finish(self, final_text: str) -> None:
-        """Stop streaming and render the final text in full (fixes any half-open block)."""
+        """Stop streaming and show the final text: the rest of it drawn as the stream would
+        have, and any chunk that does not show what one parse of its text makes (a link
+        defined after its use) rendered in full. (Rendering the last chunk in full every
+        time would make the reply's last frame its longest.)"""
         await self.stop()
-        if self._body.is_attached:  # not if the log has been re-shown meanwhile
-            await self._body.show(markdown_text(final_text))
+        if not self._body.is_attached:  # the log has been re-shown meanwhile
+            return
+        final = markdown_text(final_text)
+        if final.startswith(self._text[: self._shown]):
+            self._text = final
+            async with self._rendering:
+                with contextlib.suppress(MountError):
+                    await self._render_pending()
+        if self._body.is_attached:
+            await self._body.show(final)
 
     async def stop(self) -> None:
         """Stop drawing; returns within twice `STOP_TIMEOUT` whatever the pump is doing.

@@ -3,6 +3,7 @@ frozen), what the app drops is reclaimed, and switching back to a conversation r
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 import time
@@ -11,8 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from textual.geometry import Region
+from textual.widgets.markdown import MarkdownBlock
 
-from chat_tui.collector import Collector, before_exit
+from chat_tui.collector import Collector, before_exit, collections_deferred
 from chat_tui.models import Conversation, Message
 from chat_tui.tui.widgets.message_view import MessageView
 from tests.support.loopback import FakeOpenAI
@@ -72,6 +74,59 @@ def test_a_cycle_that_dies_frozen_is_freed_by_a_reclaim(collector: Collector) ->
     collect_until(lambda: alive() is None)
     assert alive() is None
     assert len(collector.released) == collector.reclaims == 1  # type: ignore[attr-defined]
+
+
+def churn() -> None:
+    """Allocate enough containers for Python to collect the young and middle generations
+    several times over (when it may)."""
+    made = [[] for _ in range(50_000)]
+    del made
+
+
+def test_what_is_held_only_while_collections_are_deferred_is_never_frozen(
+    collector: Collector,
+) -> None:
+    """A frame holds its objects for a moment: a collection that fell inside it froze
+    them, and they died frozen. Deferred, the collection runs after and frees them."""
+    with collections_deferred():
+        held = Node()
+        alive = weakref.ref(held)
+        churn()
+        del held
+    churn()
+    assert alive() is None
+    held = Node()
+    alive = weakref.ref(held)
+    churn()  # (not deferred: frozen, as the test above shows)
+    del held
+    churn()
+    assert alive() is not None
+
+
+async def test_deferred_collections_resume_when_the_last_of_interleaved_blocks_ends() -> None:
+    """A streamed update awaits inside its block while a frame runs its own."""
+    both_open = asyncio.Event()
+    states: list[bool] = []
+
+    async def update() -> None:
+        with collections_deferred():
+            await both_open.wait()
+        states.append(gc.isenabled())  # the frame's block is still open
+
+    task = asyncio.get_running_loop().create_task(update())
+    await asyncio.sleep(0)
+    with collections_deferred():
+        both_open.set()
+        await task
+    states.append(gc.isenabled())
+    assert states == [False, True]
+    gc.disable()
+    try:  # off before: off after
+        with collections_deferred():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_stop_gives_the_usual_collector_back(collector: Collector) -> None:
@@ -487,3 +542,41 @@ async def test_the_geometry_caches_a_streaming_reply_fills_are_emptied_as_it_goe
         assert not app.screen.replying
         PROBE.intersection(OTHER)
         await wait_for(pilot, lambda: not remembered(PROBE, OTHER), "a release once idle")
+
+
+async def test_a_reply_at_a_reading_rate_leaves_no_frame_frozen(make_app, fake: FakeOpenAI) -> None:
+    """Each layout pass builds the screen's map in Textual's recursive closures, which keep
+    it until the cyclic collector frees them, and each streamed update parses blocks it
+    then throws away: what a collection froze meanwhile stayed, every region of the screen
+    and every block, until a reclaim of the whole heap."""
+    part = "## Part {n}\n\n- **{n}**: an item\n- another\n\n| a | b |\n|---|---|\n| {n} | x |\n\n"
+    text = "".join(part.format(n=n) for n in range(8))
+    fake.add(deltas=[text[i : i + 12] for i in range(0, len(text), 12)], rate=100)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.collector.started, "the collector to start")
+        await settle(pilot)
+        app.collector.reclaim()  # nothing left from before the reply
+        # ... and none after it, which would free what its frames left frozen.
+        app.collector.reclaim = lambda: None  # type: ignore[method-assign]
+        thresholds = gc.get_threshold()
+        gc.set_threshold(50, 1, 1)  # a collection inside nearly every layout pass
+        try:
+            await send(pilot, "Tell me")
+            await settle(pilot)
+        finally:
+            gc.set_threshold(*thresholds)
+        assert app.screen.conversation.messages[-1].status == "complete"
+        gc.unfreeze()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            maps = [o for o in gc.garbage if type(o).__name__ == "MapGeometry"]
+            blocks = [o for o in gc.garbage if isinstance(o, MarkdownBlock)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.collect()
+            gc.freeze()
+        assert maps == []
+        assert blocks == []

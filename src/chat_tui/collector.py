@@ -10,7 +10,9 @@ and either the app said much was dropped or the heap grew by a quarter and staye
 a tick (by more after reclaims that found little; counted from the first idle moment, as
 start-up's listing and imports go on after the collector starts). Every reclaim walks the
 whole heap, so none is made for start-up alone. Two drops without an idle moment between,
-or a heap grown fourfold, reclaim at once, so memory stays bounded.
+or a heap grown fourfold, reclaim at once, so memory stays bounded. Collections wait for
+the end of a layout pass or a streamed update (`collections_deferred`), so what those hold
+for a moment is not frozen.
 
 The heap is measured in allocated blocks (`sys.getallocatedblocks`, a walk over arenas),
 not frozen objects: `gc.get_freeze_count` walks every frozen object. The figures behind
@@ -19,10 +21,11 @@ these choices are in docs/performance.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 GROWTH_WHEN_IDLE = 1.25
@@ -168,6 +171,36 @@ _active: set[Collector] = set()
 
 def active_collectors() -> int:
     return len(_active)
+
+
+_deferring = 0
+"""How many `collections_deferred` blocks are open (they may interleave: async tasks)."""
+_enable_after = False
+"""Whether automatic collection was on when the first of them opened."""
+
+
+@contextlib.contextmanager
+def collections_deferred() -> Iterator[None]:
+    """Hold Python's automatic collections while a frame or a streamed update is made; the
+    one due runs at the first allocation after.
+
+    What survives a collection of the middle generation is frozen. A collection that fell
+    inside a layout pass or a Markdown update froze what those hold only for a moment (the
+    compositor's map under construction, captured by Textual's recursive closures; the
+    blocks an update parses and throws away), which then died in reference cycles that
+    only a reclaim of the whole heap frees. Run after, the collection finds them dead.
+    """
+    global _deferring, _enable_after
+    if _deferring == 0:
+        _enable_after = gc.isenabled()
+        gc.disable()
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if _deferring == 0 and _enable_after:
+            gc.enable()
 
 
 def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from textual.style import Style
 from textual.widget import MountError, Widget
 from textual.widgets import Collapsible, Static
 
+from chat_tui.collector import collections_deferred
 from chat_tui.mdsplit import cuts_after, split_markdown
 from chat_tui.models import Message
 from chat_tui.safetext import display_text, markdown_text, shortened
@@ -302,7 +303,8 @@ class ReplyRenderer:
             self._wake.clear()
             started = time.monotonic()
             async with self._rendering:
-                with contextlib.suppress(MountError):  # the body was taken off the log
+                # (MountError: the body was taken off the log.)
+                with contextlib.suppress(MountError), collections_deferred():
                     await self._render_pending()
             if not self._body.is_attached:
                 return
@@ -373,7 +375,7 @@ class ReplyRenderer:
         if final.startswith(self._text[: self._shown]):
             self._text = final
             async with self._rendering:
-                with contextlib.suppress(MountError):
+                with contextlib.suppress(MountError), collections_deferred():
                     await self._render_pending()
         if self._body.is_attached:
             await self._body.show(final)

@@ -226,8 +226,9 @@ class MarkdownBody(Vertical):
         last = len(pieces) - 1
         for position, (frame, piece) in enumerate(zip(existing, pieces, strict=False)):
             # The last chunk may have been drawn by a stream (see `ReplyRenderer.finish`).
-            stale = position == last and not frame.markdown.shows_one_parse()
-            if frame.markdown.source != piece or stale:
+            if frame.markdown.source != piece or (
+                position == last and not frame.markdown.shows_one_parse()
+            ):
                 frame.unfold()
                 await frame.markdown.update(piece)
         for frame in existing[len(pieces) :]:

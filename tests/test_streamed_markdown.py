@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
@@ -16,7 +17,12 @@ from chat_tui.mdparse import reply_parser, top_level_blocks
 from chat_tui.mdsplit import CHUNK_CHARS, split_markdown
 from chat_tui.safetext import markdown_text
 from chat_tui.tui.widgets.code_block import ReplyMarkdown
-from chat_tui.tui.widgets.message_view import ChunkFrame, MarkdownBody, MessageView
+from chat_tui.tui.widgets.message_view import (
+    ChunkFrame,
+    MarkdownBody,
+    MessageView,
+    ReplyRenderer,
+)
 from tests.support.loopback import FakeOpenAI
 from tests.support.pilot import SIZE, eventually, send, settle
 
@@ -112,6 +118,44 @@ async def test_markdown_appended_in_pieces_is_the_markdown_updated_at_once(
             assert whole.size == textuals.size
 
 
+class BodyBesideWhole(App[None]):
+    """A reply's body, and beside it the same text shown whole (to compare)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.whole = ReplyMarkdown(open_links=False)
+
+    def compose(self) -> ComposeResult:
+        yield MarkdownBody()
+        yield self.whole
+
+
+def chunk_trees(body: MarkdownBody) -> list[list[tuple[str, ...]]]:
+    return [tree(markdown, sizes=False) for markdown in body.chunks()]
+
+
+async def whole_trees(whole: ReplyMarkdown, pieces: list[str]) -> list[list[tuple[str, ...]]]:
+    """What each piece shows rendered whole, one after the other in `whole`."""
+    trees = []
+    for piece in pieces:
+        await whole.update(piece)
+        trees.append(tree(whole, sizes=False))
+    return trees
+
+
+def paragraphs(count: int) -> str:
+    return "".join(f"Paragraph {n}: " + "words " * 30 + "\n\n" for n in range(count))
+
+
+async def stream_drawn(pilot: Pilot[None], body: MarkdownBody, text: str) -> ReplyRenderer:
+    """A renderer that has drawn `text` into `body`, in one chunk, and painted it."""
+    renderer = body.start_rendering("")
+    renderer.write(text)
+    await eventually(pilot, lambda: [m.source for m in body.chunks()] == [text])
+    await pilot.pause()
+    return renderer
+
+
 async def test_a_streamed_reply_is_shown_as_the_same_text_opened_again(
     fake: FakeOpenAI, make_app
 ) -> None:
@@ -126,11 +170,7 @@ async def test_a_streamed_reply_is_shown_as_the_same_text_opened_again(
         streamed = [tree(frame.markdown, sizes=False) for frame in view.query(ChunkFrame)]
         fresh = ReplyMarkdown(open_links=False)
         await app.screen.mount(fresh)
-        expected = []
-        for piece in split_markdown(markdown_text(text)):
-            await fresh.update(piece)
-            expected.append(tree(fresh, sizes=False))
-        assert streamed == expected
+        assert streamed == await whole_trees(fresh, split_markdown(markdown_text(text)))
 
 
 async def test_a_code_blocks_language_follows_its_first_line_as_it_grows() -> None:
@@ -172,55 +212,24 @@ async def test_a_streamed_reply_starts_its_next_chunk_without_drawing_the_last_a
     """The chunk boundary is seen at the first character after it, before any of the next
     chunk's text has been drawn into the chunk before: that chunk's blocks stay."""
 
-    class Body(App[None]):
-        def compose(self) -> ComposeResult:
-            yield MarkdownBody()
-
-    paragraphs = "".join(f"Paragraph {n}: " + "words " * 30 + "\n\n" for n in range(14))
-    paragraphs += "The last, long enough to end past the chunk's size: " + "words " * 70 + "\n\n"
-    assert len(paragraphs) > CHUNK_CHARS and split_markdown(paragraphs) == [paragraphs]
-    app = Body()
+    text = paragraphs(14)
+    text += "The last, long enough to end past the chunk's size: " + "words " * 70 + "\n\n"
+    assert len(text) > CHUNK_CHARS and split_markdown(text) == [text]
+    app = BodyBesideWhole()
     async with app.run_test(size=SIZE) as pilot:
         body = app.query_one(MarkdownBody)
-        renderer = body.start_rendering("")
-        renderer.write(paragraphs)
-        await eventually(pilot, lambda: [m.source for m in body.chunks()] == [paragraphs])
+        renderer = await stream_drawn(pilot, body, text)
         first_block = body.chunks()[0].query("MarkdownBlock").first()
-        shown = paragraphs
+        shown = text
         for piece in ("N", "ext", " paragraph,", " the first of its chunk.\n"):
             renderer.write(piece)
             shown += piece
             await eventually(pilot, lambda s=shown: "".join(m.source for m in body.chunks()) == s)
-        sources = [paragraphs, "Next paragraph, the first of its chunk.\n"]
+        sources = [text, "Next paragraph, the first of its chunk.\n"]
         await eventually(pilot, lambda: [m.source for m in body.chunks()] == sources)
         assert [m.source for m in body.chunks()] == sources
         assert body.chunks()[0].query("MarkdownBlock").first() is first_block
         await renderer.stop()
-
-
-class BodyBesideWhole(App[None]):
-    """A reply's body, and beside it the same text shown whole (to compare)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.whole = ReplyMarkdown(open_links=False)
-
-    def compose(self) -> ComposeResult:
-        yield MarkdownBody()
-        yield self.whole
-
-
-def chunk_trees(body: MarkdownBody) -> list[list[tuple[str, ...]]]:
-    return [tree(markdown, sizes=False) for markdown in body.chunks()]
-
-
-async def whole_trees(whole: ReplyMarkdown, pieces: list[str]) -> list[list[tuple[str, ...]]]:
-    """What each piece shows rendered whole, one after the other in `whole`."""
-    trees = []
-    for piece in pieces:
-        await whole.update(piece)
-        trees.append(tree(whole, sizes=False))
-    return trees
 
 
 async def test_a_finished_reply_keeps_the_blocks_its_stream_drew() -> None:
@@ -236,10 +245,7 @@ async def test_a_finished_reply_keeps_the_blocks_its_stream_drew() -> None:
     app = BodyBesideWhole()
     async with app.run_test(size=SIZE) as pilot:
         body = app.query_one(MarkdownBody)
-        renderer = body.start_rendering("")
-        renderer.write(text[:head])
-        await eventually(pilot, lambda: [m.source for m in body.chunks()] == [text[:head]])
-        await pilot.pause()
+        renderer = await stream_drawn(pilot, body, text[:head])
         blocks = list(body.chunks()[0].query("MarkdownBlock"))
         renderer.write(text[head:])  # the last tokens, not yet drawn when the reply ends
         await renderer.finish(text)
@@ -259,8 +265,9 @@ async def test_a_link_defined_after_its_use_is_a_link_once_its_chunk_is_complete
     shown whole."""
     use = "See [the docs][d] for more.\n\nA paragraph in between.\n\n"
     definition = "[d]: https://example.com/docs\n"
-    filler = "".join(f"Paragraph {n}: " + "words " * 30 + "\n\n" for n in range(16))
-    text = use + definition + "\n" + filler if where == "earlier chunk" else use + definition
+    text = (
+        use + definition + "\n" + paragraphs(16) if where == "earlier chunk" else use + definition
+    )
     if where == "earlier chunk":
         text += "Next paragraph, in a chunk of its own.\n"
     pieces = split_markdown(text)
@@ -268,10 +275,7 @@ async def test_a_link_defined_after_its_use_is_a_link_once_its_chunk_is_complete
     app = BodyBesideWhole()
     async with app.run_test(size=SIZE) as pilot:
         body = app.query_one(MarkdownBody)
-        renderer = body.start_rendering("")
-        renderer.write(use)
-        await eventually(pilot, lambda: [m.source for m in body.chunks()] == [use])
-        await pilot.pause()
+        renderer = await stream_drawn(pilot, body, use)
         assert "[the docs][d]" in str(body.chunks()[0].query("MarkdownBlock").first().render())
         renderer.write(text[len(use) :])
         if where == "earlier chunk":  # the chunk is complete while the reply still streams

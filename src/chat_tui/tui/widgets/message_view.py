@@ -303,10 +303,7 @@ class ReplyRenderer:
                 return
             self._wake.clear()
             started = time.monotonic()
-            async with self._rendering:
-                # (MountError: the body was taken off the log.)
-                with contextlib.suppress(MountError), collections_deferred():
-                    await self._render_pending()
+            await self._draw_pending()
             if not self._body.is_attached:
                 return
             # The layout and paint the append caused happen on the screen's refresh. (Not
@@ -332,6 +329,14 @@ class ReplyRenderer:
                 await self._key.wait()
                 if self._body.is_attached:  # (the log may have been re-shown meanwhile)
                     await self._body.wait_for_refresh()
+
+    async def _draw_pending(self) -> None:
+        """Draw the text not drawn yet, holding the lock `stop` waits on and Python's
+        collections (see `collections_deferred`); nothing if the body was taken off the log
+        meanwhile."""
+        async with self._rendering:
+            with contextlib.suppress(MountError), collections_deferred():
+                await self._render_pending()
 
     async def _render_pending(self) -> None:
         text = self._text
@@ -375,9 +380,7 @@ class ReplyRenderer:
         final = markdown_text(final_text)
         if final.startswith(self._text[: self._shown]):
             self._text = final
-            async with self._rendering:
-                with contextlib.suppress(MountError), collections_deferred():
-                    await self._render_pending()
+            await self._draw_pending()
         if self._body.is_attached:
             await self._body.show(final)
 

@@ -239,8 +239,10 @@ def test_a_short_first_request_does_not_wait_for_the_server_to_say_its_window(
     ask: Ask, fake: FakeOpenAI
 ) -> None:
     """The window is asked for (llama.cpp's /props, then Ollama's /api/show) beside a request
-    that fits any window, not before it."""
+    that fits any window, not before it. (The reply waits for the question: a reply over
+    before it was asked cancels the question, as no request may outlive its reply.)"""
     fake.props_held = True
+    fake.add(deltas=["Echo: Hello"], gate=fake.props_asked)
     code, out, _ = ask("Hello", "--model", "m")
     assert (code, out) == (0, "Echo: Hello\n")
     paths = [request.path for request in fake.requests]

@@ -188,6 +188,8 @@ class FakeOpenAI:
         hangs up): a server slow to say its window."""
         self.props_waiting = 0
         """Held `GET /props` requests whose client has not hung up."""
+        self.props_asked = threading.Event()
+        """Set when a `GET /props` arrives (a reply's `gate` can wait for it)."""
         self.rejects_images: ImageRefusal | None = None
         """When set, a chat request carrying an image is answered as that server answers
         for a model that cannot read images."""
@@ -461,6 +463,8 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 ]
                 self._send_json(200, {"object": "list", "data": data})
                 return
+            if self.path.rstrip("/") == "/props":
+                fake.props_asked.set()
             if self.path.rstrip("/") == "/props" and fake.props_held:
                 with fake._lock:
                     fake.props_waiting += 1

@@ -118,6 +118,29 @@ async def test_markdown_appended_in_pieces_is_the_markdown_updated_at_once(
             assert whole.size == textuals.size
 
 
+SHOWN_THEN_STREAMED = {
+    "paragraph over lines": ("A paragraph over\ntwo lines", " that goes on."),
+    "list": ("1. first item\n\n2. second it", "em, which grows.\n"),
+    "list whose first item changes": ("1. [first][ref]\n2. second\n", "\n[ref]: https://e.com\n"),
+}
+
+
+@pytest.mark.parametrize("case", SHOWN_THEN_STREAMED)
+async def test_text_streamed_into_markdown_shown_whole_reads_as_the_whole_text(case: str) -> None:
+    """A chunk is shown whole and then streamed into: a new chunk, a reply shown again while
+    it streams. Textual parsed such an append from the last line: a paragraph lost its
+    first lines, and a list its first items (the app crashed making that list)."""
+    shown, more = SHOWN_THEN_STREAMED[case]
+    app = TwoMarkdowns()
+    async with app.run_test(size=SIZE) as pilot:
+        streamed, whole = app.query(ReplyMarkdown)
+        await streamed.update(shown)
+        await streamed.append(more)
+        await whole.update(shown + more)
+        await eventually(pilot, lambda: tree(streamed) == tree(whole))
+        assert tree(streamed) == tree(whole)
+
+
 class BodyBesideWhole(App[None]):
     """A reply's body, and beside it the same text shown whole (to compare)."""
 
@@ -229,6 +252,26 @@ async def test_a_streamed_reply_starts_its_next_chunk_without_drawing_the_last_a
         await eventually(pilot, lambda: [m.source for m in body.chunks()] == sources)
         assert [m.source for m in body.chunks()] == sources
         assert body.chunks()[0].query("MarkdownBlock").first() is first_block
+        await renderer.stop()
+
+
+async def test_a_chunk_started_with_a_list_keeps_its_items_as_the_list_grows() -> None:
+    """Text that arrives in one go can start a chunk with a list's first items and part of
+    the next: the items stay while the stream adds to the last (the app crashed here)."""
+    text = paragraphs(14) + "The last: " + "words " * 70 + "\n\n"
+    start = "1. first item\n\n2. second item\n\n3. third it"
+    app = BodyBesideWhole()
+    async with app.run_test(size=SIZE) as pilot:
+        body = app.query_one(MarkdownBody)
+        renderer = await stream_drawn(pilot, body, text)
+        renderer.write(start)
+        await eventually(pilot, lambda: [m.source for m in body.chunks()] == [text, start])
+        renderer.write("em, which grows.\n")
+        sources = [text, start + "em, which grows.\n"]
+        await eventually(pilot, lambda: [m.source for m in body.chunks()] == sources)
+        expected = await whole_trees(app.whole, sources)
+        await eventually(pilot, lambda: chunk_trees(body) == expected)
+        assert chunk_trees(body) == expected
         await renderer.stop()
 
 

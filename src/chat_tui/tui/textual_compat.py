@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.style import Style
     from textual.app import App, ComposeResult
     from textual.content import Content
-    from textual.widgets.markdown import MarkdownBlock, MarkdownFence
+    from textual.widgets.markdown import Markdown, MarkdownBlock, MarkdownFence
 
 PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.app:App()", "_keymap"),
@@ -51,6 +51,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.widgets.markdown:MarkdownBlock", "_copy_context"),
     ("textual.widgets.markdown:MarkdownBlock.__init__", "_blocks"),
     ("textual.widgets.markdown:MarkdownBlock.__init__", "_content"),
+    ("textual.widgets.markdown:Markdown.__init__", "_last_parsed_line"),
     ("textual.widget:Widget()", "_pending_children"),
     ("textual.widget", "_RenderCache"),
     ("textual.widget:Widget()", "_render_cache"),
@@ -229,6 +230,19 @@ def release_style_caches() -> None:
         cache_clear()
 
 
+def append_from_last_block(markdown: Markdown) -> None:
+    """Make `markdown`'s next `append` parse again from the start of its last top-level
+    block, as it does after an append.
+
+    After `Markdown.update`, Textual parses the next append from the text's last line only:
+    a paragraph that spans lines was cut to its last line, and a list to its last item.
+    """
+    from textual.widgets.markdown import MarkdownBlock
+
+    blocks = list(markdown.query_children(MarkdownBlock))
+    markdown._last_parsed_line = blocks[-1].source_range[0] if blocks else 0
+
+
 def forget_painted_lines(widget: Widget) -> None:
     """Let `widget` and every widget under it forget the lines they have rendered.
 
@@ -396,11 +410,13 @@ def _lists_growing_in_place() -> tuple[type[MarkdownBlock], type[MarkdownBlock]]
             kept = len(rows) - 1
             if kept < 0 or not self.is_mounted or len(getattr(self, "_rows", [])) != len(rows):
                 return False
-            # Rows as the new list composes them (recording their signatures), unmounted.
-            new_rows = [_parts(row) for row in block.compose() if isinstance(row, Horizontal)]
-            signatures: list[Signature] = block._rows  # type: ignore[attr-defined]
-            if len(new_rows) < len(rows) or signatures[:kept] != self._rows[:kept]:
+            # Decided before composing `block`: composing uses up its items, and a list
+            # that cannot grow is replaced by `block`, which is then composed when mounted.
+            signatures = [_signature(b) for b in block._blocks if isinstance(b, MarkdownListItem)]
+            if len(signatures) < len(rows) or signatures[:kept] != self._rows[:kept]:
                 return False
+            # Rows as the new list composes them, unmounted.
+            new_rows = [_parts(row) for row in block.compose() if isinstance(row, Horizontal)]
             for row, (new_bullet, _) in zip(rows, new_rows, strict=False):  # numbers widen
                 bullet = row.query_one(MarkdownBullet)
                 if bullet.symbol != new_bullet.symbol:

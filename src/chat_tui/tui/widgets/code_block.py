@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
@@ -30,6 +31,7 @@ from chat_tui.tui.textual_compat import (
     MarkdownFenceWithUpdates,
     OrderedListGrowingInPlace,
     TableGrowingInPlace,
+    append_from_last_block,
 )
 
 
@@ -96,6 +98,17 @@ class ReplyMarkdown(Markdown):
 
     def __init__(self, markdown: str | None = None, *, open_links: bool = True) -> None:
         super().__init__(markdown, open_links=open_links, parser_factory=reply_parser)
+
+    def update(self, markdown: str) -> AwaitComplete:
+        # A stream appends to a chunk that was first shown whole (a new chunk, a reply shown
+        # again while it streams): see `append_from_last_block`.
+        updating = super().update(markdown)
+
+        async def update_then_append_from_last_block() -> None:
+            await updating
+            append_from_last_block(self)
+
+        return AwaitComplete(update_then_append_from_last_block())
 
     def shows_one_parse(self) -> bool:
         """Whether the blocks shown are those one parse of the whole source makes, also

@@ -14,6 +14,7 @@ from textual.widgets import Input, Static
 
 from chat_tui.config import load_settings
 from chat_tui.models import Attachment
+from chat_tui.tui.messages import ConversationChosen
 from chat_tui.tui.screens.attach import AttachDialog, AttachmentViewer
 from chat_tui.tui.screens.chat import ChatScreen
 from chat_tui.tui.screens.modals import ConfirmDialog
@@ -28,6 +29,7 @@ from tests.support.pilot import (
     run_palette_command,
     saved_files,
     screen_of,
+    send,
     settle,
     type_text,
     wait_for,
@@ -295,6 +297,41 @@ async def test_the_chips_stay_with_the_draft_of_their_conversation(
     parts = fake.chat_requests[-1].messages[-1]["content"]
     assert [p["type"] for p in parts] == ["text", "text"]
     assert parts[0]["text"] == "Why?" and LOG in parts[1]["text"]
+
+
+async def test_enter_as_another_conversation_opens_sends_nothing_into_it(
+    fake: FakeOpenAI, make_app, files: Path
+) -> None:
+    """Enter pressed as the sidebar opens another conversation reaches the screen after it:
+    the text and chip written in the first are not sent into the second (they were), and
+    stay with the first."""
+    fake.add_text("Hello.")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "First")
+        await settle(pilot)
+        screen = screen_of(app)
+        first = screen.conversation.id
+        await pilot.press("ctrl+n")
+        await send(pilot, "Second")
+        await settle(pilot)
+        second = screen.conversation.id
+        await attach_and_wait(pilot, "server.log", chip=1, what="the chip")
+        await type_text(pilot, "Why?")
+        prompt = screen.query_one(PromptInput)
+        screen.post_message(ConversationChosen(first))
+        prompt.submit()
+        await wait_for(pilot, lambda: screen.conversation.id == first, "the first shown")
+        await settle(pilot)
+        assert "Not sent" in str(screen.status.render())
+        assert len(fake.chat_requests) == 2
+        assert [m.content for m in screen.conversation.messages] == ["First", "Hello."]
+        assert (prompt.text, chips(app)) == ("", [])
+        screen.post_message(ConversationChosen(second))
+        await wait_for(pilot, lambda: screen.conversation.id == second, "the second again")
+        await wait_for(pilot, lambda: len(chips(app)) == 1, "the chip back with its draft")
+        assert prompt.text == "Why?"
+    assert len(fake.chat_requests) == 2
 
 
 async def test_chips_shown_in_quick_succession_end_as_the_last_asked() -> None:

@@ -18,6 +18,9 @@ class PromptSubmitted(Message):
     """The person sent `text` from the input box (non-blank, unless attachments go with it)."""
 
     text: str
+    draft: int
+    """Which draft the box held (`PromptInput.drafts_loaded`): one the screen has replaced
+    since, by showing another conversation, is not sent."""
 
 
 @dataclass

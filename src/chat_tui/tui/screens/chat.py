@@ -298,6 +298,10 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         self._draft_changed = False
         self._draft_lock = asyncio.Lock()
         """Draft writes happen in order, so an older text never overwrites a newer one."""
+        self._switching = asyncio.Lock()
+        """Held while another conversation is shown and while a prompt is taken: Enter in
+        the middle of a switch waits for it, so a message never joins one conversation's
+        text, chips and log to another's."""
         self._editing: int | None = None
         """Index of the user message being edited (ctrl+up), if any."""
         self._parked: ParkedDraft | None = None
@@ -400,6 +404,10 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
         return "Ask anything. Enter sends, ctrl+j adds a line, Esc stops a reply."
 
     async def _show(self, conversation: Conversation) -> None:
+        async with self._switching:
+            await self._switch_to(conversation)
+
+    async def _switch_to(self, conversation: Conversation) -> None:
         previous = self._replies.get(self.conversation.id)
         if previous is not None:
             await self._detach_reply(previous)
@@ -415,7 +423,7 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             # (At start-up both are the new conversation: keep anything typed meanwhile.)
             draft = await asyncio.to_thread(self.chat_app.drafts.load, arriving)
             if draft or leaving != arriving:
-                self.prompt.load_text(draft)
+                self.prompt.load_draft(draft)
             self._draft_changed = False
         self.prompt.prompt_history = [m.content for m in conversation.messages if m.role == "user"]
         await self.log_view.show(conversation.messages, placeholder=self.placeholder())
@@ -780,6 +788,18 @@ class ChatScreen(ConversationActions, SummaryActions, Screen[None]):
             await self._write_draft(self._draft_key(self.conversation), kept)
             await self.chat_app.action_quit()
             return
+        async with self._switching:
+            if event.draft == self.prompt.drafts_loaded:
+                await self._send(text)
+            else:
+                self.status.show(
+                    "Not sent: another conversation opened as you pressed Enter. Your text "
+                    "is kept with the conversation you wrote it in.",
+                    "warning",
+                )
+
+    async def _send(self, text: str) -> None:
+        """Send `text` with the chips above the box, in the conversation shown."""
         conversation = self.conversation
         if conversation.read_only:
             self.status.show(

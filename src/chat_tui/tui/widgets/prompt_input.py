@@ -57,6 +57,8 @@ class PromptInput(TextAreaWithHooks):
         self._history_position: int | None = None
         self.has_attachments = False
         """Set by the screen: with attachments, Enter sends even an empty box."""
+        self.drafts_loaded = 0
+        """How many times another conversation's draft replaced the text (`load_draft`)."""
 
     def key_taken(self, event: events.Key) -> bool:
         if event.key in ("up", "down") and self._browsing_history():
@@ -113,7 +115,13 @@ class PromptInput(TextAreaWithHooks):
         if not text and not self.has_attachments:
             return
         self._history_position = None
-        self.post_message(PromptSubmitted(text))
+        self.post_message(PromptSubmitted(text, self.drafts_loaded))
+
+    def load_draft(self, text: str) -> None:
+        """Show another conversation's draft; a prompt sent from the text it replaces is
+        refused when it arrives (see `PromptSubmitted.draft`)."""
+        self.drafts_loaded += 1
+        self.load_text(text)
 
     def accept(self, text: str) -> None:
         """The screen took `text`: remember it and clear the box (unless it was edited since)."""

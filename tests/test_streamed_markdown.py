@@ -7,6 +7,8 @@ list changes only its last items): the widgets they leave must be those one
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
@@ -273,6 +275,66 @@ async def test_a_chunk_started_with_a_list_keeps_its_items_as_the_list_grows() -
         await eventually(pilot, lambda: chunk_trees(body) == expected)
         assert chunk_trees(body) == expected
         await renderer.stop()
+
+
+def random_reply(seed: int) -> str:
+    """Paragraphs over lines, loose and tight numbered lists, nested bullets, tables, code
+    and quotes, in a random order and of random lengths."""
+    rnd = random.Random(seed)
+    inline = ["alpha", "beta", "*em*", "`code`", "[l](https://e.com)", "中文", "🎉"]
+
+    def words(most: int) -> str:
+        return " ".join(rnd.choice(inline) for _ in range(rnd.randint(1, most)))
+
+    def block() -> str:
+        lines = rnd.randint(1, 6)
+        match rnd.choice("pnbtcq"):
+            case "p":
+                return "\n".join(words(30) for _ in range(lines))
+            case "n":
+                first, gap = rnd.randint(0, 120), rnd.choice(["\n", "\n\n"])
+                return gap.join(f"{first + n}. {words(60)}" for n in range(lines))
+            case "b":
+                return "\n".join("  " * rnd.randint(0, 2) + f"- {words(20)}" for _ in range(lines))
+            case "t":
+                rows = "\n".join(f"| {words(2)} | {words(3)} |" for _ in range(lines))
+                return "| a | b |\n|---|---|\n" + rows
+            case "c":
+                return "```python\n" + "\n".join(words(5) for _ in range(lines)) + "\n```"
+            case _:
+                return "\n".join("> " + words(8) for _ in range(lines))
+
+    return "\n\n".join(block() for _ in range(rnd.randint(10, 40))) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_a_reply_streamed_from_any_point_in_pieces_of_any_size_shows_its_text(
+    seed: int,
+) -> None:
+    """Shown whole up to a point (a reply shown again while it streams), then streamed in
+    pieces of random sizes with frames between some: each chunk shows what its text shown
+    whole does, while the stream is open and once it has ended."""
+    rnd = random.Random(seed)
+    text = markdown_text(random_reply(seed))
+    app = BodyBesideWhole()
+    async with app.run_test(size=SIZE) as pilot:
+        body = app.query_one(MarkdownBody)
+        shown = rnd.randint(0, len(text) // 2)
+        await body.show(text[:shown])
+        renderer = body.start_rendering(text[:shown])
+        while shown < len(text):
+            size = rnd.choice([1, 3, 10, 50, 200, 800, 3000])
+            renderer.write(text[shown : shown + size])
+            shown += size
+            if rnd.random() < 0.3:
+                await pilot.pause()
+        await eventually(pilot, lambda: "".join(m.source for m in body.chunks()) == text)
+        expected = await whole_trees(app.whole, split_markdown(text))
+        await eventually(pilot, lambda: chunk_trees(body) == expected)
+        assert chunk_trees(body) == expected
+        await renderer.finish(text)
+        await eventually(pilot, lambda: chunk_trees(body) == expected)
+        assert chunk_trees(body) == expected
 
 
 async def test_a_finished_reply_keeps_the_blocks_its_stream_drew() -> None:

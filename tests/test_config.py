@@ -93,6 +93,18 @@ def test_malformed_config_is_one_line_naming_the_problem(text: str, fragment: st
     assert "\n" not in str(raised.value)
 
 
+def test_a_config_file_too_large_or_not_a_file_is_refused_in_one_line() -> None:
+    path = write_config("")
+    with open(path, "wb") as handle:
+        handle.truncate(5 * 1024 * 1024)  # sparse: takes no disk
+    with pytest.raises(ConfigError, match=r"is 5 MB, more than the 4 MB chat-tui reads$"):
+        load_settings(environ={})
+    path.unlink()
+    os.mkfifo(path)  # read as a file, it would wait for a writer for ever
+    with pytest.raises(ConfigError, match=r"not a regular file$"):
+        load_settings(environ={})
+
+
 def test_unknown_settings_warn_instead_of_failing() -> None:
     write_config('modle = "typo"\n')
     settings = load_settings(environ={})

@@ -7,6 +7,7 @@ every write past the limit fails with EFBIG, in this process, exactly like a ful
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -332,6 +333,22 @@ def test_a_read_only_data_directory_is_listed_and_opened_and_the_app_says_so_onc
     finally:
         _set_modes(data_dir, writable=True)
     assert [p.name for p in data_dir.iterdir()] == ["conversations"]
+
+
+async def test_a_fifo_where_a_draft_belongs_neither_stalls_the_app_nor_its_prompts(
+    fake: FakeOpenAI, make_app, data_dir: Path
+) -> None:
+    """Read as a file, a FIFO waits for a writer for ever: showing the conversation never
+    ended, and Enter, which waits for a switch to end, sent nothing."""
+    fake.add_text("Hello.")
+    (data_dir / "drafts").mkdir(parents=True, exist_ok=True)
+    os.mkfifo(data_dir / "drafts" / "new.txt")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "First")
+        await settle(pilot)
+        assert [m.content for m in app.screen.conversation.messages] == ["First", "Hello."]
+    assert len(fake.chat_requests) == 1
 
 
 async def test_the_app_says_once_that_nothing_can_be_saved_and_keeps_typed_prompts(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat_tui import limits
-from chat_tui.limits import JSON_DEPTH, MB, TooLarge, load_json, nests_too_deep, parse_json
+from chat_tui.drafts import DraftStore
+from chat_tui.limits import (
+    JSON_DEPTH,
+    MB,
+    TooLarge,
+    load_json,
+    nests_too_deep,
+    parse_json,
+    read_file_at_most,
+)
 
 
 def nested(depth: int) -> bytes:
@@ -98,3 +108,35 @@ def test_a_stream_is_read_to_one_byte_past_its_limit_at_most() -> None:
         load_json(stream, 2 * MB)
     assert stream.tell() == 2 * MB + 1
     assert load_json(io.BytesIO(b"[1]"), 3) == [1]
+
+
+def test_only_a_regular_file_is_read_and_a_fifo_is_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # no writer: opening it to read without O_NONBLOCK waits for ever
+    with pytest.raises(OSError, match="not a regular file"):
+        read_file_at_most(fifo, MB)
+    with pytest.raises(OSError):
+        read_file_at_most(tmp_path, MB)  # a directory
+    (tmp_path / "file").write_bytes(b"1234")
+    assert read_file_at_most(tmp_path / "file", 4) == b"1234"
+    with pytest.raises(TooLarge):
+        read_file_at_most(tmp_path / "file", 3)
+
+
+def test_a_draft_that_chat_tui_cannot_have_written_is_no_draft(tmp_path: Path) -> None:
+    """A draft over what the message box holds, a FIFO or a directory is not shown (and a
+    huge one is not read to find out): the person starts from an empty box."""
+    drafts = DraftStore(tmp_path)
+    drafts.save("kept", "half a thought")
+    assert drafts.load("kept") == "half a thought"
+    with open(drafts.directory / "huge.txt", "wb") as handle:
+        handle.truncate(limits.DRAFT_BYTES + 1)  # sparse: takes no disk
+    os.mkfifo(drafts.directory / "fifo.txt")
+    (drafts.directory / "folder.txt").mkdir()
+    tracemalloc.start()
+    try:
+        assert [drafts.load(key) for key in ("huge", "fifo", "folder")] == ["", "", ""]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MB

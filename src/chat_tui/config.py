@@ -30,6 +30,7 @@ from chat_tui.context_window import (
 from chat_tui.generation import NAMES as GENERATION_NAMES
 from chat_tui.generation import Defaults, Generation, SettingError
 from chat_tui.generation import parse as parse_generation
+from chat_tui.limits import CONFIG_FILE_BYTES, TooLarge, read_file_at_most
 from chat_tui.presets import Preset, read_presets, unknown_preset
 from chat_tui.safetext import inline_text
 from chat_tui.tools.servers import ServerConfig, ServerConfigError, read_servers
@@ -352,11 +353,13 @@ def _chosen_preset(
 def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     """Parse the TOML file; a missing file is an empty config."""
     try:
-        raw = path.read_bytes()
+        raw = read_file_at_most(path, CONFIG_FILE_BYTES)
     except FileNotFoundError:
         return {}, []
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from error
+    except TooLarge as error:
+        raise ConfigError(f"{path} {error}") from error
     try:
         values = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:

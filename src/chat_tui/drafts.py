@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chat_tui.atomic import write_text_atomic
+from chat_tui.limits import DRAFT_BYTES, TooLarge, read_file_at_most
 from chat_tui.paths import ensure_private_dir
 
 NEW_CONVERSATION = "new"
@@ -43,8 +44,8 @@ class DraftStore:
         if key in self._in_memory:
             return self._in_memory[key]
         try:
-            return self._path(key).read_text("utf-8")
-        except (OSError, UnicodeDecodeError):
+            return read_file_at_most(self._path(key), DRAFT_BYTES).decode("utf-8")
+        except (OSError, UnicodeDecodeError, TooLarge):  # (no draft chat-tui wrote)
             return ""
 
     def clear(self, key: str) -> None:

@@ -10,9 +10,11 @@ recurses into it (CPython's parser recurses once per level and ends in `Recursio
 
 from __future__ import annotations
 
+import errno
 import json
 import operator
 import os
+import stat
 from itertools import accumulate, count
 from typing import Any, BinaryIO
 
@@ -44,6 +46,12 @@ megabyte."""
 MESSAGE_CHARS = 10_000_000
 """Characters in one imported message: no model reads or writes more in one message (the
 largest context windows hold a few million tokens of about four characters)."""
+DRAFT_BYTES = 4 * MESSAGE_CHARS
+"""A draft file: what the message box holds at most (`MESSAGE_CHARS` characters of up to four
+bytes each). A larger file is no draft chat-tui wrote, and is not shown."""
+CONFIG_FILE_BYTES = 4 * MB
+"""config.toml: a few kilobytes written by hand; `PRESETS` presets with the largest settings
+each stay below it."""
 PROMPT_BYTES = 16 * MB
 """Text piped to `ask`, or one line piped to `--plain`: more than any model's context holds,
 and a pipe with no end (`yes |`, `/dev/zero`) is refused there, not read into memory whole."""
@@ -125,6 +133,16 @@ def read_at_most(source: BinaryIO, limit: int) -> bytes:
 
 
 _CHUNK = 1 * MB
+
+
+def read_file_at_most(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The regular file at `path`, read as `read_at_most`. Anything else (a FIFO, a device,
+    a directory) is refused with an `OSError` without waiting on it or reading from it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return read_at_most(handle, limit)
 
 
 def load_json(source: BinaryIO, limit: int) -> Any:

@@ -105,6 +105,15 @@ def test_a_config_file_too_large_or_not_a_file_is_refused_in_one_line() -> None:
         load_settings(environ={})
 
 
+def test_a_setting_is_not_saved_into_a_config_file_too_large_to_read_back() -> None:
+    path = write_config("")
+    with open(path, "wb") as handle:
+        handle.truncate(5 * 1024 * 1024)
+    with pytest.raises(ConfigError, match=r"more than the 4 MB chat-tui reads$"):
+        save_top_level(path, {"theme": "nord"})
+    assert path.stat().st_size == 5 * 1024 * 1024
+
+
 def test_unknown_settings_warn_instead_of_failing() -> None:
     write_config('modle = "typo"\n')
     settings = load_settings(environ={})

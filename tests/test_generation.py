@@ -287,6 +287,16 @@ def test_a_preset_name_that_is_not_simple_is_refused(config_path: Path) -> None:
     assert config_path.read_text() == CONFIG
 
 
+def test_a_preset_is_not_saved_into_a_config_file_too_large_to_read_back(
+    config_path: Path,
+) -> None:
+    with open(config_path, "wb") as handle:
+        handle.truncate(5 * 1024 * 1024)
+    with pytest.raises(PresetError, match=r"more than the 4 MB chat-tui reads$"):
+        save_preset(config_path, Preset(name="review"))
+    assert config_path.stat().st_size == 5 * 1024 * 1024
+
+
 # -- the shell -----------------------------------------------------------------------------
 
 

@@ -687,9 +687,11 @@ def save_top_level(path: Path, updates: Mapping[str, str]) -> None:
     may hold a key.
     """
     try:
-        lines = path.read_text("utf-8").splitlines(keepends=True)
+        lines = read_file_at_most(path, CONFIG_FILE_BYTES).decode("utf-8").splitlines(True)
     except FileNotFoundError:
         lines = []
+    except (TooLarge, UnicodeDecodeError) as error:
+        raise ConfigError(f"could not update {path}: {error}") from error
     for key, value in updates.items():
         lines = _set_line(lines, key, f"{key} = {json.dumps(value, ensure_ascii=False)}\n")
     text = "".join(lines)

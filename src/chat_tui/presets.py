@@ -176,9 +176,11 @@ def save_preset(path: Path, preset: Preset) -> None:
             f"{_shown(preset.name)!r} is not a simple name: use letters, digits, - and _"
         )
     try:
-        text = path.read_text("utf-8")
+        text = limits.read_file_at_most(path, limits.CONFIG_FILE_BYTES).decode("utf-8")
     except FileNotFoundError:
         text = ""
+    except (limits.TooLarge, UnicodeDecodeError) as error:
+        raise PresetError(f"could not update {path}: {error}") from error
     header = f"[presets.{preset.name}]"
     table = header + "\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in preset.to_table().items())
     lines = text.splitlines(keepends=True)

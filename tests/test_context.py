@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -345,6 +346,14 @@ def test_a_damaged_file_of_remembered_windows_is_read_as_empty_and_replaced(
     tmp_path: Path, content: bytes
 ) -> None:
     (tmp_path / "context_windows.json").write_bytes(content)
+    memory = WindowMemory(tmp_path)
+    assert memory.get("http://x/v1", "m") is None
+    memory.remember("http://x/v1", "m", 4096)
+    assert WindowMemory(tmp_path).get("http://x/v1", "m") == 4096
+
+
+def test_a_fifo_where_the_remembered_windows_belong_is_read_as_empty(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "context_windows.json")  # opened as a file: waits for ever
     memory = WindowMemory(tmp_path)
     assert memory.get("http://x/v1", "m") is None
     memory.remember("http://x/v1", "m", 4096)

@@ -181,6 +181,24 @@ def test_a_deep_or_huge_file_is_reported_by_name_untouched_and_the_rest_listed(
     assert huge.stat().st_size == limits.CONVERSATION_FILE_BYTES + limits.MB
 
 
+def test_a_fifo_named_as_a_conversation_is_reported_and_never_waited_on(
+    store: ConversationStore, data_dir: Path
+) -> None:
+    """Opened as a file, a FIFO with no writer waits for ever: the index's refresh and
+    opening it stalled."""
+    store.save(conversation_with("fine"))
+    fifo = data_dir / "conversations" / "20260101-000000-fifo01.json"
+    os.mkfifo(fifo)
+    problems = store.refresh()
+    assert {p.path.name: p.reason for p in problems} == {
+        fifo.name: "cannot be read: not a regular file"
+    }
+    assert [s.title for s in store.summaries()] == ["fine"]
+    with pytest.raises(StoreError, match="not a regular file"):
+        store.load(fifo.stem)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
 def test_a_conversation_too_large_to_read_back_is_not_written(
     store: ConversationStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

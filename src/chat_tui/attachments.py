@@ -343,7 +343,7 @@ class AttachmentStore:
         path = self.path_of(attachment)
         name = one_line(attachment.name)
         try:
-            with open(path, "rb") as handle:
+            with limits.open_regular_file(path) as handle:
                 data = handle.read(attachment.size + 1)
         except FileNotFoundError:
             raise AttachmentError(

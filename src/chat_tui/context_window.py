@@ -218,7 +218,7 @@ def _key(server: str, model: str) -> str:
 
 def _read(path: Path) -> dict[str, int]:
     try:
-        with path.open("rb") as handle:
+        with limits.open_regular_file(path) as handle:
             data = limits.load_json(handle, limits.WINDOWS_FILE_BYTES)
     except (OSError, ValueError):
         return {}

@@ -29,7 +29,7 @@ from typing import Any
 
 from chat_tui import limits
 from chat_tui.headers import Header, read_header
-from chat_tui.limits import TooLarge, load_json
+from chat_tui.limits import TooLarge, load_json, open_regular_file
 from chat_tui.models import Attachment, Conversation, Message, NewerSchemaError, SchemaError
 
 AttachmentText = Callable[[Attachment], str]
@@ -429,7 +429,7 @@ class ConversationIndex:
         path = self._conversations_dir / f"{conversation_id}.json"
         stamp: FileStamp = (0, 0, 0, 0)
         try:
-            with open(path, "rb") as handle:
+            with open_regular_file(path) as handle:
                 stamp = stamp_of(os.fstat(handle.fileno()))
                 data = load_json(handle, limits.CONVERSATION_FILE_BYTES)
         except FileNotFoundError:

@@ -135,13 +135,23 @@ def read_at_most(source: BinaryIO, limit: int) -> bytes:
 _CHUNK = 1 * MB
 
 
-def read_file_at_most(path: str | os.PathLike[str], limit: int) -> bytes:
-    """The regular file at `path`, read as `read_at_most`. Anything else (a FIFO, a device,
-    a directory) is refused with an `OSError` without waiting on it or reading from it."""
+def open_regular_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """`path` opened to read, if it is a regular file. Anything else (a FIFO, a device, a
+    directory) is refused with an `OSError` without waiting on it: opened as a file, a FIFO
+    with no writer waits for ever."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file_at_most(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The regular file at `path` (see `open_regular_file`), read as `read_at_most`."""
+    with open_regular_file(path) as handle:
         return read_at_most(handle, limit)
 
 

@@ -37,7 +37,7 @@ from chat_tui.index import (
     stamp_of,
     summary_of,
 )
-from chat_tui.limits import TooLarge, load_json, size_text
+from chat_tui.limits import TooLarge, load_json, open_regular_file, size_text
 from chat_tui.merge import merge_conversations
 from chat_tui.models import Conversation, NewerSchemaError, SchemaError
 from chat_tui.paths import ensure_private_dir
@@ -184,7 +184,7 @@ class ConversationStore:
         when that process ended without finishing it.
         """
         try:
-            with open(path, "rb") as handle:
+            with open_regular_file(path) as handle:
                 stamp = stamp_of(os.fstat(handle.fileno()))
                 data = load_json(handle, limits.CONVERSATION_FILE_BYTES)
         except FileNotFoundError:

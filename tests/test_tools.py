@@ -193,6 +193,15 @@ url = "http://127.0.0.1:9/mcp"
 """
 
 
+def test_always_is_not_written_into_a_config_file_too_large_to_read_back() -> None:
+    path = write_config(CONFIG)
+    with open(path, "ab") as handle:
+        handle.truncate(5 * 1024 * 1024)  # sparse: takes no disk
+    with pytest.raises(ConfigError, match=r"more than the 4 MB chat-tui reads$"):
+        add_auto_approve(path, "files", "read_file")
+    assert path.stat().st_size == 5 * 1024 * 1024
+
+
 def test_always_adds_the_tool_to_that_servers_list_and_nothing_else() -> None:
     path = write_config(CONFIG)
     add_auto_approve(path, "files", "read_file")

@@ -21,6 +21,7 @@ from typing import Any
 from chat_tui import paths
 from chat_tui.atomic import write_text_atomic
 from chat_tui.config import ConfigError
+from chat_tui.limits import CONFIG_FILE_BYTES, TooLarge, read_file_at_most
 from chat_tui.models import ToolCall
 from chat_tui.tools.servers import ServerConfig
 
@@ -92,9 +93,9 @@ def add_auto_approve(path: Path, server: str, tool: str) -> None:
     hold tokens).
     """
     try:
-        text = path.read_text("utf-8")
+        text = read_file_at_most(path, CONFIG_FILE_BYTES).decode("utf-8")
         before = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TooLarge) as error:
         raise ConfigError(f"could not read {path}: {error}") from error
     table = before.get("mcp_servers", {}).get(server)
     if not isinstance(table, dict):

@@ -463,23 +463,29 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 ]
                 self._send_json(200, {"object": "list", "data": data})
                 return
-            if self.path.rstrip("/") == "/props":
-                fake.props_asked.set()
-            if self.path.rstrip("/") == "/props" and fake.props_held:
+            if self.path.rstrip("/") == "/props" and self._answered_props():
+                return
+            self._send_json(404, {"error": {"message": "Not found", "type": "invalid_request"}})
+
+        def _answered_props(self) -> bool:
+            """llama.cpp's `/props`, held while `props_held`; False if `props` is unset (the
+            caller says 404)."""
+            fake.props_asked.set()
+            if fake.props_held:
                 with fake._lock:
                     fake.props_waiting += 1
                 try:
                     self._wait_for(fake.release, 60)
                 except (_HungUp, OSError):
                     self.close_connection = True
-                    return
+                    return True
                 finally:
                     with fake._lock:
                         fake.props_waiting -= 1
-            if self.path.rstrip("/") == "/props" and fake.props is not None:
-                self._send_json(200, fake.props)
-                return
-            self._send_json(404, {"error": {"message": "Not found", "type": "invalid_request"}})
+            if fake.props is None:
+                return False
+            self._send_json(200, fake.props)
+            return True
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
